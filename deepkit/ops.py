@@ -1,0 +1,126 @@
+"""deepkit's custom TensorFlow ops: typed wrappers and their registered gradients.
+
+The op library (deepkit/_ops*.so, built by setup.py from op_src/) is loaded on first use.
+Every op is double precision and accepts atoms in any type order. Shapes below use
+nf = frames, nloc = centre atoms, nall = nloc + ghosts (nall == nloc without an external
+neighbour list), nnei = sum(sel), ncomp = 4 (se_e2_a) or 1 (se_e2_r).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from pathlib import Path
+from typing import Sequence
+
+import tensorflow as tf
+
+__all__ = [
+    "neighbor_list",
+    "env_mat",
+    "prod_force",
+    "prod_virial",
+    "op_library",
+    "error_text",
+]
+
+
+@functools.cache
+def op_library():
+    """The loaded op module (tf.load_op_library), loaded once."""
+    here = Path(__file__).resolve().parent
+    candidates = sorted(here.glob("_ops*.so"))
+    if not candidates:
+        raise ImportError(
+            f"deepkit's op library is missing from {here}: install deepkit with pip "
+            "(`pip install --no-build-isolation -e .`), which compiles op_src/"
+        )
+    try:
+        return tf.load_op_library(str(candidates[0]))
+    except tf.errors.NotFoundError as err:
+        raise ImportError(
+            f"deepkit's op library {candidates[0].name} does not load with TensorFlow "
+            f"{tf.__version__} (was it built against another version?): {err.message}. "
+            "Rebuild it: `pip install --force-reinstall --no-build-isolation .`"
+        ) from None
+
+
+def error_text(err: tf.errors.OpError) -> str:
+    """The one-line message a deepkit op gave, without TensorFlow's node trace."""
+    lines = re.findall(r"^(Dk\w+: .*)$", err.message, flags=re.MULTILINE)
+    return lines[-1] if lines else err.message.strip().splitlines()[-1]
+
+
+def neighbor_list(coord, atype, box, rcut: float, sel: Sequence[int]):
+    """Type-blocked neighbour list (cell list; all periodic images within rcut).
+
+    coord (nf, natoms, 3) float64 Angstrom; atype (nf, natoms) int32; box (nf, 9) float64
+    with cell vectors as rows, an all-zero row meaning a non-periodic frame.
+    Returns nlist (nf, natoms, nnei) int32 with -1 in empty slots, rij (nf, natoms, nnei, 3)
+    = r_j - r_i, and max_count (nf, ntypes): the most neighbours of each type any atom has
+    within rcut (larger than sel[t] means the farthest were dropped).
+    """
+    return op_library().dk_neighbor_list(
+        coord, atype, box, tf.constant(rcut, tf.float64), sel=list(sel)
+    )
+
+
+def env_mat(rij, nlist, atype, avg, std, rcut_smth: float, rcut: float, kind: str = "a"):
+    """Normalised environment matrix em = (R - avg[type_i]) / std[type_i] and d em / d r_ij.
+
+    avg, std (ntypes, nnei, ncomp). Returns em (nf, nloc, nnei, ncomp) and em_deriv
+    (nf, nloc, nnei, ncomp, 3). The gradient with respect to rij is registered.
+    """
+    return op_library().dk_env_mat(
+        rij,
+        nlist,
+        atype,
+        avg,
+        std,
+        tf.constant(rcut_smth, tf.float64),
+        tf.constant(rcut, tf.float64),
+        kind=kind,
+    )
+
+
+def prod_force(net_deriv, em_deriv, nlist, nall):
+    """Forces (nf, nall, 3) from net_deriv = dE/d em (nf, nloc, nnei, ncomp)."""
+    return op_library().dk_prod_force(net_deriv, em_deriv, nlist, nall)
+
+
+def prod_virial(net_deriv, em_deriv, rij, nlist, nall):
+    """Virial (nf, 9) and atomic virial (nf, nall, 9), W[a,b] = -sum_ij g_ij[a] rij[b]."""
+    return op_library().dk_prod_virial(net_deriv, em_deriv, rij, nlist, nall)
+
+
+tf.no_gradient("DkNeighborList")
+tf.no_gradient("DkProdForceGrad")
+tf.no_gradient("DkProdVirialGrad")
+
+
+@tf.RegisterGradient("DkEnvMat")
+def _env_mat_grad(op, grad_em, grad_em_deriv):
+    # dL/drij = sum_c dL/dem[c] * dem[c]/drij. Second derivatives through em_deriv are not
+    # provided: forces use em_deriv only through prod_force/prod_virial, whose gradients
+    # flow to net_deriv.
+    em_deriv = op.outputs[1]
+    grad_rij = tf.reduce_sum(tf.expand_dims(grad_em, -1) * em_deriv, axis=-2)
+    return [grad_rij, None, None, None, None, None, None]
+
+
+@tf.RegisterGradient("DkProdForce")
+def _prod_force_grad(op, grad_force):
+    _, em_deriv, nlist, _ = op.inputs
+    grad_net = op_library().dk_prod_force_grad(grad_force, em_deriv, nlist)
+    return [grad_net, None, None, None]
+
+
+@tf.RegisterGradient("DkProdVirial")
+def _prod_virial_grad(op, grad_virial, grad_atom_virial):
+    _, em_deriv, rij, nlist, _ = op.inputs
+    if grad_virial is None:
+        grad_virial = tf.zeros_like(op.outputs[0])
+    if grad_atom_virial is None:
+        grad_atom_virial = tf.zeros_like(op.outputs[1])
+    grad_net = op_library().dk_prod_virial_grad(grad_virial, grad_atom_virial, em_deriv, rij, nlist)
+    return [grad_net, None, None, None, None]

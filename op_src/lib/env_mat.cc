@@ -13,7 +13,8 @@ void switch_fn(double r, double rcut_smth, double rcut, double* s, double* ds_dr
     *ds_dr = -1.0 / (r * r);
   } else if (r < rcut) {
     const double u = (r - rcut_smth) / (rcut - rcut_smth);
-    const double poly = u * u * u * (-6.0 * u * u + 15.0 * u - 10.0) + 1.0;
+    // u^3 (-6u^2 + 15u - 10) + 1 factored: exact zero and no negative rounding near rcut.
+    const double poly = (1.0 - u) * (1.0 - u) * (1.0 - u) * (6.0 * u * u + 3.0 * u + 1.0);
     const double dpoly_du = -30.0 * u * u * (u - 1.0) * (u - 1.0);
     *s = poly / r;
     *ds_dr = dpoly_du / ((rcut - rcut_smth) * r) - poly / (r * r);

@@ -1,0 +1,143 @@
+"""The cell-list neighbour list against a brute-force search over all periodic images."""
+
+import numpy as np
+import pytest
+
+import reference
+from deepkit.descriptor import NeighborOverflowWarning, env_mat
+from systems import random_box, replicate, water_frame
+
+
+def op_neighbors(coord, atype, box, rcut, sel):
+    _, _, rij, nlist = env_mat(coord[None], atype, None if box is None else box[None], rcut, 0.0, sel)
+    return nlist[0], rij[0]
+
+
+def assert_matches_reference(coord, atype, box, rcut, sel, centres=None):
+    nlist, rij = op_neighbors(coord, atype, box, rcut, sel)
+    centres = range(len(coord)) if centres is None else centres
+    for i in centres:
+        ref_nlist, ref_rij, counts = reference.neighbors(coord, atype, box, rcut, sel, centre=i)
+        assert reference.canonical_rows(nlist[i : i + 1], rij[i : i + 1], sel) == \
+            reference.canonical_rows(ref_nlist[None], ref_rij[None], sel), f"centre {i}"
+    assert_sorted(nlist, rij, sel)
+    return nlist, rij
+
+
+def assert_sorted(nlist, rij, sel):
+    """Within each type block: filled slots first, distance non-decreasing, ties by index."""
+    begin = np.concatenate([[0], np.cumsum(sel)])
+    r = np.linalg.norm(rij, axis=-1)
+    for t in range(len(sel)):
+        block_n, block_r = nlist[:, begin[t] : begin[t + 1]], r[:, begin[t] : begin[t + 1]]
+        filled = block_n >= 0
+        assert np.all(filled[:, :-1] >= filled[:, 1:]), "empty slot before a filled one"
+        both = filled[:, :-1] & filled[:, 1:]
+        dr = block_r[:, 1:] - block_r[:, :-1]
+        assert np.all(dr[both] > -1e-12)
+        tie = both & (np.abs(dr) < 1e-12)
+        assert np.all(block_n[:, 1:][tie] >= block_n[:, :-1][tie])
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_triclinic_box_matches_brute_force(seed):
+    rng = np.random.default_rng(seed)
+    box = random_box(rng, 9.0)
+    natoms = 40
+    coord = rng.uniform(0, 1, (natoms, 3)) @ box
+    atype = rng.integers(0, 3, natoms)
+    assert_matches_reference(coord, atype, box, 4.5, [30, 30, 30])
+
+
+def test_box_shorter_than_twice_rcut_counts_every_image(rng):
+    box = random_box(rng, 3.2, tilt=0.15)
+    coord = rng.uniform(0, 1, (3, 3)) @ box
+    atype = np.array([1, 0, 1])
+    nlist, _ = assert_matches_reference(coord, atype, box, 5.0, [80, 160])
+    # Each atom sees its own periodic images.
+    assert all(i in nlist[i] for i in range(3))
+
+
+def test_atoms_outside_the_box_are_wrapped(rng):
+    box = random_box(rng, 8.0)
+    coord = rng.uniform(-1.5, 2.5, (25, 3)) @ box
+    assert_matches_reference(coord, rng.integers(0, 2, 25), box, 4.0, [40, 40])
+
+
+def test_non_periodic_matches_brute_force(rng):
+    coord = rng.uniform(0, 10, (50, 3))
+    coord[-1] += 100.0  # an isolated atom far away: no neighbours, no huge cell grid
+    atype = rng.integers(0, 2, 50)
+    nlist, _ = assert_matches_reference(coord, atype, None, 4.0, [30, 30])
+    assert np.all(nlist[-1] == -1)
+
+
+def test_shuffled_types_give_the_same_neighbours(rng):
+    box = random_box(rng, 8.0)
+    coord = rng.uniform(0, 1, (30, 3)) @ box
+    atype = rng.integers(0, 2, 30)
+    perm = rng.permutation(30)
+    nlist, rij = op_neighbors(coord, atype, box, 4.0, [40, 40])
+    p_nlist, p_rij = op_neighbors(coord[perm], atype[perm], box, 4.0, [40, 40])
+    # Atom perm[k] became atom k: map the permuted list back to the original indices.
+    mapped = np.where(p_nlist >= 0, perm[np.maximum(p_nlist, 0)], -1)
+    inverse = np.argsort(perm)
+    assert reference.canonical_rows(mapped[inverse], p_rij[inverse], [40, 40]) == \
+        reference.canonical_rows(nlist, rij, [40, 40])
+
+
+def test_neighbour_exactly_at_rcut_is_excluded():
+    coord = np.array([[0.0, 0.0, 0.0], [6.0, 0.0, 0.0], [0.0, 5.999999, 0.0]])
+    nlist, _ = op_neighbors(coord, np.zeros(3, int), None, 6.0, [4])
+    assert sorted(nlist[0][nlist[0] >= 0]) == [2]
+
+
+def test_overflow_is_reported_with_the_largest_count(rng):
+    box = random_box(rng, 8.0)
+    coord = rng.uniform(0, 1, (40, 3)) @ box
+    atype = rng.integers(0, 2, 40)
+    counts = reference.neighbors(coord, atype, box, 4.0, [1, 1])[2]
+    with pytest.warns(NeighborOverflowWarning) as record:
+        nlist, rij = op_neighbors(coord, atype, box, 4.0, [3, 3])
+    message = str(record[0].message)
+    assert f"type 0: {counts[:, 0].max()} > sel[0]=3" in message
+    assert f"type 1: {counts[:, 1].max()} > sel[1]=3" in message
+    # The kept ones are the nearest.
+    full_nlist, full_rij = op_neighbors(coord, atype, box, 4.0, [40, 40])
+    np.testing.assert_allclose(rij[:, :3], full_rij[:, :3], atol=1e-12)
+    np.testing.assert_allclose(rij[:, 3:], full_rij[:, 40:43], atol=1e-12)
+
+
+def test_water_12288_cell_list_equals_brute_force():
+    coord, atype, box = replicate(*water_frame(), 4)
+    assert len(coord) == 12288
+    centres = np.random.default_rng(7).choice(len(coord), 24, replace=False)
+    assert_matches_reference(coord, atype, box, 6.0, [60, 120], centres=centres)
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda c, t, b: (np.where(np.arange(c.size).reshape(c.shape) == 7, np.nan, c), t, b),
+         "coordinate of atom 2 is not finite"),
+        (lambda c, t, b: (c, t, np.array([[1.0, 0, 0], [2.0, 0, 0], [0, 0, 1.0]])),
+         "box is singular"),
+        (lambda c, t, b: (c, np.where(np.arange(len(t)) == 3, -1, t), b),
+         "atom 3 has type -1, expected 0..1"),
+        (lambda c, t, b: (c, np.where(np.arange(len(t)) == 4, 2, t), b),
+         "atom 4 has type 2, expected 0..1"),
+        (lambda c, t, b: (np.vstack([c[:5], c[:1]]), t[:6], b),
+         "are at the same position"),
+    ],
+)
+def test_bad_input_names_the_problem(rng, change, message):
+    box = np.eye(3) * 8.0
+    coord, atype = rng.uniform(0, 8, (10, 3)), rng.integers(0, 2, 10)
+    coord, atype, box = change(coord, atype, box)
+    with pytest.raises(ValueError, match=message):
+        env_mat(coord[None], atype, box[None], 4.0, 1.0, [20, 20])
+
+
+def test_rcut_smth_not_below_rcut_is_rejected(rng):
+    with pytest.raises(ValueError, match="rcut_smth"):
+        env_mat(rng.uniform(0, 5, (1, 4, 3)), np.zeros(4, int), None, 4.0, 4.0, [5])

@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
+from setuptools.errors import CompileError, LinkError
 
 TF_RANGE = "tensorflow-cpu>=2.21,<2.22"
 
@@ -60,7 +61,7 @@ class BuildOps(build_ext):
                 extra_postargs=link_flags + ["-fopenmp"],
                 target_lang="c++",
             )
-        except Exception as err:  # CompileError / LinkError carry the compiler's text above
+        except (CompileError, LinkError) as err:
             raise SystemExit(
                 f"deepkit: building the op library failed ({err}). The compiler output above "
                 "says why; a C++17 compiler with OpenMP (gcc >= 9) is required."

@@ -10,18 +10,18 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import tensorflow as tf
 
 __all__ = [
-    "neighbor_list",
     "env_mat",
+    "error_text",
+    "neighbor_list",
+    "op_library",
     "prod_force",
     "prod_virial",
-    "op_library",
-    "error_text",
 ]
 
 

@@ -3,12 +3,12 @@ finite differences, and the symmetries the descriptor relies on."""
 
 import numpy as np
 import pytest
-import tensorflow as tf
-
 import reference
+import tensorflow as tf
+from systems import random_box, replicate, water_frame
+
 from deepkit import ops
 from deepkit.descriptor import env_mat
-from systems import random_box, replicate, water_frame
 
 RCUT, RCUT_SMTH = 4.0, 1.5
 
@@ -19,8 +19,16 @@ def random_system(rng, natoms=30, length=7.0, ntypes=2):
 
 
 def run_env_mat(sess, rij, nlist, atype, avg, std, kind):
-    em, em_deriv = ops.env_mat(rij[None], nlist[None].astype(np.int32), atype[None].astype(np.int32),
-                               avg, std, RCUT_SMTH, RCUT, kind=kind)
+    em, em_deriv = ops.env_mat(
+        rij[None],
+        nlist[None].astype(np.int32),
+        atype[None].astype(np.int32),
+        avg,
+        std,
+        RCUT_SMTH,
+        RCUT,
+        kind=kind,
+    )
     return sess.run([em, em_deriv])
 
 
@@ -59,8 +67,9 @@ def test_em_deriv_matches_central_differences(sess, rng, kind):
     avg = rng.normal(0, 0.2, (2, sum(sel), ncomp))
     std = rng.uniform(0.5, 2.0, (2, sum(sel), ncomp))
     rij_in = tf.compat.v1.placeholder(tf.float64, rij.shape)
-    em_t, em_deriv_t = ops.env_mat(rij_in, nlist, atype[None].astype(np.int32), avg, std,
-                                   RCUT_SMTH, RCUT, kind=kind)
+    em_t, em_deriv_t = ops.env_mat(
+        rij_in, nlist, atype[None].astype(np.int32), avg, std, RCUT_SMTH, RCUT, kind=kind
+    )
     em_deriv = sess.run(em_deriv_t, {rij_in: rij})[0]
     h = 1e-6
     numeric = np.zeros_like(em_deriv)
@@ -97,7 +106,7 @@ def test_permutation_of_atoms_permutes_rows(rng):
 
 
 def test_non_periodic_frames_and_frame_batches(rng):
-    coord, atype, box = random_system(rng)
+    coord, atype, _ = random_system(rng)
     frames = np.stack([coord, coord + 0.1])
     em, _, _, nlist = env_mat(frames, atype, None, RCUT, RCUT_SMTH, [25, 25])
     single, _, _, _ = env_mat(frames[1], atype, None, RCUT, RCUT_SMTH, [25, 25])
@@ -107,7 +116,7 @@ def test_non_periodic_frames_and_frame_batches(rng):
 
 def test_water_env_mat_shapes_and_sel_suffices():
     coord, atype, box = replicate(*water_frame(), 2)
-    em, em_deriv, rij, nlist = env_mat(coord[None], atype, box[None], 6.0, 0.5, [46, 92])
+    em, em_deriv, _, nlist = env_mat(coord[None], atype, box[None], 6.0, 0.5, [46, 92])
     assert em.shape == (1, 1536, 138, 4) and em_deriv.shape == (1, 1536, 138, 4, 3)
     radial = em[0, :, :, 0][nlist[0] >= 0]
     assert radial.min() >= 0.0 and radial.max() < 1.0 / 0.8  # no O-H closer than 0.8 A

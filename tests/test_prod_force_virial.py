@@ -3,11 +3,11 @@ numerical Jacobians, and forces and virials of a model energy against finite dif
 
 import numpy as np
 import pytest
-import tensorflow as tf
-
 import reference
-from deepkit import ops
+import tensorflow as tf
 from systems import random_box
+
+from deepkit import ops
 
 RCUT, RCUT_SMTH, SEL = 4.0, 1.0, [24, 24]
 NNEI = sum(SEL)
@@ -26,13 +26,19 @@ def random_products(rng, nframes=2, nloc=12, nall=20, nnei=10, ncomp=4):
 def test_products_match_reference_with_ghosts(sess, rng, ncomp):
     nall = 20
     net_deriv, em_deriv, rij, nlist = random_products(rng, nall=nall, ncomp=ncomp)
-    force, (virial, atom_virial) = sess.run([
-        ops.prod_force(net_deriv, em_deriv, nlist, nall),
-        ops.prod_virial(net_deriv, em_deriv, rij, nlist, nall),
-    ])
+    force, (virial, atom_virial) = sess.run(
+        [
+            ops.prod_force(net_deriv, em_deriv, nlist, nall),
+            ops.prod_virial(net_deriv, em_deriv, rij, nlist, nall),
+        ]
+    )
     for f in range(len(nlist)):
-        np.testing.assert_allclose(force[f], reference.prod_force(
-            net_deriv[f], em_deriv[f], nlist[f], nall), rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(
+            force[f],
+            reference.prod_force(net_deriv[f], em_deriv[f], nlist[f], nall),
+            rtol=1e-12,
+            atol=1e-12,
+        )
         ref_v, ref_av = reference.prod_virial(net_deriv[f], em_deriv[f], rij[f], nlist[f], nall)
         np.testing.assert_allclose(virial[f], ref_v, rtol=1e-12, atol=1e-12)
         np.testing.assert_allclose(atom_virial[f], ref_av, rtol=1e-12, atol=1e-12)
@@ -42,14 +48,16 @@ def test_products_match_reference_with_ghosts(sess, rng, ncomp):
 
 @pytest.mark.parametrize("ncomp", [4, 1])
 def test_registered_gradients_match_numerical_jacobians(sess, rng, ncomp):
-    net_deriv, em_deriv, rij, nlist = random_products(rng, nframes=1, nloc=5, nall=8, nnei=4,
-                                                      ncomp=ncomp)
+    net_deriv, em_deriv, rij, nlist = random_products(
+        rng, nframes=1, nloc=5, nall=8, nnei=4, ncomp=ncomp
+    )
     x = tf.constant(net_deriv)
     force = ops.prod_force(x, em_deriv, nlist, 8)
     virial, atom_virial = ops.prod_virial(x, em_deriv, rij, nlist, 8)
     for y in (force, virial, atom_virial):
         theoretical, numerical = tf.compat.v1.test.compute_gradient(
-            x, net_deriv.shape, y, y.shape.as_list(), x_init_value=net_deriv, delta=1e-6)
+            x, net_deriv.shape, y, y.shape.as_list(), x_init_value=net_deriv, delta=1e-6
+        )
         np.testing.assert_allclose(theoretical, numerical, rtol=1e-6, atol=1e-8)
         assert np.abs(theoretical).max() > 0.1
 
@@ -65,7 +73,8 @@ def test_env_mat_gradient_with_respect_to_rij(sess, rng, kind):
     x = tf.constant(rij)
     em, _ = ops.env_mat(x, nlist, atype, avg, std, RCUT_SMTH, RCUT, kind=kind)
     theoretical, numerical = tf.compat.v1.test.compute_gradient(
-        x, rij.shape, em, em.shape.as_list(), x_init_value=rij, delta=1e-6)
+        x, rij.shape, em, em.shape.as_list(), x_init_value=rij, delta=1e-6
+    )
     np.testing.assert_allclose(theoretical, numerical, rtol=1e-5, atol=1e-7)
 
 
@@ -78,7 +87,9 @@ class ToyModel:
         self.coord = tf.compat.v1.placeholder(tf.float64, (1, natoms, 3))
         self.box = tf.compat.v1.placeholder(tf.float64, (1, 9))
         self.atype = tf.compat.v1.placeholder(tf.int32, (1, natoms))
-        self.w = tf.compat.v1.placeholder_with_default(rng.normal(size=(NNEI, ncomp)), (NNEI, ncomp))
+        self.w = tf.compat.v1.placeholder_with_default(
+            rng.normal(size=(NNEI, ncomp)), (NNEI, ncomp)
+        )
         v = rng.normal(size=(NNEI, ncomp)) * 0.3
         avg = rng.normal(0, 0.1, (2, NNEI, ncomp))
         std = rng.uniform(0.5, 1.5, (2, NNEI, ncomp))
@@ -103,9 +114,10 @@ def test_force_and_virial_are_energy_derivatives(sess, rng, kind, periodic):
     if not periodic:
         box = np.zeros((3, 3))
     model = ToyModel(rng, natoms, kind)
-    energy = lambda c, b: sess.run(model.energy, model.feed(c, atype, b))  # noqa: E731
+    energy = lambda c, b: sess.run(model.energy, model.feed(c, atype, b))
     force, virial, atom_virial = sess.run(
-        [model.force, model.virial, model.atom_virial], model.feed(coord, atype, box))
+        [model.force, model.virial, model.atom_virial], model.feed(coord, atype, box)
+    )
     h = 1e-5
     numeric = np.zeros((natoms, 3))
     for i in range(natoms):
@@ -135,17 +147,26 @@ def test_training_gradient_through_forces_and_virial(sess, rng):
     coord = rng.uniform(0, 1, (natoms, 3)) @ box
     atype = rng.integers(0, 2, natoms)
     model = ToyModel(rng, natoms)
-    loss = tf.reduce_sum(model.force**2) + 0.1 * tf.reduce_sum(model.virial**2) \
+    loss = (
+        tf.reduce_sum(model.force**2)
+        + 0.1 * tf.reduce_sum(model.virial**2)
         + 0.01 * tf.reduce_sum(model.atom_virial**2)
+    )
     w0 = sess.run(model.w)
     theoretical, numerical = tf.compat.v1.test.compute_gradient(
-        model.w, w0.shape, loss, [], x_init_value=w0, delta=1e-6,
-        extra_feed_dict=model.feed(coord, atype, box))
+        model.w,
+        w0.shape,
+        loss,
+        [],
+        x_init_value=w0,
+        delta=1e-6,
+        extra_feed_dict=model.feed(coord, atype, box),
+    )
     np.testing.assert_allclose(theoretical, numerical, rtol=1e-5, atol=1e-6)
 
 
 def test_bad_neighbour_index_is_rejected(sess, rng):
-    net_deriv, em_deriv, rij, nlist = random_products(rng, nall=20)
+    net_deriv, em_deriv, _, nlist = random_products(rng, nall=20)
     nlist[0, 3, 2] = 25
     with pytest.raises(tf.errors.InvalidArgumentError) as err:
         sess.run(ops.prod_force(net_deriv, em_deriv, nlist, 20))

@@ -2,4 +2,4 @@
 
 from deepkit.descriptor.env_mat import NeighborOverflowWarning, env_mat
 
-__all__ = ["env_mat", "NeighborOverflowWarning"]
+__all__ = ["NeighborOverflowWarning", "env_mat"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -25,8 +25,10 @@ def _as_frames(coord, atype, box):
     if atype.ndim == 1:
         atype = np.broadcast_to(atype, (nframes, natoms))
     if atype.shape != (nframes, natoms):
-        raise ValueError(f"atype must be (natoms,) or (nframes, natoms) = ({nframes}, {natoms}), "
-                         f"got shape {atype.shape}")
+        raise ValueError(
+            f"atype must be (natoms,) or (nframes, natoms) = ({nframes}, {natoms}), "
+            f"got shape {atype.shape}"
+        )
     if box is None:
         box = np.zeros((nframes, 9))
     else:
@@ -34,8 +36,10 @@ def _as_frames(coord, atype, box):
         if box.shape[0] == 1 and nframes > 1:
             box = np.repeat(box, nframes, axis=0)
         if box.shape[0] != nframes:
-            raise ValueError(f"box must be (nframes, 3, 3) or None, got {box.shape[0]} boxes "
-                             f"for {nframes} frames")
+            raise ValueError(
+                f"box must be (nframes, 3, 3) or None, got {box.shape[0]} boxes "
+                f"for {nframes} frames"
+            )
     return coord, np.ascontiguousarray(atype, dtype=np.int32), box
 
 
@@ -78,8 +82,9 @@ def env_mat(
     if kind not in ("a", "r"):
         raise ValueError(f'kind must be "a" or "r", got {kind!r}')
     if not (0 <= rcut_smth < rcut):
-        raise ValueError(f"rcut_smth must satisfy 0 <= rcut_smth < rcut, got rcut_smth="
-                         f"{rcut_smth}, rcut={rcut}")
+        raise ValueError(
+            f"rcut_smth must satisfy 0 <= rcut_smth < rcut, got rcut_smth={rcut_smth}, rcut={rcut}"
+        )
     sel = [int(s) for s in sel]
     if not sel or min(sel) < 0:
         raise ValueError(f"sel must be a non-empty list of non-negative counts, got {sel}")

@@ -49,9 +49,13 @@ Cell make_cell(const double* box) {
   return cell;
 }
 
+// Cells are at least rcut / kCellSplit thick, so all neighbours of a point lie within
+// kCellSplit cells of its own along each axis. Thinner cells than rcut cut the number of
+// candidate distances (5^3 cells of rcut/2 hold ~60% of the volume of 3^3 cells of rcut).
+constexpr int kCellSplit = 2;
+
 // Regular grid of cells over a parallelepiped region given in "grid coordinates" g
-// (fractional coordinates for a periodic box, Cartesian for an open one). Every cell is at
-// least rcut thick, so all neighbours of a point lie in the 27 cells around its own.
+// (fractional coordinates for a periodic box, Cartesian for an open one).
 struct Grid {
   double lo[3];
   double width[3];
@@ -74,12 +78,12 @@ Grid make_grid(const double* lo, const double* width, const double* thickness, d
   for (int k = 0; k < 3; ++k) {
     grid.lo[k] = lo[k];
     grid.width[k] = width[k];
-    const double cells = std::floor(thickness[k] / rcut);
+    const double cells = std::floor(thickness[k] * kCellSplit / rcut);
     grid.n[k] = static_cast<int>(std::max(1.0, std::min(cells, 1e6)));
     total *= grid.n[k];
   }
   // Sparse open systems (molecules far apart) would give mostly empty cells: coarser cells
-  // stay correct (each is still >= rcut thick) and keep memory O(N).
+  // stay correct (each is still thick enough) and keep memory O(N).
   const long cap = std::max(64L, 4 * npoints);
   while (total > cap) {
     const int k = static_cast<int>(std::max_element(grid.n, grid.n + 3) - grid.n);
@@ -250,6 +254,11 @@ void build_neighbor_list(int* nlist, double* rij, int* max_count, const double* 
     std::vector<int> fill(cell_start.begin(), cell_start.end() - 1);
     for (int p = 0; p < npoints; ++p) cell_points[fill[point_cell[p]]++] = p;
   }
+  // Positions in cell order: the candidate scan below then reads memory contiguously.
+  std::vector<double> cell_pos(3 * static_cast<long>(npoints));
+  for (int q = 0; q < npoints; ++q) {
+    for (int k = 0; k < 3; ++k) cell_pos[3 * q + k] = pts.pos[3 * cell_points[q] + k];
+  }
 
   const double rcut2 = rcut * rcut;
   int overlap_i = -1, overlap_j = -1;
@@ -263,18 +272,20 @@ void build_neighbor_list(int* nlist, double* rij, int* max_count, const double* 
       const int c = point_cell[i];
       const int ci[3] = {c / (grid.n[1] * grid.n[2]), (c / grid.n[2]) % grid.n[1], c % grid.n[2]};
       const double* ri = &pts.pos[3 * i];
-      for (int a = std::max(0, ci[0] - 1); a <= std::min(grid.n[0] - 1, ci[0] + 1); ++a) {
-        for (int b = std::max(0, ci[1] - 1); b <= std::min(grid.n[1] - 1, ci[1] + 1); ++b) {
-          for (int d = std::max(0, ci[2] - 1); d <= std::min(grid.n[2] - 1, ci[2] + 1); ++d) {
+      const int reach = kCellSplit;
+      for (int a = std::max(0, ci[0] - reach); a <= std::min(grid.n[0] - 1, ci[0] + reach); ++a) {
+        for (int b = std::max(0, ci[1] - reach); b <= std::min(grid.n[1] - 1, ci[1] + reach); ++b) {
+          for (int d = std::max(0, ci[2] - reach); d <= std::min(grid.n[2] - 1, ci[2] + reach); ++d) {
             const int cell = (a * grid.n[1] + b) * grid.n[2] + d;
             for (int q = cell_start[cell]; q < cell_start[cell + 1]; ++q) {
-              const int p = cell_points[q];
-              if (p == i) continue;
-              const double dx = pts.pos[3 * p] - ri[0];
-              const double dy = pts.pos[3 * p + 1] - ri[1];
-              const double dz = pts.pos[3 * p + 2] - ri[2];
+              const double dx = cell_pos[3 * q] - ri[0];
+              const double dy = cell_pos[3 * q + 1] - ri[1];
+              const double dz = cell_pos[3 * q + 2] - ri[2];
               const double r2 = dx * dx + dy * dy + dz * dz;
-              if (r2 < rcut2) found.push_back({r2, pts.atom[p], p});
+              if (r2 < rcut2) {
+                const int p = cell_points[q];
+                if (p != i) found.push_back({r2, pts.atom[p], p});
+              }
             }
           }
         }

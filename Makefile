@@ -1,0 +1,35 @@
+# Two entry points, both self-contained on a fresh machine (Python 3.11, gcc, PyPI):
+#   make example   set up .venv, build the ops, run the bundled example
+#   make test      set up .venv, build the ops, lint and run the test suite
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.deepkit-installed
+# Keep in step with the "cpu" extra of pyproject.toml. TensorFlow is installed first so the
+# ops build against it without pip's isolated build environment (one copy, not two).
+TF_REQ := tensorflow-cpu>=2.21,<2.22
+
+.PHONY: install example test bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml setup.py $(wildcard op_src/*/*.cc op_src/*/*.h)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet "$(TF_REQ)" "setuptools>=68" wheel
+	$(BIN)/python -m pip install --quiet --no-build-isolation -e ".[cpu,test]"
+	touch $@
+
+example: install
+	$(BIN)/python examples/aluminium/run.py
+
+test: install
+	$(BIN)/ruff check deepkit tests tools examples setup.py
+	$(BIN)/ruff format --check deepkit tests tools examples setup.py
+	$(BIN)/python -m pytest
+
+bench: install
+	$(BIN)/python tools/bench_descriptor.py
+
+clean:
+	rm -rf $(VENV) build deepkit/_ops*.so *.egg-info

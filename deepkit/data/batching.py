@@ -1,0 +1,177 @@
+"""Batches drawn from many systems, DeePMD-kit's way: per-system batch sizes, system
+probabilities, sets read lazily through a bounded cache, reproducible from the seed."""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from collections.abc import Sequence
+
+import numpy as np
+
+from deepkit.data.system import FrameSet, System
+from deepkit.errors import InputError
+
+
+class SetCache:
+    """Loaded sets of all systems, least recently used evicted beyond max_bytes, so data
+    larger than memory streams from disk."""
+
+    def __init__(self, max_bytes: int = 2 << 30):
+        self.max_bytes = max_bytes
+        self._sets: OrderedDict[tuple[int, int], FrameSet] = OrderedDict()
+        self._bytes = 0
+
+    def get(self, system: System, index: int) -> FrameSet:
+        key = (id(system), index)
+        if key in self._sets:
+            self._sets.move_to_end(key)
+            return self._sets[key]
+        frames = system.load_set(index)
+        self._sets[key] = frames
+        self._bytes += frames.nbytes
+        while self._bytes > self.max_bytes and len(self._sets) > 1:
+            _, old = self._sets.popitem(last=False)
+            self._bytes -= old.nbytes
+        return frames
+
+    @property
+    def nbytes(self) -> int:
+        return self._bytes
+
+
+def batch_sizes(systems: Sequence[System], batch_size) -> list[int]:
+    """`batch_size`: an int, "auto" (at least 32 atoms), "auto:N" (at least N atoms), or a
+    list with one int per system."""
+    if isinstance(batch_size, (list, tuple)):
+        if len(batch_size) != len(systems):
+            raise InputError(
+                f"batch_size: {len(batch_size)} values for {len(systems)} systems"
+            )
+        return [int(b) for b in batch_size]
+    if isinstance(batch_size, int) and not isinstance(batch_size, bool):
+        return [batch_size] * len(systems)
+    if isinstance(batch_size, str) and (batch_size == "auto" or batch_size.startswith("auto:")):
+        try:
+            atoms = 32 if batch_size == "auto" else int(batch_size[5:])
+        except ValueError:
+            raise InputError(f"batch_size: {batch_size!r} should be auto:N with N an integer") from None
+        return [max(1, math.ceil(atoms / s.natoms)) for s in systems]
+    raise InputError(f"batch_size: {batch_size!r} should be an int, a list, 'auto' or 'auto:N'")
+
+
+def system_probabilities(nbatches: Sequence[int], sys_probs=None, auto_prob="prob_sys_size"):
+    """Probability of drawing each system.
+
+    sys_probs (a list, normalised) wins over auto_prob: "prob_uniform", "prob_sys_size"
+    (proportional to the number of batches), or "prob_sys_size;0:2:0.3;2:4:0.7" (systems
+    [0, 2) share 0.3, [2, 4) share 0.7, each block by size)."""
+    n = len(nbatches)
+    if sys_probs is not None:
+        probs = np.asarray(sys_probs, dtype=float)
+        if probs.shape != (n,) or np.any(probs < 0) or probs.sum() <= 0:
+            raise InputError(f"sys_probs: expected {n} non-negative values, got {list(sys_probs)}")
+        return probs / probs.sum()
+    sizes = np.asarray(nbatches, dtype=float)
+    if auto_prob == "prob_uniform":
+        return np.full(n, 1.0 / n)
+    if auto_prob == "prob_sys_size":
+        return sizes / sizes.sum()
+    if auto_prob.startswith("prob_sys_size;"):
+        probs = np.zeros(n)
+        for block in auto_prob.split(";")[1:]:
+            try:
+                start, stop, weight = block.split(":")
+                start, stop, weight = int(start), int(stop), float(weight)
+            except ValueError:
+                raise InputError(f"auto_prob: block {block!r} should be start:stop:weight") from None
+            if not 0 <= start < stop <= n:
+                raise InputError(f"auto_prob: block {block!r} is outside the {n} systems")
+            probs[start:stop] = weight * sizes[start:stop] / sizes[start:stop].sum()
+        if probs.sum() <= 0:
+            raise InputError(f"auto_prob: {auto_prob!r} gives every system probability 0")
+        return probs / probs.sum()
+    raise InputError(
+        f"auto_prob: {auto_prob!r} should be prob_uniform, prob_sys_size or "
+        "prob_sys_size;start:stop:weight;..."
+    )
+
+
+class _Cursor:
+    """Walks one system's frames: a shuffled pass through each set, sets in turn."""
+
+    def __init__(self, system: System, rng: np.random.Generator, shuffle: bool):
+        self.system, self.rng, self.shuffle = system, rng, shuffle
+        self.set_index, self.order, self.pos = -1, np.zeros(0, dtype=int), 0
+
+    def take(self, count: int, cache: SetCache) -> list[tuple[int, int]]:
+        picks = []
+        while len(picks) < count:
+            if self.pos >= len(self.order):
+                self.set_index = (self.set_index + 1) % len(self.system.sets)
+                n = self.system.nframes_per_set[self.set_index]
+                self.order = self.rng.permutation(n) if self.shuffle else np.arange(n)
+                self.pos = 0
+            take = min(count - len(picks), len(self.order) - self.pos)
+            picks += [(self.set_index, int(f)) for f in self.order[self.pos : self.pos + take]]
+            self.pos += take
+        return picks
+
+
+class DataSystems:
+    """Draws batches from systems for training or validation.
+
+    Each batch comes from one system (same atoms): a dict with atype (natoms,) in the
+    model's type indices, coord (nb, natoms, 3), box (nb, 9) (zeros when non-periodic), and
+    whatever labels the system has (energy (nb,), force (nb, natoms, 3), virial (nb, 9),
+    atom_ener, fparam, aparam, ...), plus find_<label> = 1.0 or 0.0 and `system` (its index).
+    Ranks of a data-parallel job draw different batches: the stream is seeded by
+    (seed, rank).
+    """
+
+    def __init__(
+        self,
+        systems: Sequence[System],
+        type_map: list[str],
+        batch_size="auto",
+        sys_probs=None,
+        auto_prob: str = "prob_sys_size",
+        seed: int | None = None,
+        rank: int = 0,
+        shuffle: bool = True,
+        cache: SetCache | None = None,
+    ):
+        if not systems:
+            raise InputError("systems: no system given")
+        self.systems = list(systems)
+        self.type_map = list(type_map)
+        self.atypes = [s.type_indices(self.type_map) for s in self.systems]
+        self.batch_size = batch_sizes(self.systems, batch_size)
+        self.nbatches = [max(1, s.nframes // b) for s, b in zip(self.systems, self.batch_size)]
+        self.probs = system_probabilities(self.nbatches, sys_probs, auto_prob)
+        self.rng = np.random.default_rng(None if seed is None else [seed, rank])
+        self.cache = cache or SetCache()
+        self._cursors = [_Cursor(s, self.rng, shuffle) for s in self.systems]
+
+    def sample(self, system_index: int | None = None) -> dict:
+        """The next batch, from a system drawn by probability unless one is given."""
+        k = int(self.rng.choice(len(self.systems), p=self.probs)) if system_index is None else system_index
+        system = self.systems[k]
+        picks = self._cursors[k].take(self.batch_size[k], self.cache)
+        rows: dict[str, list[np.ndarray]] = {}
+        for set_index, frame in picks:
+            arrays = self.cache.get(system, set_index).arrays
+            for key, value in arrays.items():
+                rows.setdefault(key, []).append(value[frame])
+        natoms = system.natoms
+        batch = {"system": k, "atype": self.atypes[k]}
+        for key, values in rows.items():
+            data = np.stack(values)
+            if key in ("coord", "force"):
+                data = data.reshape(len(values), natoms, 3)
+            elif key == "energy":
+                data = data.reshape(-1)
+            batch[key] = data
+        for key in ("energy", "force", "virial", "atom_ener"):
+            batch[f"find_{key}"] = float(key in batch)
+        return batch

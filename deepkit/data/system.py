@@ -1,0 +1,264 @@
+"""DeePMD-kit data systems: the "npy" directory layout and its HDF5 twin.
+
+A system is a fixed list of atoms (type.raw) and frames split into sets (set.NNN/), each
+array with one row per frame (../shared/data/README.md). Sets are read on demand and checked
+when read: shapes, frame counts that agree, finite values.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from deepkit.errors import InputError
+
+# name -> (values per atom, or None for per-frame; columns per atom or per frame; None = any)
+LABELS: dict[str, tuple[bool, int | None]] = {
+    "coord": (True, 3),
+    "box": (False, 9),
+    "energy": (False, 1),
+    "force": (True, 3),
+    "virial": (False, 9),
+    "atom_ener": (True, 1),
+    "fparam": (False, None),
+    "aparam": (True, None),
+    "dipole": (False, 3),
+    "polarizability": (False, 9),
+    # Atomic tensor labels may cover only some atom types: any multiple of 3 or 9 columns.
+    "atomic_dipole": (False, None),
+    "atomic_polarizability": (False, None),
+}
+
+
+@dataclass
+class FrameSet:
+    """The arrays of one set: name -> (nframes, columns) float64, reshaped per LABELS."""
+
+    name: str
+    arrays: dict[str, np.ndarray]
+
+    @property
+    def nframes(self) -> int:
+        return len(self.arrays["coord"])
+
+    @property
+    def nbytes(self) -> int:
+        return sum(a.nbytes for a in self.arrays.values())
+
+
+class System(ABC):
+    """One DeePMD system. Subclasses supply the storage (a directory or an HDF5 group).
+
+    Attributes: path (str, for messages), atype (natoms,) int indices into type_map,
+    type_map (element names, or None when the system has no type_map.raw), nopbc, sets
+    (set names in order) and nframes_per_set.
+    """
+
+    path: str
+    atype: np.ndarray
+    type_map: list[str] | None
+    nopbc: bool
+    sets: list[str]
+    nframes_per_set: list[int]
+
+    # Storage: what subclasses implement (raw text files, set names, arrays).
+    @abstractmethod
+    def _read_raw(self, name: str) -> str | None: ...
+
+    @abstractmethod
+    def _set_names(self) -> list[str]: ...
+
+    @abstractmethod
+    def _set_keys(self, set_name: str) -> list[str]: ...
+
+    @abstractmethod
+    def _read_array(self, set_name: str, key: str) -> np.ndarray: ...
+
+    @abstractmethod
+    def _array_rows(self, set_name: str, key: str) -> int: ...
+
+    # Shared logic.
+    def _init_common(self) -> None:
+        type_raw = self._read_raw("type.raw")
+        if type_raw is None:
+            raise InputError(f"{self.path}: no type.raw (one type index per atom)")
+        try:
+            self.atype = np.array(type_raw.split(), dtype=int)
+        except ValueError:
+            raise InputError(f"{self.path}/type.raw: expected integer type indices") from None
+        if len(self.atype) == 0:
+            raise InputError(f"{self.path}/type.raw: no atoms")
+        type_map = self._read_raw("type_map.raw")
+        self.type_map = type_map.split() if type_map is not None else None
+        if self.atype.min() < 0 or (self.type_map and self.atype.max() >= len(self.type_map)):
+            bad = self.atype.max() if self.atype.min() >= 0 else self.atype.min()
+            raise InputError(
+                f"{self.path}/type.raw: type index {bad} is outside type_map.raw "
+                f"{self.type_map} (0..{len(self.type_map or []) - 1})"
+            )
+        self.nopbc = self._read_raw("nopbc") is not None
+        self.sets = self._set_names()
+        if not self.sets:
+            raise InputError(f"{self.path}: empty system, no set.* folder")
+        self.nframes_per_set = [self._array_rows(s, "coord") for s in self.sets]
+        if sum(self.nframes_per_set) == 0:
+            raise InputError(f"{self.path}: empty system, no frames")
+
+    @property
+    def natoms(self) -> int:
+        return len(self.atype)
+
+    @property
+    def nframes(self) -> int:
+        return sum(self.nframes_per_set)
+
+    def has_label(self, key: str) -> bool:
+        """Whether every set holds this array."""
+        return all(key in self._set_keys(s) for s in self.sets)
+
+    def load_set(self, index: int) -> FrameSet:
+        """Read and check one set. Box is zeros for non-periodic systems."""
+        name = self.sets[index]
+        where = f"{self.path}/{name}"
+        keys = self._set_keys(name)
+        if "coord" not in keys:
+            raise InputError(f"{where}: no coord.npy")
+        if "box" not in keys and not self.nopbc:
+            raise InputError(f"{where}: no box.npy (add an empty 'nopbc' file for open systems)")
+        nframes = self.nframes_per_set[index]
+        arrays = {}
+        for key in keys:
+            if key not in LABELS or (key == "box" and self.nopbc):
+                continue
+            per_atom, columns = LABELS[key]
+            data = np.asarray(self._read_array(name, key), dtype=np.float64)
+            data = data.reshape(len(data), -1) if data.ndim else data.reshape(1, 1)
+            if len(data) != nframes:
+                raise InputError(
+                    f"{where}/{key}.npy: {len(data)} frames, but coord.npy has {nframes}"
+                )
+            width = data.shape[1]
+            if per_atom:
+                expected = None if columns is None else self.natoms * columns
+                if expected is not None and width != expected or width % self.natoms:
+                    raise InputError(
+                        f"{where}/{key}.npy: {width} columns per frame, expected "
+                        f"{expected or 'a multiple of natoms'} (natoms = {self.natoms})"
+                    )
+            elif columns is not None and width != columns:
+                raise InputError(f"{where}/{key}.npy: {width} columns per frame, expected {columns}")
+            if not np.all(np.isfinite(data)):
+                row, col = np.argwhere(~np.isfinite(data))[0]
+                raise InputError(f"{where}/{key}.npy: non-finite value at frame {row}, column {col}")
+            arrays[key] = data
+        if self.nopbc:
+            arrays["box"] = np.zeros((nframes, 9))
+        elif np.any(np.abs(np.linalg.det(arrays["box"].reshape(-1, 3, 3))) < 1e-8):
+            frame = int(np.argmin(np.abs(np.linalg.det(arrays["box"].reshape(-1, 3, 3)))))
+            raise InputError(f"{where}/box.npy: frame {frame} has a singular (zero-volume) box")
+        arrays["energy"] = arrays["energy"].reshape(-1) if "energy" in arrays else None
+        return FrameSet(name, {k: v for k, v in arrays.items() if v is not None})
+
+    def type_indices(self, model_type_map: list[str]) -> np.ndarray:
+        """atype translated into indices of the model's type_map, by element name."""
+        if self.type_map is None:
+            if self.atype.max() >= len(model_type_map):
+                raise InputError(
+                    f"{self.path}/type.raw: type index {self.atype.max()} but the model's "
+                    f"type_map {model_type_map} has {len(model_type_map)} types"
+                )
+            return self.atype.copy()
+        missing = sorted(set(self.type_map[t] for t in set(self.atype)) - set(model_type_map))
+        if missing:
+            raise InputError(
+                f"{self.path}: element(s) {missing} of type_map.raw {self.type_map} are not in "
+                f"the model's type_map {model_type_map}"
+            )
+        remap = np.array([model_type_map.index(e) if e in model_type_map else -1 for e in self.type_map])
+        return remap[self.atype]
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.path!r}, natoms={self.natoms}, nframes={self.nframes})"
+
+
+class NpySystem(System):
+    """A system directory in DeePMD's npy layout."""
+
+    def __init__(self, path: str | Path):
+        self.root = Path(path)
+        self.path = str(path)
+        if not self.root.is_dir():
+            raise InputError(f"{self.path}: no such system directory")
+        self._init_common()
+
+    def _read_raw(self, name):
+        file = self.root / name
+        return file.read_text() if file.exists() else None
+
+    def _set_names(self):
+        return sorted(p.name for p in self.root.glob("set.*") if p.is_dir())
+
+    def _set_keys(self, set_name):
+        return [p.stem for p in (self.root / set_name).glob("*.npy")]
+
+    def _read_array(self, set_name, key):
+        file = self.root / set_name / f"{key}.npy"
+        try:
+            return np.load(file)
+        except (ValueError, OSError) as err:
+            raise InputError(f"{file}: not a readable .npy array ({err})") from None
+
+    def _array_rows(self, set_name, key):
+        file = self.root / set_name / f"{key}.npy"
+        if not file.exists():
+            raise InputError(f"{self.root / set_name}: no coord.npy")
+        try:
+            return len(np.load(file, mmap_mode="r"))
+        except (ValueError, OSError) as err:
+            raise InputError(f"{file}: not a readable .npy array ({err})") from None
+
+
+class H5System(System):
+    """A system stored as a group of an HDF5 file, with the npy layout inside: datasets
+    type.raw, type_map.raw, nopbc and groups set.NNN holding coord.npy, box.npy, ..."""
+
+    def __init__(self, file: str | Path, group: str):
+        import h5py
+
+        self.file = str(file)
+        self.group = "/" + group.strip("/")
+        self.path = f"{self.file}#{self.group}"
+        try:
+            self._h5 = h5py.File(self.file, "r")
+        except OSError as err:
+            raise InputError(f"{self.file}: not a readable HDF5 file ({err})") from None
+        if self.group not in self._h5:
+            raise InputError(f"{self.file}: no group {self.group}")
+        self._node = self._h5[self.group]
+        self._init_common()
+
+    def _read_raw(self, name):
+        if name not in self._node:
+            return None
+        data = self._node[name][()]
+        if isinstance(data, bytes):
+            return data.decode()
+        data = np.atleast_1d(data)
+        return "\n".join(d.decode() if isinstance(d, bytes) else str(d) for d in data)
+
+    def _set_names(self):
+        return sorted(k for k in self._node.keys() if k.startswith("set."))
+
+    def _set_keys(self, set_name):
+        return [k[: -len(".npy")] for k in self._node[set_name].keys() if k.endswith(".npy")]
+
+    def _read_array(self, set_name, key):
+        return self._node[set_name][f"{key}.npy"][()]
+
+    def _array_rows(self, set_name, key):
+        if f"{key}.npy" not in self._node[set_name]:
+            raise InputError(f"{self.path}/{set_name}: no coord.npy")
+        return self._node[set_name][f"{key}.npy"].shape[0]

@@ -1,0 +1,209 @@
+"""The machinery of the input schema: keys declared once with their type, default, check
+and doc; normalisation (defaults, validation, unknown keys with the closest valid one) and
+the markdown reference both come from the declaration."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from deepkit.errors import InputError
+
+REQUIRED = object()
+
+
+@dataclass
+class Arg:
+    """One key. `dtype` is a type spec such as "int", "float", "list[int]|str", "dict"; a
+    dict value is described by `group` (fixed keys) or `variants` (keys chosen by a flag)."""
+
+    name: str
+    dtype: str
+    default: Any = REQUIRED
+    doc: str = ""
+    check: Callable[[Any], str | None] | None = None  # returns what is wrong, or None
+    alias: tuple[str, ...] = ()
+    group: Group | None = None
+    variants: Variants | None = None
+
+
+@dataclass
+class Group:
+    """The keys of one dict; `unsupported` names DeePMD-kit keys deepkit does not have yet."""
+
+    args: list[Arg]
+    unsupported: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Variants:
+    """A dict whose keys depend on its `flag` value (e.g. descriptor "type")."""
+
+    choices: dict[str, Group]
+    default: str | None = None
+    flag: str = "type"
+    aliases: dict[str, str] = field(default_factory=dict)
+    unsupported: tuple[str, ...] = ()
+    doc: dict[str, str] = field(default_factory=dict)
+
+
+def _type_ok(value: Any, spec: str) -> bool:
+    for option in spec.split("|"):
+        option = option.strip()
+        if option.startswith("list[") and option.endswith("]"):
+            inner = option[5:-1]
+            if isinstance(value, list) and all(_type_ok(v, inner) for v in value):
+                return True
+        elif option == "list" and isinstance(value, list):
+            return True
+        elif option == "int" and isinstance(value, int) and not isinstance(value, bool):
+            return True
+        elif option == "float" and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return True
+        elif option == "bool" and isinstance(value, bool):
+            return True
+        elif option == "str" and isinstance(value, str):
+            return True
+        elif option == "dict" and isinstance(value, dict):
+            return True
+        elif option == "None" and value is None:
+            return True
+    return False
+
+
+def _as_float(value: Any, spec: str) -> Any:
+    """ints given for a float key become floats (JSON writes 1 for 1.0)."""
+    if isinstance(value, int) and not isinstance(value, bool) and "float" in spec and "int" not in spec:
+        return float(value)
+    return value
+
+
+def normalize_group(raw: Any, group: Group, path: str) -> dict:
+    """Validate `raw` against `group` and return it with defaults filled in."""
+    if not isinstance(raw, dict):
+        raise InputError(f"{path or 'input'}: expected a mapping of keys, got {type(raw).__name__}")
+    names = {a.name: a for a in group.args}
+    for arg in group.args:
+        for alias in arg.alias:
+            names.setdefault(alias, arg)
+    out: dict[str, Any] = {}
+    for key, value in raw.items():
+        where = f"{path}.{key}" if path else key
+        if key.startswith("_"):
+            continue
+        if key in group.unsupported:
+            raise InputError(f"{where}: DeePMD-kit's key {key!r} is not supported by deepkit yet"
+                             + (f" ({group.unsupported[key]})" if group.unsupported[key] else ""))
+        if key not in names:
+            close = difflib.get_close_matches(key, list(names), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise InputError(f"{where}: unknown key{hint}")
+        arg = names[key]
+        if arg.name in out:
+            raise InputError(f"{where}: given twice (as {arg.name!r} and an alias)")
+        out[arg.name] = normalize_value(value, arg, f"{path}.{arg.name}" if path else arg.name)
+    for arg in group.args:
+        if arg.name in out:
+            continue
+        where = f"{path}.{arg.name}" if path else arg.name
+        if arg.default is REQUIRED:
+            raise InputError(f"{where}: required key missing ({arg.doc.split('.')[0]})")
+        if arg.group is not None and arg.default == {}:
+            out[arg.name] = normalize_group({}, arg.group, where)
+        elif arg.variants is not None and arg.default == {}:
+            out[arg.name] = normalize_variant({}, arg.variants, where)
+        else:
+            out[arg.name] = arg.default
+    return out
+
+
+def normalize_variant(raw: Any, variants: Variants, path: str) -> dict:
+    if not isinstance(raw, dict):
+        raise InputError(f"{path}: expected a mapping of keys, got {type(raw).__name__}")
+    kind = raw.get(variants.flag, variants.default)
+    if kind is None:
+        raise InputError(f"{path}.{variants.flag}: required key missing "
+                         f"(one of {', '.join(variants.choices)})")
+    kind = variants.aliases.get(kind, kind)
+    if kind in variants.unsupported:
+        raise InputError(f"{path}.{variants.flag}: DeePMD-kit's {kind!r} is not supported by "
+                         f"deepkit yet (supported: {', '.join(variants.choices)})")
+    if kind not in variants.choices:
+        close = difflib.get_close_matches(str(kind), list(variants.choices), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise InputError(f"{path}.{variants.flag}: unknown value {kind!r}{hint} "
+                         f"(one of {', '.join(variants.choices)})")
+    body = {k: v for k, v in raw.items() if k != variants.flag}
+    return {variants.flag: kind, **normalize_group(body, variants.choices[kind], path)}
+
+
+def normalize_value(value: Any, arg: Arg, path: str) -> Any:
+    if not _type_ok(value, arg.dtype):
+        raise InputError(f"{path}: expected {arg.dtype}, got {value!r}")
+    value = _as_float(value, arg.dtype)
+    if isinstance(value, list) and "list[float]" in arg.dtype:
+        value = [float(v) for v in value]
+    if arg.group is not None and isinstance(value, dict):
+        value = normalize_group(value, arg.group, path)
+    elif arg.variants is not None and isinstance(value, dict):
+        value = normalize_variant(value, arg.variants, path)
+    if arg.check is not None:
+        problem = arg.check(value)
+        if problem:
+            raise InputError(f"{path}: {problem}, got {value!r}")
+    return value
+
+
+# Small reusable checks.
+def positive(value) -> str | None:
+    return None if value is None or value > 0 else "must be positive"
+
+
+def non_negative(value) -> str | None:
+    return None if value is None or value >= 0 else "must be >= 0"
+
+
+def one_of(*options: str) -> Callable[[Any], str | None]:
+    return lambda value: None if value in options else f"must be one of {', '.join(options)}"
+
+
+def all_positive(value) -> str | None:
+    return None if all(v > 0 for v in value) else "every entry must be positive"
+
+
+# Markdown reference.
+def _default_text(arg: Arg) -> str:
+    if arg.default is REQUIRED:
+        return "required"
+    return f"default `{arg.default!r}`" if arg.default != {} else "optional"
+
+
+def group_markdown(group: Group, path: str, depth: int = 0) -> list[str]:
+    lines = []
+    indent = "  " * depth
+    for arg in group.args:
+        where = f"{path}.{arg.name}" if path else arg.name
+        alias = f" (alias: {', '.join(arg.alias)})" if arg.alias else ""
+        lines.append(f"{indent}- `{where}` ({arg.dtype}, {_default_text(arg)}){alias}: {arg.doc}")
+        if arg.group is not None:
+            lines += group_markdown(arg.group, where, depth + 1)
+        if arg.variants is not None:
+            lines += variants_markdown(arg.variants, where, depth + 1)
+    if group.unsupported:
+        lines.append(f"{indent}- not supported yet: {', '.join(f'`{k}`' for k in group.unsupported)}")
+    return lines
+
+
+def variants_markdown(variants: Variants, path: str, depth: int) -> list[str]:
+    indent = "  " * depth
+    default = f", default `{variants.default}`" if variants.default else ""
+    lines = [f"{indent}- `{path}.{variants.flag}` (str{default}): one of "
+             f"{', '.join(f'`{k}`' for k in variants.choices)}"]
+    for kind, group in variants.choices.items():
+        aliases = [a for a, k in variants.aliases.items() if k == kind]
+        alias = f" (alias {', '.join(f'`{a}`' for a in aliases)})" if aliases else ""
+        lines.append(f"{indent}- with `{variants.flag}: {kind}`{alias}: {variants.doc.get(kind, '')}")
+        lines += group_markdown(group, path, depth + 1)
+    return lines

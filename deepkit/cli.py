@@ -1,0 +1,63 @@
+"""The `deepkit` command: one entry point; each sub-command lives in its own module."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+import warnings
+
+from deepkit import __version__
+from deepkit.errors import InputError
+
+# name -> (module with add_arguments(parser) and run(args), one-line help)
+COMMANDS = {
+    "neighbor-stat": ("deepkit.neighbor_stat", "largest neighbour count per type and closest pair"),
+    "convert": ("deepkit.data.convert", "convert ASE-readable files <-> DeePMD npy / HDF5"),
+    "doc-train-input": ("deepkit.doc_input", "print the training-input reference (markdown)"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="deepkit", description="Deep Potential toolkit")
+    parser.add_argument("--version", action="version", version=f"deepkit {__version__}")
+    parser.add_argument("--debug", action="store_true",
+                        help="show tracebacks and TensorFlow's own log messages")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (module_name, help_text) in COMMANDS.items():
+        command = sub.add_parser(name, help=help_text, description=help_text)
+        command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                             help="show tracebacks and TensorFlow's own log messages")
+        importlib.import_module(module_name).add_arguments(command)
+        command.set_defaults(module=module_name)
+    return parser
+
+
+def _quiet_tensorflow() -> None:
+    """Hide TensorFlow's start-up and deprecation chatter (before TensorFlow is imported)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    warnings.filterwarnings("ignore", category=FutureWarning)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    # Large buffers stay pooled between steps (see BENCHMARKS.md); users may override.
+    os.environ.setdefault("TF_CPU_ALLOCATOR_USE_BFC", "true")
+    if not args.debug:
+        _quiet_tensorflow()
+    try:
+        return importlib.import_module(args.module).run(args)
+    except InputError as err:
+        if args.debug:
+            raise
+        print(f"deepkit: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("deepkit: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -22,13 +22,18 @@ COMMANDS = {
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="deepkit", description="Deep Potential toolkit")
     parser.add_argument("--version", action="version", version=f"deepkit {__version__}")
-    parser.add_argument("--debug", action="store_true",
-                        help="show tracebacks and TensorFlow's own log messages")
+    parser.add_argument(
+        "--debug", action="store_true", help="show tracebacks and TensorFlow's own log messages"
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (module_name, help_text) in COMMANDS.items():
         command = sub.add_parser(name, help=help_text, description=help_text)
-        command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
-                             help="show tracebacks and TensorFlow's own log messages")
+        command.add_argument(
+            "--debug",
+            action="store_true",
+            default=argparse.SUPPRESS,
+            help="show tracebacks and TensorFlow's own log messages",
+        )
         importlib.import_module(module_name).add_arguments(command)
         command.set_defaults(module=module_name)
     return parser

@@ -33,7 +33,10 @@ def neighbor_stat(systems: Sequence[System], type_map: list[str], rcut: float):
     best_count = np.zeros(ntypes, dtype=int)
     min_dist = np.inf
     total_sets = sum(len(s.sets) for s in systems)
-    with tf.compat.v1.Session(graph=graph) as sess, Progress("neighbor-stat", total_sets, "sets") as bar:
+    with (
+        tf.compat.v1.Session(graph=graph) as sess,
+        Progress("neighbor-stat", total_sets, "sets") as bar,
+    ):
         for system in systems:
             types = system.type_indices(type_map)
             for k in range(len(system.sets)):
@@ -42,13 +45,18 @@ def neighbor_stat(systems: Sequence[System], type_map: list[str], rcut: float):
                     chunk = slice(start, start + FRAMES_PER_CALL)
                     frames = arrays["coord"][chunk].reshape(-1, system.natoms, 3)
                     try:
-                        nl, r, counts = sess.run([nlist, rij, max_count], {
-                            coord: frames,
-                            atype: np.broadcast_to(types, (len(frames), system.natoms)),
-                            box: arrays["box"][chunk],
-                        })
+                        nl, r, counts = sess.run(
+                            [nlist, rij, max_count],
+                            {
+                                coord: frames,
+                                atype: np.broadcast_to(types, (len(frames), system.natoms)),
+                                box: arrays["box"][chunk],
+                            },
+                        )
                     except tf.errors.InvalidArgumentError as err:
-                        raise InputError(f"{system.path}/{system.sets[k]}: {ops.error_text(err)}") from None
+                        raise InputError(
+                            f"{system.path}/{system.sets[k]}: {ops.error_text(err)}"
+                        ) from None
                     best_count = np.maximum(best_count, counts.max(axis=0))
                     if (nl >= 0).any():
                         min_dist = min(min_dist, float(np.linalg.norm(r[nl >= 0], axis=-1).min()))
@@ -73,11 +81,20 @@ def resolve_sel(descriptor: dict, systems: Sequence[System], type_map: list[str]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-s", "--system", nargs="+", required=True,
-                        help="systems: directories (searched recursively), globs, HDF5 files")
+    parser.add_argument(
+        "-s",
+        "--system",
+        nargs="+",
+        required=True,
+        help="systems: directories (searched recursively), globs, HDF5 files",
+    )
     parser.add_argument("-r", "--rcut", type=float, default=6.0, help="cut-off radius, Angstrom")
-    parser.add_argument("-t", "--type-map", nargs="+",
-                        help="element of each type (default: from the systems' type_map.raw)")
+    parser.add_argument(
+        "-t",
+        "--type-map",
+        nargs="+",
+        help="element of each type (default: from the systems' type_map.raw)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from typing import Self
 
 
 class Progress:
@@ -15,7 +16,7 @@ class Progress:
         self.done, self._last = 0, 0.0
         self.enabled = sys.stderr.isatty()
 
-    def __enter__(self) -> Progress:
+    def __enter__(self) -> Self:
         return self
 
     def advance(self, count: int = 1) -> None:

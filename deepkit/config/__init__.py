@@ -1,7 +1,7 @@
 """The training input: loading YAML/JSON, normalising it against the schema, its docs.
 
-    config = load_input("input.json")   # normalised dict, defaults filled, checked
-    print(doc_markdown())               # the reference, made from the schema
+config = load_input("input.json")   # normalised dict, defaults filled, checked
+print(doc_markdown())               # the reference, made from the schema
 """
 
 from __future__ import annotations
@@ -18,7 +18,13 @@ from deepkit.errors import InputError
 
 ROOT = Group(
     [
-        Arg("model", "dict", REQUIRED, "The model: type_map, descriptor and fitting net", group=MODEL),
+        Arg(
+            "model",
+            "dict",
+            REQUIRED,
+            "The model: type_map, descriptor and fitting net",
+            group=MODEL,
+        ),
         LEARNING_RATE_ARG,
         LOSS_ARG,
         TRAINING_ARG,
@@ -42,7 +48,9 @@ def _check_cross_keys(config: dict) -> None:
         )
     for pair in descriptor["exclude_types"]:
         if not all(0 <= t < ntypes for t in pair):
-            raise InputError(f"model.descriptor.exclude_types: {pair} has a type outside 0..{ntypes - 1}")
+            raise InputError(
+                f"model.descriptor.exclude_types: {pair} has a type outside 0..{ntypes - 1}"
+            )
     lr = config["learning_rate"]
     if lr["stop_lr"] > lr["start_lr"]:
         raise InputError(f"learning_rate.stop_lr: must not exceed start_lr ({lr['start_lr']})")

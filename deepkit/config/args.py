@@ -56,26 +56,36 @@ def _type_ok(value: Any, spec: str) -> bool:
             inner = option[5:-1]
             if isinstance(value, list) and all(_type_ok(v, inner) for v in value):
                 return True
-        elif option == "list" and isinstance(value, list):
-            return True
-        elif option == "int" and isinstance(value, int) and not isinstance(value, bool):
-            return True
-        elif option == "float" and isinstance(value, (int, float)) and not isinstance(value, bool):
-            return True
-        elif option == "bool" and isinstance(value, bool):
-            return True
-        elif option == "str" and isinstance(value, str):
-            return True
-        elif option == "dict" and isinstance(value, dict):
-            return True
-        elif option == "None" and value is None:
+        elif (
+            option == "list"
+            and isinstance(value, list)
+            or option == "int"
+            and isinstance(value, int)
+            and not isinstance(value, bool)
+            or option == "float"
+            and isinstance(value, (int, float))
+            and not isinstance(value, bool)
+            or option == "bool"
+            and isinstance(value, bool)
+            or option == "str"
+            and isinstance(value, str)
+            or option == "dict"
+            and isinstance(value, dict)
+            or option == "None"
+            and value is None
+        ):
             return True
     return False
 
 
 def _as_float(value: Any, spec: str) -> Any:
     """ints given for a float key become floats (JSON writes 1 for 1.0)."""
-    if isinstance(value, int) and not isinstance(value, bool) and "float" in spec and "int" not in spec:
+    if (
+        isinstance(value, int)
+        and not isinstance(value, bool)
+        and "float" in spec
+        and "int" not in spec
+    ):
         return float(value)
     return value
 
@@ -94,8 +104,10 @@ def normalize_group(raw: Any, group: Group, path: str) -> dict:
         if key.startswith("_"):
             continue
         if key in group.unsupported:
-            raise InputError(f"{where}: DeePMD-kit's key {key!r} is not supported by deepkit yet"
-                             + (f" ({group.unsupported[key]})" if group.unsupported[key] else ""))
+            raise InputError(
+                f"{where}: DeePMD-kit's key {key!r} is not supported by deepkit yet"
+                + (f" ({group.unsupported[key]})" if group.unsupported[key] else "")
+            )
         if key not in names:
             close = difflib.get_close_matches(key, list(names), n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
@@ -124,17 +136,22 @@ def normalize_variant(raw: Any, variants: Variants, path: str) -> dict:
         raise InputError(f"{path}: expected a mapping of keys, got {type(raw).__name__}")
     kind = raw.get(variants.flag, variants.default)
     if kind is None:
-        raise InputError(f"{path}.{variants.flag}: required key missing "
-                         f"(one of {', '.join(variants.choices)})")
+        raise InputError(
+            f"{path}.{variants.flag}: required key missing (one of {', '.join(variants.choices)})"
+        )
     kind = variants.aliases.get(kind, kind)
     if kind in variants.unsupported:
-        raise InputError(f"{path}.{variants.flag}: DeePMD-kit's {kind!r} is not supported by "
-                         f"deepkit yet (supported: {', '.join(variants.choices)})")
+        raise InputError(
+            f"{path}.{variants.flag}: DeePMD-kit's {kind!r} is not supported by "
+            f"deepkit yet (supported: {', '.join(variants.choices)})"
+        )
     if kind not in variants.choices:
         close = difflib.get_close_matches(str(kind), list(variants.choices), n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise InputError(f"{path}.{variants.flag}: unknown value {kind!r}{hint} "
-                         f"(one of {', '.join(variants.choices)})")
+        raise InputError(
+            f"{path}.{variants.flag}: unknown value {kind!r}{hint} "
+            f"(one of {', '.join(variants.choices)})"
+        )
     body = {k: v for k, v in raw.items() if k != variants.flag}
     return {variants.flag: kind, **normalize_group(body, variants.choices[kind], path)}
 
@@ -192,18 +209,26 @@ def group_markdown(group: Group, path: str, depth: int = 0) -> list[str]:
         if arg.variants is not None:
             lines += variants_markdown(arg.variants, where, depth + 1)
     if group.unsupported:
-        lines.append(f"{indent}- not supported yet: {', '.join(f'`{k}`' for k in group.unsupported)}")
+        lines.append(
+            f"{indent}- not supported yet: {', '.join(f'`{k}`' for k in group.unsupported)}"
+        )
     return lines
 
 
 def variants_markdown(variants: Variants, path: str, depth: int) -> list[str]:
     indent = "  " * depth
     default = f", default `{variants.default}`" if variants.default else ""
-    lines = [f"{indent}- `{path}.{variants.flag}` (str{default}): one of "
-             f"{', '.join(f'`{k}`' for k in variants.choices)}"]
+    lines = [
+        (
+            f"{indent}- `{path}.{variants.flag}` (str{default}): one of "
+            f"{', '.join(f'`{k}`' for k in variants.choices)}"
+        )
+    ]
     for kind, group in variants.choices.items():
         aliases = [a for a, k in variants.aliases.items() if k == kind]
         alias = f" (alias {', '.join(f'`{a}`' for a in aliases)})" if aliases else ""
-        lines.append(f"{indent}- with `{variants.flag}: {kind}`{alias}: {variants.doc.get(kind, '')}")
+        lines.append(
+            f"{indent}- with `{variants.flag}: {kind}`{alias}: {variants.doc.get(kind, '')}"
+        )
         lines += group_markdown(group, path, depth + 1)
     return lines

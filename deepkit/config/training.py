@@ -26,21 +26,37 @@ LR_EXP = Group(
         Arg("start_lr", "float", 1e-3, "Learning rate at step 0", check=positive),
         Arg("stop_lr", "float", 1e-8, "Learning rate reached at numb_steps", check=positive),
         Arg("decay_steps", "int", 5000, "Steps between decays", check=positive),
-        Arg("scale_by_worker", "str", "linear", "Scaling of the learning rate with the number "
-            "of data-parallel workers", check=one_of("linear", "sqrt", "none")),
+        Arg(
+            "scale_by_worker",
+            "str",
+            "linear",
+            "Scaling of the learning rate with the number of data-parallel workers",
+            check=one_of("linear", "sqrt", "none"),
+        ),
     ],
     unsupported={"decay_rate": "deepkit derives it from stop_lr"},
 )
-LEARNING_RATE = Variants({"exp": LR_EXP}, default="exp",
-                         doc={"exp": "start_lr * decay_rate^(step / decay_steps)"})
+LEARNING_RATE = Variants(
+    {"exp": LR_EXP}, default="exp", doc={"exp": "start_lr * decay_rate^(step / decay_steps)"}
+)
 
 
 def _pref(name: str, start: float, limit: float, what: str) -> list[Arg]:
     return [
-        Arg(f"start_pref_{name}", "float", start, f"Prefactor of the {what} loss at step 0",
-            check=non_negative),
-        Arg(f"limit_pref_{name}", "float", limit, f"Prefactor of the {what} loss at the end",
-            check=non_negative),
+        Arg(
+            f"start_pref_{name}",
+            "float",
+            start,
+            f"Prefactor of the {what} loss at step 0",
+            check=non_negative,
+        ),
+        Arg(
+            f"limit_pref_{name}",
+            "float",
+            limit,
+            f"Prefactor of the {what} loss at the end",
+            check=non_negative,
+        ),
     ]
 
 
@@ -49,26 +65,59 @@ LOSS_ENER = Group(
     + _pref("f", 1000.0, 1.0, "force")
     + _pref("v", 0.0, 0.0, "virial")
     + _pref("ae", 0.0, 0.0, "atomic energy"),
-    unsupported={"start_pref_pf": "", "limit_pref_pf": "", "relative_f": "",
-                 "enable_atom_ener_coeff": "", "start_pref_gf": "", "limit_pref_gf": "",
-                 "numb_generalized_coord": "", "use_huber": "", "huber_delta": ""},
+    unsupported={
+        "start_pref_pf": "",
+        "limit_pref_pf": "",
+        "relative_f": "",
+        "enable_atom_ener_coeff": "",
+        "start_pref_gf": "",
+        "limit_pref_gf": "",
+        "numb_generalized_coord": "",
+        "use_huber": "",
+        "huber_delta": "",
+    },
 )
-LOSS = Variants({"ener": LOSS_ENER}, default="ener", unsupported=("tensor", "dos", "ener_spin"),
-                doc={"ener": "energy, force, virial and atomic-energy errors"})
+LOSS = Variants(
+    {"ener": LOSS_ENER},
+    default="ener",
+    unsupported=("tensor", "dos", "ener_spin"),
+    doc={"ener": "energy, force, virial and atomic-energy errors"},
+)
 
 
 def _data(validation: bool) -> Group:
     args = [
-        Arg("systems", "str|list[str]", REQUIRED, "Systems: directories (searched recursively), "
-            "globs, HDF5 files or file.h5#/group, or files ASE reads"),
-        Arg("batch_size", "int|list[int]|str", "auto", "Frames per batch: an int, one per "
+        Arg(
+            "systems",
+            "str|list[str]",
+            REQUIRED,
+            "Systems: directories (searched recursively), "
+            "globs, HDF5 files or file.h5#/group, or files ASE reads",
+        ),
+        Arg(
+            "batch_size",
+            "int|list[int]|str",
+            "auto",
+            "Frames per batch: an int, one per "
             "system, 'auto' (at least 32 atoms) or 'auto:N' (at least N atoms)",
-            check=_batch_size),
-        Arg("auto_prob", "str", "prob_sys_size", "How systems are drawn: prob_uniform, "
-            "prob_sys_size, or prob_sys_size;start:stop:weight;...", alias=("auto_prob_style",),
-            check=_auto_prob),
-        Arg("sys_probs", "list[float]|None", None, "Explicit system probabilities (win over "
-            "auto_prob)", alias=("sys_weights",)),
+            check=_batch_size,
+        ),
+        Arg(
+            "auto_prob",
+            "str",
+            "prob_sys_size",
+            "How systems are drawn: prob_uniform, "
+            "prob_sys_size, or prob_sys_size;start:stop:weight;...",
+            alias=("auto_prob_style",),
+            check=_auto_prob,
+        ),
+        Arg(
+            "sys_probs",
+            "list[float]|None",
+            None,
+            "Explicit system probabilities (win over auto_prob)",
+            alias=("sys_weights",),
+        ),
     ]
     if validation:
         args.append(Arg("numb_btch", "int", 1, "Batches per validation", check=positive))
@@ -79,8 +128,7 @@ TRAINING = Group(
     [
         Arg("training_data", "dict", REQUIRED, "Training data", group=_data(False)),
         Arg("validation_data", "dict|None", None, "Validation data", group=_data(True)),
-        Arg("numb_steps", "int", REQUIRED, "Training steps", alias=("stop_batch",),
-            check=positive),
+        Arg("numb_steps", "int", REQUIRED, "Training steps", alias=("stop_batch",), check=positive),
         Arg("seed", "int|None", None, "Random seed of batch sampling"),
         Arg("disp_file", "str", "lcurve.out", "Learning-curve file"),
         Arg("disp_freq", "int", 1000, "Steps between lcurve rows", check=positive),
@@ -94,16 +142,29 @@ TRAINING = Group(
         Arg("tensorboard", "bool", False, "Write TensorBoard summaries"),
         Arg("tensorboard_log_dir", "str", "log", "TensorBoard log directory"),
         Arg("tensorboard_freq", "int", 1, "Steps between TensorBoard summaries", check=positive),
-        Arg("distributed", "bool|None", None, "Force (true) or forbid (false) Horovod; "
-            "default: detected from the launcher"),
+        Arg(
+            "distributed",
+            "bool|None",
+            None,
+            "Force (true) or forbid (false) Horovod; default: detected from the launcher",
+        ),
     ],
-    unsupported={"mixed_precision": "", "enable_profiler": "", "data_dict": "multi-task",
-                 "model_prob": "multi-task", "numb_test": "", "change_bias_after_training": "",
-                 "opt_type": "", "gradient_max_norm": "", "warmup_steps": ""},
+    unsupported={
+        "mixed_precision": "",
+        "enable_profiler": "",
+        "data_dict": "multi-task",
+        "model_prob": "multi-task",
+        "numb_test": "",
+        "change_bias_after_training": "",
+        "opt_type": "",
+        "gradient_max_norm": "",
+        "warmup_steps": "",
+    },
 )
 
 
-LEARNING_RATE_ARG = Arg("learning_rate", "dict", {}, "The learning-rate schedule",
-                        variants=LEARNING_RATE)
+LEARNING_RATE_ARG = Arg(
+    "learning_rate", "dict", {}, "The learning-rate schedule", variants=LEARNING_RATE
+)
 LOSS_ARG = Arg("loss", "dict", {}, "The loss", variants=LOSS)
 TRAINING_ARG = Arg("training", "dict", REQUIRED, "Training settings", group=TRAINING)

@@ -4,4 +4,4 @@ from deepkit.data.batching import DataSystems, SetCache
 from deepkit.data.discover import expand_systems
 from deepkit.data.system import H5System, NpySystem, System
 
-__all__ = ["DataSystems", "SetCache", "expand_systems", "H5System", "NpySystem", "System"]
+__all__ = ["DataSystems", "H5System", "NpySystem", "SetCache", "System", "expand_systems"]

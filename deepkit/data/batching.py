@@ -45,9 +45,7 @@ def batch_sizes(systems: Sequence[System], batch_size) -> list[int]:
     list with one int per system."""
     if isinstance(batch_size, (list, tuple)):
         if len(batch_size) != len(systems):
-            raise InputError(
-                f"batch_size: {len(batch_size)} values for {len(systems)} systems"
-            )
+            raise InputError(f"batch_size: {len(batch_size)} values for {len(systems)} systems")
         return [int(b) for b in batch_size]
     if isinstance(batch_size, int) and not isinstance(batch_size, bool):
         return [batch_size] * len(systems)
@@ -55,7 +53,9 @@ def batch_sizes(systems: Sequence[System], batch_size) -> list[int]:
         try:
             atoms = 32 if batch_size == "auto" else int(batch_size[5:])
         except ValueError:
-            raise InputError(f"batch_size: {batch_size!r} should be auto:N with N an integer") from None
+            raise InputError(
+                f"batch_size: {batch_size!r} should be auto:N with N an integer"
+            ) from None
         return [max(1, math.ceil(atoms / s.natoms)) for s in systems]
     raise InputError(f"batch_size: {batch_size!r} should be an int, a list, 'auto' or 'auto:N'")
 
@@ -84,7 +84,9 @@ def system_probabilities(nbatches: Sequence[int], sys_probs=None, auto_prob="pro
                 start, stop, weight = block.split(":")
                 start, stop, weight = int(start), int(stop), float(weight)
             except ValueError:
-                raise InputError(f"auto_prob: block {block!r} should be start:stop:weight") from None
+                raise InputError(
+                    f"auto_prob: block {block!r} should be start:stop:weight"
+                ) from None
             if not 0 <= start < stop <= n:
                 raise InputError(f"auto_prob: block {block!r} is outside the {n} systems")
             probs[start:stop] = weight * sizes[start:stop] / sizes[start:stop].sum()
@@ -155,7 +157,11 @@ class DataSystems:
 
     def sample(self, system_index: int | None = None) -> dict:
         """The next batch, from a system drawn by probability unless one is given."""
-        k = int(self.rng.choice(len(self.systems), p=self.probs)) if system_index is None else system_index
+        k = (
+            int(self.rng.choice(len(self.systems), p=self.probs))
+            if system_index is None
+            else system_index
+        )
         system = self.systems[k]
         picks = self._cursors[k].take(self.batch_size[k], self.cache)
         rows: dict[str, list[np.ndarray]] = {}

@@ -32,7 +32,7 @@ def read_ase_frames(path: str | Path, fmt: str | None = None) -> list:
         frames = ase.io.read(str(path), index=":", format=fmt)
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
-    except Exception as err:  # ASE raises many types for unreadable files
+    except Exception as err:  # noqa: BLE001 - ASE raises many types for unreadable files
         raise InputError(f"{path}: ASE could not read it ({type(err).__name__}: {err})") from None
     if not frames:
         raise InputError(f"{path}: no frames")
@@ -69,7 +69,9 @@ def frames_to_systems(frames: Sequence, type_map: list[str] | None = None) -> li
     systems, names = [], set()
     for (symbols, periodic), members in groups.items():
         atype = np.array([type_map.index(s) for s in symbols])
-        name = "".join(f"{e}{np.sum(atype == t)}" for t, e in enumerate(type_map) if np.any(atype == t))
+        name = "".join(
+            f"{e}{np.sum(atype == t)}" for t, e in enumerate(type_map) if np.any(atype == t)
+        )
         unique, k = name, 1
         while unique in names:
             unique, k = f"{name}_{k}", k + 1
@@ -78,9 +80,15 @@ def frames_to_systems(frames: Sequence, type_map: list[str] | None = None) -> li
         keys = [k for k in rows[0] if all(k in r for r in rows)]
         arrays = {k: np.stack([r[k] for r in rows]).reshape(len(rows), -1) for k in keys}
         arrays["energy"] = arrays["energy"].reshape(-1) if "energy" in arrays else None
-        systems.append({"name": unique, "type_map": type_map, "atype": atype,
-                        "nopbc": not periodic,
-                        "arrays": {k: v for k, v in arrays.items() if v is not None}})
+        systems.append(
+            {
+                "name": unique,
+                "type_map": type_map,
+                "atype": atype,
+                "nopbc": not periodic,
+                "arrays": {k: v for k, v in arrays.items() if v is not None},
+            }
+        )
     return systems
 
 
@@ -131,9 +139,12 @@ def system_to_frames(system) -> list:
     for k in range(len(system.sets)):
         arrays = system.load_set(k).arrays
         for f in range(len(arrays["coord"])):
-            atoms = Atoms(symbols, positions=arrays["coord"][f].reshape(-1, 3),
-                          cell=None if system.nopbc else arrays["box"][f].reshape(3, 3),
-                          pbc=not system.nopbc)
+            atoms = Atoms(
+                symbols,
+                positions=arrays["coord"][f].reshape(-1, 3),
+                cell=None if system.nopbc else arrays["box"][f].reshape(3, 3),
+                pbc=not system.nopbc,
+            )
             results = {}
             if "energy" in arrays:
                 results["energy"] = float(arrays["energy"][f])
@@ -155,13 +166,17 @@ def convert(inputs: Sequence[str], out: Path, to: str, type_map=None, fmt=None) 
     """Convert inputs into `out`; returns what was written."""
     from deepkit.data.discover import expand_systems
 
-    frames = []
+    frames, known = [], []  # known: element order of DeePMD inputs, kept in the output
     for item in inputs:
         if _is_deepmd(Path(item)):
             for system in expand_systems(item):
                 frames += system_to_frames(system)
+                known += [e for e in system.type_map if e not in known]
         else:
             frames += read_ase_frames(item, fmt)
+    if type_map is None and known:
+        seen = {s for atoms in frames for s in atoms.get_chemical_symbols()}
+        type_map = known + sorted(seen - set(known))
     if to == "extxyz":
         import ase.io
 
@@ -184,7 +199,9 @@ def cached_npy_systems(path: Path):
     from deepkit.data.discover import expand_systems
 
     stat = path.stat()
-    key = hashlib.sha1(f"{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:16]
+    key = hashlib.sha1(f"{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[
+        :16
+    ]
     root = Path(os.environ.get("DEEPKIT_CACHE", Path.home() / ".cache" / "deepkit")) / "converted"
     target = root / f"{path.stem}-{key}"
     if not target.exists():
@@ -200,12 +217,21 @@ def cached_npy_systems(path: Path):
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("inputs", nargs="+",
-                        help="files ASE reads, or DeePMD npy systems / HDF5 files")
-    parser.add_argument("-o", "--output", required=True, type=Path,
-                        help="output: a folder (npy), a .h5 file (hdf5) or an .xyz file (extxyz)")
-    parser.add_argument("--to", choices=FORMATS,
-                        help="output format (default: from the output name; npy for a folder)")
+    parser.add_argument(
+        "inputs", nargs="+", help="files ASE reads, or DeePMD npy systems / HDF5 files"
+    )
+    parser.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        type=Path,
+        help="output: a folder (npy), a .h5 file (hdf5) or an .xyz file (extxyz)",
+    )
+    parser.add_argument(
+        "--to",
+        choices=FORMATS,
+        help="output format (default: from the output name; npy for a folder)",
+    )
     parser.add_argument("--type-map", nargs="+", help="element of each type index")
     parser.add_argument("--format", help="ASE format of the inputs (default: guessed by ASE)")
 
@@ -214,7 +240,13 @@ def run(args: argparse.Namespace) -> int:
     to = args.to
     if to is None:
         suffix = args.output.suffix
-        to = "hdf5" if suffix in (".h5", ".hdf5") else "extxyz" if suffix in (".xyz", ".extxyz") else "npy"
+        to = (
+            "hdf5"
+            if suffix in (".h5", ".hdf5")
+            else "extxyz"
+            if suffix in (".xyz", ".extxyz")
+            else "npy"
+        )
     for line in convert(args.inputs, args.output, to, args.type_map, args.format):
         print(f"wrote {line}")
     return 0

@@ -59,7 +59,9 @@ def expand_systems(spec: str | list[str], base: Path | None = None) -> list[Syst
         path = _resolve(item, base)
         if any(c in item for c in "*?["):
             pattern = str(path) if path.is_absolute() else str((base or Path()) / item)
-            matches = sorted(glob.glob(pattern, recursive=True)) or sorted(glob.glob(item, recursive=True))
+            matches = sorted(glob.glob(pattern, recursive=True)) or sorted(
+                glob.glob(item, recursive=True)
+            )
             if not matches:
                 raise InputError(f"systems: the pattern {item!r} matches nothing")
             systems += expand_systems(matches)

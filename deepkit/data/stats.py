@@ -68,8 +68,13 @@ def env_mat_stats(
             if len(rows) == 0:
                 continue
             xyz = rows[:, 1:]
-            sums[t] += [len(rows), rows[:, 0].sum(), (rows[:, 0] ** 2).sum(),
-                        xyz.sum() / 3, (xyz**2).sum() / 3]
+            sums[t] += [
+                len(rows),
+                rows[:, 0].sum(),
+                (rows[:, 0] ** 2).sum(),
+                xyz.sum() / 3,
+                (xyz**2).sum() / 3,
+            ]
     avg = np.zeros((ntypes, nnei, ncomp))
     std = np.ones((ntypes, nnei, ncomp))
     for t in range(ntypes):
@@ -86,7 +91,9 @@ def env_mat_stats(
 
 def _sample_frames(system: System, max_frames: int):
     """coord (n, natoms, 3) and box (n, 3, 3) of up to max_frames frames spread evenly."""
-    picks = np.unique(np.linspace(0, system.nframes - 1, min(max_frames, system.nframes)).astype(int))
+    picks = np.unique(
+        np.linspace(0, system.nframes - 1, min(max_frames, system.nframes)).astype(int)
+    )
     starts = np.cumsum([0] + system.nframes_per_set)
     coords, boxes = [], []
     for k in range(len(system.sets)):

@@ -149,10 +149,14 @@ class System(ABC):
                         f"{expected or 'a multiple of natoms'} (natoms = {self.natoms})"
                     )
             elif columns is not None and width != columns:
-                raise InputError(f"{where}/{key}.npy: {width} columns per frame, expected {columns}")
+                raise InputError(
+                    f"{where}/{key}.npy: {width} columns per frame, expected {columns}"
+                )
             if not np.all(np.isfinite(data)):
                 row, col = np.argwhere(~np.isfinite(data))[0]
-                raise InputError(f"{where}/{key}.npy: non-finite value at frame {row}, column {col}")
+                raise InputError(
+                    f"{where}/{key}.npy: non-finite value at frame {row}, column {col}"
+                )
             arrays[key] = data
         if self.nopbc:
             arrays["box"] = np.zeros((nframes, 9))
@@ -171,13 +175,15 @@ class System(ABC):
                     f"type_map {model_type_map} has {len(model_type_map)} types"
                 )
             return self.atype.copy()
-        missing = sorted(set(self.type_map[t] for t in set(self.atype)) - set(model_type_map))
+        missing = sorted({self.type_map[t] for t in set(self.atype)} - set(model_type_map))
         if missing:
             raise InputError(
                 f"{self.path}: element(s) {missing} of type_map.raw {self.type_map} are not in "
                 f"the model's type_map {model_type_map}"
             )
-        remap = np.array([model_type_map.index(e) if e in model_type_map else -1 for e in self.type_map])
+        remap = np.array(
+            [model_type_map.index(e) if e in model_type_map else -1 for e in self.type_map]
+        )
         return remap[self.atype]
 
     def __repr__(self) -> str:
@@ -250,10 +256,10 @@ class H5System(System):
         return "\n".join(d.decode() if isinstance(d, bytes) else str(d) for d in data)
 
     def _set_names(self):
-        return sorted(k for k in self._node.keys() if k.startswith("set."))
+        return sorted(k for k in self._node if k.startswith("set."))
 
     def _set_keys(self, set_name):
-        return [k[: -len(".npy")] for k in self._node[set_name].keys() if k.endswith(".npy")]
+        return [k[: -len(".npy")] for k in self._node[set_name] if k.endswith(".npy")]
 
     def _read_array(self, set_name, key):
         return self._node[set_name][f"{key}.npy"][()]

@@ -65,3 +65,18 @@ def test_bad_input_exits_2_with_one_line_and_no_traceback(tmp_path):
         text=True,
     )
     assert debug.returncode != 0 and "Traceback" in debug.stderr
+
+
+def test_sel_auto_uses_neighbor_stat(tmp_path, rng):
+    from deepkit.data import expand_systems
+    from deepkit.neighbor_stat import auto_sel, neighbor_stat, resolve_sel
+
+    write_system(tmp_path / "s", rng.integers(0, 2, 30), ["O", "H"], random_sets(rng, 30, [4]))
+    systems = expand_systems(str(tmp_path / "s"))
+    counts, _ = neighbor_stat(systems, ["O", "H"], 4.0)
+    assert auto_sel([38, 72]) == [44, 80]  # DeePMD-kit's water figures
+    descriptor = {"sel": "auto:1.5", "rcut": 4.0}
+    assert resolve_sel(descriptor, systems, ["O", "H"]) == [
+        4 * ((int(c * 1.5) + 3) // 4) for c in counts
+    ]
+    assert resolve_sel({"sel": [5, 6], "rcut": 4.0}, systems, ["O", "H"]) == [5, 6]

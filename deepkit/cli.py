@@ -13,6 +13,7 @@ from deepkit.errors import InputError
 
 # name -> (module with add_arguments(parser) and run(args), one-line help)
 COMMANDS = {
+    "train": ("deepkit.train.command", "train a model from a DeePMD-kit style input"),
     "neighbor-stat": ("deepkit.neighbor_stat", "largest neighbour count per type and closest pair"),
     "convert": ("deepkit.data.convert", "convert ASE-readable files <-> DeePMD npy / HDF5"),
     "doc-train-input": ("deepkit.doc_input", "print the training-input reference (markdown)"),

@@ -1,0 +1,1 @@
+"""Fitting nets: descriptors to per-atom properties."""

@@ -1,0 +1,1 @@
+"""Models: descriptor + fitting -> energy, force, virial; the graph names they use."""

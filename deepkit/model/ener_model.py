@@ -1,0 +1,65 @@
+"""The energy model: descriptor + energy fitting -> energy, atomic energy, force, virial and
+atomic virial, in one static graph (forces through prod_force, not autodiff through the
+neighbour search)."""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from deepkit import ops
+from deepkit.descriptor.base import make_descriptor
+from deepkit.fit.ener import EnergyFitting
+from deepkit.model import names
+
+v1 = tf.compat.v1
+
+
+class EnergyModel:
+    """Built from the normalised `model` section of an input."""
+
+    def __init__(self, model_params: dict):
+        self.type_map = list(model_params["type_map"])
+        ntypes = len(self.type_map)
+        self.descriptor = make_descriptor(model_params["descriptor"], ntypes)
+        fitting = {k: v for k, v in model_params["fitting_net"].items() if k != "type"}
+        self.fitting = EnergyFitting(ntypes=ntypes, **fitting)
+        self.data_stat_nbatch = model_params["data_stat_nbatch"]
+        self.data_stat_protect = model_params["data_stat_protect"]
+
+    def compute_statistics(self, systems, frames_per_system: int) -> None:
+        """Energy bias and env-mat normalisation from the training systems."""
+        self.descriptor.compute_input_stats(
+            systems, self.type_map, frames_per_system, self.data_stat_protect
+        )
+        self.fitting.compute_energy_bias(systems, self.type_map)
+
+    def placeholders(self) -> dict:
+        return {
+            "coord": v1.placeholder(tf.float64, [None, None], names.COORD),
+            "atype": v1.placeholder(tf.int32, [None, None], names.ATYPE),
+            "box": v1.placeholder(tf.float64, [None, 9], names.BOX),
+        }
+
+    def build(self, coord, atype, box) -> dict:
+        """coord (nf, natoms*3), atype (nf, natoms), box (nf, 9) -> named outputs."""
+        nframes, natoms = tf.shape(atype)[0], tf.shape(atype)[1]
+        coord3 = tf.reshape(coord, [nframes, natoms, 3])
+        descriptor = self.descriptor.build(coord3, atype, box)
+        env = self.descriptor.env
+        atom_energy = tf.reshape(
+            self.fitting.build(descriptor, tf.reshape(atype, [-1])), [nframes, natoms]
+        )
+        energy = tf.reduce_sum(atom_energy, axis=1)
+        net_deriv = tf.gradients(energy, env["em"])[0]
+        force = ops.prod_force(net_deriv, env["em_deriv"], env["nlist"], natoms)
+        virial, atom_virial = ops.prod_virial(
+            net_deriv, env["em_deriv"], env["rij"], env["nlist"], natoms
+        )
+        return {
+            "energy": tf.identity(energy, names.ENERGY),
+            "atom_energy": tf.identity(atom_energy, names.ATOM_ENERGY),
+            "force": tf.reshape(force, [nframes, -1], name=names.FORCE),
+            "virial": tf.identity(virial, names.VIRIAL),
+            "atom_virial": tf.reshape(atom_virial, [nframes, -1], name=names.ATOM_VIRIAL),
+            "max_count": tf.identity(env["max_count"], names.MAX_NEIGHBORS),
+        }

@@ -1,0 +1,29 @@
+"""Every placeholder and output node name of deepkit graphs, declared once.
+
+Training, freezing, DeepPot, the C API and the tests use these names; shapes in comments
+(nf = frames, natoms = atoms per frame).
+"""
+
+# Inputs
+COORD = "t_coord"  # (nf, natoms * 3) float64, Angstrom
+ATYPE = "t_type"  # (nf, natoms) int32, indices into type_map, any order
+BOX = "t_box"  # (nf, 9) float64, cell vectors as rows; zero rows: non-periodic
+
+# Labels (training only)
+LABEL_ENERGY = "t_energy"  # (nf,)
+LABEL_FORCE = "t_force"  # (nf, natoms * 3)
+LABEL_VIRIAL = "t_virial"  # (nf, 9)
+LABEL_ATOM_ENER = "t_atom_ener"  # (nf, natoms)
+FIND_PREFIX = "t_find_"  # scalar 1.0 / 0.0: whether the batch has the label
+
+# Outputs
+ENERGY = "o_energy"  # (nf,)
+FORCE = "o_force"  # (nf, natoms * 3)
+VIRIAL = "o_virial"  # (nf, 9)
+ATOM_ENERGY = "o_atom_energy"  # (nf, natoms)
+ATOM_VIRIAL = "o_atom_virial"  # (nf, natoms * 9)
+MAX_NEIGHBORS = "o_max_neighbors"  # (nf, ntypes) largest neighbour count per type
+
+# Descriptor statistics (non-trainable variables, restored from checkpoints)
+DESCRIPTOR_AVG = "descrpt_attr/t_avg"
+DESCRIPTOR_STD = "descrpt_attr/t_std"

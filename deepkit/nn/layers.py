@@ -1,0 +1,107 @@
+"""Dense layers, the residual embedding net and the fitting net (tf.compat.v1 variables)."""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+v1 = tf.compat.v1
+
+ACTIVATIONS = {
+    "tanh": tf.nn.tanh,
+    "gelu": lambda x: tf.nn.gelu(x, approximate=True),
+    "gelu_tf": lambda x: tf.nn.gelu(x, approximate=False),
+    "relu": tf.nn.relu,
+    "relu6": tf.nn.relu6,
+    "softplus": tf.nn.softplus,
+    "sigmoid": tf.nn.sigmoid,
+    "linear": tf.identity,
+    "none": tf.identity,
+}
+
+PRECISIONS = {"default": tf.float64, "float64": tf.float64, "float32": tf.float32}
+
+
+class SeedSequence:
+    """Seeds for successive layers: None stays None, an int counts up (DeePMD-kit style)."""
+
+    def __init__(self, seed: int | None):
+        self.seed = seed
+
+    def next(self) -> int | None:
+        if self.seed is None:
+            return None
+        self.seed += 1
+        return self.seed
+
+
+def dense(x, width, name, seeds, dtype, trainable=True, bias_mean=0.0, bias_std=1.0):
+    """x @ W + b with W ~ N(0, 1/sqrt(in + out)) and b ~ N(bias_mean, bias_std)."""
+    fan_in = int(x.shape[-1])
+    w = v1.get_variable(
+        f"matrix_{name}",
+        [fan_in, width],
+        dtype,
+        trainable=trainable,
+        initializer=v1.random_normal_initializer(
+            stddev=1.0 / np.sqrt(fan_in + width), seed=seeds.next()
+        ),
+    )
+    b = v1.get_variable(
+        f"bias_{name}",
+        [width],
+        dtype,
+        trainable=trainable,
+        initializer=v1.random_normal_initializer(
+            mean=bias_mean, stddev=bias_std, seed=seeds.next()
+        ),
+    )
+    return tf.matmul(x, w) + b
+
+
+def _timestep(y, name, seeds, dtype, trainable):
+    idt = v1.get_variable(
+        f"idt_{name}",
+        [int(y.shape[-1])],
+        dtype,
+        trainable=trainable,
+        initializer=v1.random_normal_initializer(mean=1.0, stddev=0.001, seed=seeds.next()),
+    )
+    return y * idt
+
+
+def embedding_net(x, neuron, activation, resnet_dt, seeds, dtype, trainable, scope):
+    """(n, 1) -> (n, neuron[-1]). A layer whose width doubles adds [x, x], one of equal
+    width adds x (DESIGN.md)."""
+    act = ACTIVATIONS[activation]
+    with v1.variable_scope(scope, reuse=v1.AUTO_REUSE):
+        for k, width in enumerate(neuron):
+            fan_in = int(x.shape[-1])
+            y = act(dense(x, width, str(k), seeds, dtype, trainable))
+            if resnet_dt:
+                y = _timestep(y, str(k), seeds, dtype, trainable)
+            if width == fan_in:
+                x = x + y
+            elif width == 2 * fan_in:
+                x = tf.concat([x, x], axis=1) + y
+            else:
+                x = y
+    return x
+
+
+def fitting_net(x, neuron, activation, resnet_dt, seeds, dtype, trainable, bias, scope):
+    """(n, dim) -> (n,): hidden layers (residual where widths repeat), then a linear layer
+    whose bias starts at `bias` (the type's energy bias). `trainable` may be per layer."""
+    act = ACTIVATIONS[activation]
+    layers_trainable = trainable if isinstance(trainable, list) else [trainable] * (len(neuron) + 1)
+    with v1.variable_scope(scope, reuse=v1.AUTO_REUSE):
+        for k, width in enumerate(neuron):
+            y = act(dense(x, width, str(k), seeds, dtype, layers_trainable[k]))
+            if k > 0 and width == neuron[k - 1]:
+                if resnet_dt:
+                    y = _timestep(y, str(k), seeds, dtype, layers_trainable[k])
+                x = x + y
+            else:
+                x = y
+        out = dense(x, 1, "final", seeds, dtype, layers_trainable[-1], bias_mean=bias, bias_std=0.0)
+    return tf.reshape(out, [-1])

@@ -1,0 +1,1 @@
+"""Training: loss, learning rate, checkpoints, lcurve, the training loop."""

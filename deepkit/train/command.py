@@ -1,0 +1,48 @@
+"""`deepkit train INPUT`: train a model from a DeePMD-kit style input."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("input", help="training input, JSON or YAML")
+    parser.add_argument(
+        "-o", "--output", default=".", help="folder for checkpoints, lcurve.out, out.json"
+    )
+    start = parser.add_mutually_exclusive_group()
+    start.add_argument(
+        "--restart",
+        help="continue from a checkpoint (prefix or folder): same step, "
+        "same learning-rate position, lcurve appended",
+    )
+    start.add_argument("--init-model", help="start from a checkpoint's weights, at step 0")
+
+
+def _threads(*names: str) -> int:
+    for name in names:
+        if os.environ.get(name):
+            return int(os.environ[name])
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    from deepkit.config import load_input
+    from deepkit.train.trainer import Trainer
+
+    config = load_input(args.input)
+    trainer = Trainer(
+        config,
+        Path(args.output),
+        input_dir=Path(args.input).resolve().parent,
+        intra_threads=_threads(
+            "DP_INTRA_OP_PARALLELISM_THREADS", "TF_INTRA_OP_PARALLELISM_THREADS"
+        ),
+        inter_threads=_threads(
+            "DP_INTER_OP_PARALLELISM_THREADS", "TF_INTER_OP_PARALLELISM_THREADS"
+        ),
+    )
+    trainer.run(restart=args.restart, init_model=args.init_model)
+    return 0

@@ -1,0 +1,232 @@
+"""The training loop: data, statistics, graph, Adam, lcurve, checkpoints, restart."""
+
+from __future__ import annotations
+
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from deepkit.config import write_json
+from deepkit.data import DataSystems, SetCache, expand_systems
+from deepkit.descriptor.env_mat import NeighborOverflowWarning
+from deepkit.errors import InputError
+from deepkit.model.ener_model import EnergyModel
+from deepkit.neighbor_stat import resolve_sel
+from deepkit.train.lcurve import LearningCurve
+from deepkit.train.loss import EnergyLoss, label_placeholders
+from deepkit.train.lr import exp_learning_rate, lr_at
+
+v1 = tf.compat.v1
+
+
+def _format_seconds(seconds: float) -> str:
+    seconds = int(seconds)
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}h{rest // 60:02d}m" if hours else f"{rest // 60}m{rest % 60:02d}s"
+
+
+class Trainer:
+    """Trains the model an input describes. Files go to out_dir: out.json (the normalised
+    input, sel resolved), lcurve.out, checkpoints (save_ckpt-STEP.*, `checkpoint`)."""
+
+    def __init__(
+        self,
+        config: dict,
+        out_dir: Path,
+        input_dir: Path | None = None,
+        intra_threads: int = 0,
+        inter_threads: int = 0,
+        log=print,
+    ):
+        self.config, self.out_dir, self.log = config, Path(out_dir), log
+        self.input_dir = input_dir
+        self.threads = (intra_threads, inter_threads)
+        self.training = config["training"]
+
+    # -- set-up ---------------------------------------------------------------------
+    def _data(self):
+        type_map = self.config["model"]["type_map"]
+        cache = SetCache()
+        train = self.training["training_data"]
+        systems = expand_systems(train["systems"], self.input_dir)
+        descriptor = self.config["model"]["descriptor"]
+        if not isinstance(descriptor["sel"], list):
+            descriptor["sel"] = resolve_sel(descriptor, systems, type_map)
+            self.log(f"sel {self.config['model']['descriptor']['sel']} (from the training data)")
+        seed = self.training["seed"]
+        self.train_data = DataSystems(
+            systems,
+            type_map,
+            train["batch_size"],
+            train["sys_probs"],
+            train["auto_prob"],
+            seed=seed,
+            cache=cache,
+        )
+        valid = self.training["validation_data"]
+        self.valid_data = None
+        if valid is not None:
+            self.valid_data = DataSystems(
+                expand_systems(valid["systems"], self.input_dir),
+                type_map,
+                valid["batch_size"],
+                valid["sys_probs"],
+                valid["auto_prob"],
+                seed=None if seed is None else seed + 7919,
+                cache=cache,
+            )
+
+    def _graph(self, compute_stats: bool):
+        self.model = EnergyModel(self.config["model"])
+        if compute_stats:
+            frames = self.model.data_stat_nbatch * max(self.train_data.batch_size)
+            self.log(
+                f"statistics from up to {frames} frames of each of "
+                f"{len(self.train_data.systems)} training systems"
+            )
+            self.model.compute_statistics(self.train_data.systems, frames)
+        self.graph = tf.Graph()
+        with self.graph.as_default():
+            seed = self.training["seed"]
+            if seed is not None:
+                v1.set_random_seed(seed)
+            self.inputs = self.model.placeholders()
+            self.labels = label_placeholders()
+            self.outputs = self.model.build(
+                self.inputs["coord"], self.inputs["atype"], self.inputs["box"]
+            )
+            self.global_step = v1.train.get_or_create_global_step()
+            lr_params = self.config["learning_rate"]
+            self.lr = exp_learning_rate(self.global_step, lr_params, self.training["numb_steps"])
+            self.loss = EnergyLoss(self.config["loss"], lr_params["start_lr"])
+            natoms = tf.shape(self.inputs["atype"])[1]
+            loss, self.metrics = self.loss.build(self.lr, natoms, self.outputs, self.labels)
+            optimizer = v1.train.AdamOptimizer(self.lr)
+            self.train_op = optimizer.minimize(loss, global_step=self.global_step)
+            self.init = v1.global_variables_initializer()
+            self.saver = v1.train.Saver(max_to_keep=self.training["max_ckpt_keep"])
+            model_vars = [
+                v
+                for v in v1.global_variables()
+                if "Adam" not in v.name and "beta" not in v.name and "global_step" not in v.name
+            ]
+            self.model_saver = v1.train.Saver(var_list=model_vars)
+
+    def _feed(self, batch: dict) -> dict:
+        nframes, natoms = batch["coord"].shape[:2]
+        feed = {
+            self.inputs["coord"]: batch["coord"].reshape(nframes, -1),
+            self.inputs["atype"]: np.broadcast_to(batch["atype"], (nframes, natoms)),
+            self.inputs["box"]: batch["box"],
+        }
+        shapes = {
+            "energy": (nframes,),
+            "force": (nframes, natoms * 3),
+            "virial": (nframes, 9),
+            "atom_ener": (nframes, natoms),
+        }
+        for key, shape in shapes.items():
+            feed[self.labels[key]] = batch[key].reshape(shape) if key in batch else np.zeros(shape)
+            feed[self.labels[f"find_{key}"]] = batch[f"find_{key}"]
+        return feed
+
+    # -- running ------------------------------------------------------------------------
+    def run(self, restart: str | None = None, init_model: str | None = None) -> None:
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self._data()
+        write_json(self.config, self.out_dir / "out.json")
+        self._graph(compute_stats=restart is None and init_model is None)
+        config = v1.ConfigProto(
+            intra_op_parallelism_threads=self.threads[0],
+            inter_op_parallelism_threads=self.threads[1],
+        )
+        with v1.Session(graph=self.graph, config=config) as sess:
+            sess.run(self.init)
+            if restart:
+                self.saver.restore(sess, _checkpoint_path(restart))
+            elif init_model:
+                self.model_saver.restore(sess, _checkpoint_path(init_model))
+            self._loop(sess, append=restart is not None)
+
+    def _evaluate(self, sess, data: DataSystems, nbatch: int) -> dict:
+        totals: dict[str, float] = {}
+        for _ in range(nbatch):
+            values = sess.run(self.metrics, self._feed(data.sample()))
+            for key, value in values.items():
+                totals[key] = totals.get(key, 0.0) + value**2
+        return {key: np.sqrt(value / nbatch) for key, value in totals.items()}
+
+    def _loop(self, sess, append: bool) -> None:
+        numb_steps, disp_freq = self.training["numb_steps"], self.training["disp_freq"]
+        save_freq = self.training["save_freq"]
+        ckpt_prefix = str(self.out_dir / self.training["save_ckpt"])
+        metrics = ["rmse"] + [f"rmse_{s}" for s, _ in EnergyLoss.TERMS if self.loss.used(s)]
+        lcurve = LearningCurve(
+            self.out_dir / self.training["disp_file"], metrics, self.valid_data is not None, append
+        )
+        nvalid = self.training["validation_data"]["numb_btch"] if self.valid_data else 0
+        sel = self.config["model"]["descriptor"]["sel"]
+        step = int(sess.run(self.global_step))
+        start_step, start_time, warned = step, time.perf_counter(), False
+        lr_params = self.config["learning_rate"]
+
+        def display(batch_feed):
+            train = sess.run(self.metrics, batch_feed)
+            valid = self._evaluate(sess, self.valid_data, nvalid) if self.valid_data else None
+            lcurve.write(step, train, valid, lr_at(step, lr_params, numb_steps))
+
+        try:
+            if step == 0:
+                display(self._feed(self.train_data.sample()))
+            while step < numb_steps:
+                feed = self._feed(self.train_data.sample())
+                _, max_count = sess.run([self.train_op, self.outputs["max_count"]], feed)
+                step += 1
+                if not warned and np.any(max_count.max(axis=0) > sel):
+                    warned = True
+                    warnings.warn(
+                        f"step {step}: up to {max_count.max(axis=0).tolist()} neighbours "
+                        f"per type within rcut, more than sel {sel}: the farthest are "
+                        "dropped; raise sel",
+                        NeighborOverflowWarning,
+                        stacklevel=1,
+                    )
+                if step % disp_freq == 0 or step == numb_steps:
+                    display(feed)
+                    if self.training["disp_training"]:
+                        elapsed = time.perf_counter() - start_time
+                        per_batch = elapsed / (step - start_step)
+                        timing = (
+                            f", {per_batch:.4f} s/batch, ETA "
+                            f"{_format_seconds(per_batch * (numb_steps - step))}"
+                            if self.training["time_training"]
+                            else ""
+                        )
+                        self.log(f"step {step}/{numb_steps}{timing}")
+                if step % save_freq == 0 or step == numb_steps:
+                    self.saver.save(sess, ckpt_prefix, global_step=step)
+        except KeyboardInterrupt:
+            path = self.saver.save(sess, ckpt_prefix, global_step=step)
+            self.log(
+                f"interrupted at step {step}; saved {path}; continue with --restart {self.out_dir}"
+            )
+            lcurve.close()
+            raise
+        lcurve.close()
+        self.log(f"finished {numb_steps} steps; checkpoint {ckpt_prefix}-{numb_steps}")
+
+
+def _checkpoint_path(spec: str) -> str:
+    """A checkpoint prefix, or a directory whose latest checkpoint is taken."""
+    path = Path(spec)
+    if path.is_dir():
+        latest = tf.train.latest_checkpoint(str(path))
+        if latest is None:
+            raise InputError(f"{path}: no checkpoint in this directory")
+        return latest
+    if not Path(f"{spec}.index").exists():
+        raise InputError(f"{spec}: no such checkpoint (expected {spec}.index)")
+    return spec

@@ -116,14 +116,19 @@ class SmoothEdition(Descriptor):
         """rows (n, nnei, ncomp) -> descriptors (n, dim_out)."""
         seeds = SeedSequence(self.seed)
         m1, total = self.neuron[-1], None
-        begin = np.concatenate([[0], np.cumsum(self.sel)])
+        # tf.split rather than slices: its gradient is one concat instead of padded sums.
+        kept = [s for s in self.sel if s > 0]
+        blocks = tf.split(rows, kept, axis=1)
+        radial = tf.split(rows, [1, self.ncomp - 1], axis=2)[0] if self.ncomp > 1 else rows
+        radial_blocks = tf.split(radial, kept, axis=1)
         for t in range(self.ntypes):
             if self.sel[t] == 0:
                 continue
-            block = rows[:, begin[t] : begin[t + 1], :]
+            k = sum(1 for s in self.sel[:t] if s > 0)
+            block = blocks[k]
             scope = f"filter_type_{t}" if centre_type is None else f"filter_type_{centre_type}_{t}"
             g = embedding_net(
-                tf.reshape(block[:, :, 0], [-1, 1]),
+                tf.reshape(radial_blocks[k], [-1, 1]),
                 self.neuron,
                 self.activation,
                 self.resnet_dt,

@@ -56,6 +56,8 @@ def dense(x, width, name, seeds, dtype, trainable=True, bias_mean=0.0, bias_std=
             mean=bias_mean, stddev=bias_std, seed=seeds.next()
         ),
     )
+    if fan_in == 1:  # the embedding's first layer: an outer product, cheaper than a matmul
+        return x * w[0] + b
     return tf.matmul(x, w) + b
 
 

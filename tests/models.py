@@ -1,0 +1,49 @@
+"""Small model inputs for tests."""
+
+import copy
+
+from deepkit.config import normalize
+
+BASE = {
+    "model": {
+        "type_map": ["O", "H"],
+        "descriptor": {
+            "type": "se_e2_a",
+            "sel": [20, 20],
+            "rcut": 4.0,
+            "rcut_smth": 1.0,
+            "neuron": [4, 8],
+            "axis_neuron": 2,
+            "seed": 1,
+        },
+        "fitting_net": {"neuron": [8, 8], "seed": 2},
+    },
+    "learning_rate": {"start_lr": 1e-3, "stop_lr": 1e-5, "decay_steps": 20},
+    "loss": {
+        "start_pref_e": 0.2,
+        "limit_pref_e": 1,
+        "start_pref_f": 100,
+        "limit_pref_f": 1,
+        "start_pref_v": 0.1,
+        "limit_pref_v": 0.1,
+    },
+    "training": {
+        "training_data": {"systems": ["data"], "batch_size": 2},
+        "numb_steps": 20,
+        "seed": 3,
+        "disp_freq": 5,
+        "save_freq": 10,
+    },
+}
+
+
+def small_config(descriptor=None, fitting=None, training=None, **sections) -> dict:
+    raw = copy.deepcopy(BASE)
+    raw["model"]["descriptor"].update(descriptor or {})
+    if raw["model"]["descriptor"]["type"] in ("se_e2_r", "se_r"):
+        raw["model"]["descriptor"].pop("axis_neuron")
+    raw["model"]["fitting_net"].update(fitting or {})
+    raw["training"].update(training or {})
+    for key, value in sections.items():
+        raw[key].update(value)
+    return normalize(raw)

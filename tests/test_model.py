@@ -21,7 +21,7 @@ class Evaluator:
         desc = self.model.descriptor
         # As the statistics give them: one value per type for all slots, xyz sharing a std
         # and averaging zero (anything else breaks the symmetries).
-        ntypes, nnei, ncomp = desc.avg.shape
+        ntypes, _, ncomp = desc.avg.shape
         radial = np.arange(ncomp) == 0
         desc.avg = np.broadcast_to(rng.normal(0, 0.05, (ntypes, 1, 1)) * radial, desc.avg.shape)
         std = np.where(

@@ -1,5 +1,5 @@
 # Two entry points, both self-contained on a fresh machine (Python 3.11, gcc, PyPI):
-#   make example   set up .venv, build the ops, run the bundled example
+#   make example   set up .venv, build the ops, train the bundled aluminium example
 #   make test      set up .venv, build the ops, lint and run the test suite
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
@@ -21,7 +21,8 @@ $(STAMP): pyproject.toml setup.py $(wildcard op_src/*/*.cc op_src/*/*.h)
 	touch $@
 
 example: install
-	$(BIN)/python examples/aluminium/run.py
+	test -d examples/aluminium/data || $(BIN)/python tools/make_al_data.py examples/aluminium/data
+	cd examples/aluminium && $(abspath $(BIN))/deepkit train input.json -o run
 
 test: install
 	$(BIN)/ruff check deepkit tests tools examples setup.py

@@ -2,6 +2,7 @@
 
 Writes DeePMD "npy" systems (type.raw, type_map.raw, set.NNN/{coord,box,energy,force,
 virial}.npy) with rattled, strained supercells, so energies, forces and virials all vary:
+OUT/train/al_fcc_32 and OUT/train/al_fcc_108 (--frames each), OUT/valid/al_fcc_108.
 
     python tools/make_al_data.py examples/aluminium/data        # default sizes and frames
 
@@ -59,12 +60,15 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=2026)
     args = parser.parse_args()
     rng = np.random.default_rng(args.seed)
-    for reps in (2, 3):  # 32 and 108 atoms
-        name = f"al_fcc_{4 * reps**3}"
-        write_system(
-            args.out / name, labelled_frames(reps, args.frames, rng), set_size=args.frames // 2
-        )
-        print(f"wrote {args.out / name}: {args.frames} frames of {4 * reps**3} atoms")
+    plan = (
+        ("train", 2, args.frames),
+        ("train", 3, args.frames),
+        ("valid", 3, max(2, args.frames // 3)),
+    )
+    for folder, reps, frames in plan:
+        path = args.out / folder / f"al_fcc_{4 * reps**3}"
+        write_system(path, labelled_frames(reps, frames, rng), set_size=max(1, frames // 2))
+        print(f"wrote {path}: {frames} frames of {4 * reps**3} atoms")
 
 
 if __name__ == "__main__":

@@ -49,8 +49,19 @@ class Variants:
     doc: dict[str, str] = field(default_factory=dict)
 
 
+def _alternatives(spec: str) -> list[str]:
+    """Split "list[float|None]|str" at the top-level bars only."""
+    parts, depth, start = [], 0, 0
+    for i, char in enumerate(spec):
+        depth += {"[": 1, "]": -1}.get(char, 0)
+        if char == "|" and depth == 0:
+            parts.append(spec[start:i])
+            start = i + 1
+    return [*parts, spec[start:]]
+
+
 def _type_ok(value: Any, spec: str) -> bool:
-    for option in spec.split("|"):
+    for option in _alternatives(spec):
         option = option.strip()
         if option.startswith("list[") and option.endswith("]"):
             inner = option[5:-1]

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
+
+
+def _log(message: str) -> None:
+    """Progress goes to stderr, so stdout stays free for what a command prints as a result."""
+    print(message, file=sys.stderr, flush=True)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -37,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
         config,
         Path(args.output),
         input_dir=Path(args.input).resolve().parent,
+        log=_log,
         intra_threads=_threads(
             "DP_INTRA_OP_PARALLELISM_THREADS", "TF_INTRA_OP_PARALLELISM_THREADS"
         ),

@@ -1,0 +1,162 @@
+"""`deepkit train`: lcurve, checkpoints, restart, init-model, reproducibility, Ctrl-C, and a
+short run on the water data that must learn."""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import ase.io
+import numpy as np
+import pytest
+from datasets import emt_frames
+from models import small_config
+from systems import shared_data
+
+from deepkit.config import normalize
+from deepkit.data.convert import convert
+from deepkit.train.trainer import Trainer
+
+
+@pytest.fixture(scope="module")
+def emt_data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("emt")
+    frames = emt_frames(np.random.default_rng(0), 12, symbols=("Al", "Cu"))
+    ase.io.write(root / "frames.xyz", frames, format="extxyz")
+    convert([str(root / "frames.xyz")], root / "data", "npy", type_map=["Al", "Cu"])
+    return root / "data"
+
+
+def config_for(data, **training):
+    config = small_config(
+        {"sel": "auto", "rcut": 4.5},
+        training={
+            "training_data": {"systems": [str(data)], "batch_size": 2},
+            "validation_data": {"systems": [str(data)], "batch_size": 2, "numb_btch": 2},
+            **training,
+        },
+    )
+    config["model"]["type_map"] = ["Al", "Cu"]
+    return config
+
+
+def lcurve(path):
+    return np.loadtxt(path, ndmin=2)
+
+
+def run(config, out, **kwargs):
+    Trainer(config, out, log=lambda *a: None).run(**kwargs)
+
+
+def test_training_writes_lcurve_checkpoints_and_input(emt_data, tmp_path):
+    run(config_for(emt_data), tmp_path)
+    header = (tmp_path / "lcurve.out").read_text().splitlines()[0].split()
+    assert header == [
+        "#",
+        "step",
+        "rmse_val",
+        "rmse_trn",
+        "rmse_e_val",
+        "rmse_e_trn",
+        "rmse_f_val",
+        "rmse_f_trn",
+        "rmse_v_val",
+        "rmse_v_trn",
+        "lr",
+    ]
+    rows = lcurve(tmp_path / "lcurve.out")
+    assert rows[:, 0].tolist() == [0, 5, 10, 15, 20]
+    np.testing.assert_allclose(
+        rows[:, -1], [1e-3 * (1e-2) ** (s // 20) for s in rows[:, 0]], rtol=0.05
+    )
+    assert (tmp_path / "model.ckpt-10.index").exists() and (
+        tmp_path / "model.ckpt-20.index"
+    ).exists()
+    saved = json.loads((tmp_path / "out.json").read_text())
+    assert isinstance(saved["model"]["descriptor"]["sel"], list)
+    assert normalize(saved) == saved  # the written input is itself a valid input
+
+
+def test_same_seed_same_lcurve(emt_data, tmp_path):
+    run(config_for(emt_data, numb_steps=10), tmp_path / "a")
+    run(config_for(emt_data, numb_steps=10), tmp_path / "b")
+    np.testing.assert_array_equal(
+        lcurve(tmp_path / "a" / "lcurve.out"), lcurve(tmp_path / "b" / "lcurve.out")
+    )
+
+
+def test_restart_continues_step_and_learning_rate(emt_data, tmp_path):
+    run(config_for(emt_data, numb_steps=10), tmp_path)
+    run(config_for(emt_data, numb_steps=20), tmp_path, restart=str(tmp_path))
+    text = (tmp_path / "lcurve.out").read_text()
+    assert text.count("#") == 1
+    rows = lcurve(tmp_path / "lcurve.out")
+    assert rows[:, 0].tolist() == [0, 5, 10, 15, 20]
+    assert (tmp_path / "model.ckpt-20.index").exists()
+
+
+def test_init_model_starts_from_trained_weights(emt_data, tmp_path):
+    import tensorflow as tf
+
+    run(config_for(emt_data, numb_steps=20), tmp_path / "a")
+    frozen_lr = {"start_lr": 1e-14, "stop_lr": 1e-15}
+    config = config_for(emt_data, numb_steps=5)
+    config["learning_rate"].update(frozen_lr)
+    run(config, tmp_path / "b", init_model=str(tmp_path / "a"))
+    a, b = tmp_path / "a" / "model.ckpt-20", tmp_path / "b" / "model.ckpt-5"
+    for name in ("filter_type_0_1/matrix_1", "fitting_type_1/matrix_final", "descrpt_attr/t_std"):
+        np.testing.assert_allclose(
+            tf.train.load_variable(str(b), name), tf.train.load_variable(str(a), name), rtol=1e-9
+        )
+    assert tf.train.load_variable(str(b), "global_step") == 5
+
+
+def test_ctrl_c_saves_a_checkpoint_that_restarts(emt_data, tmp_path):
+    config = config_for(emt_data, numb_steps=100000, disp_freq=1, save_freq=100000)
+    (tmp_path / "input.json").write_text(json.dumps(config))
+    command = [sys.executable, "-m", "deepkit.cli", "train", "input.json", "-o", "out"]
+    process = subprocess.Popen(command, cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        path = tmp_path / "out" / "lcurve.out"
+        if path.exists() and len(path.read_text().splitlines()) > 3:
+            break
+        time.sleep(0.2)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert "interrupted at step" in stderr and "Traceback" not in stderr
+    assert any(p.name.endswith(".index") for p in (tmp_path / "out").iterdir())
+
+
+def test_water_training_lowers_validation_force_error(tmp_path):
+    water = shared_data("water")
+    config = small_config(
+        {
+            "sel": [46, 92],
+            "rcut": 6.0,
+            "rcut_smth": 0.5,
+            "neuron": [16, 32],
+            "axis_neuron": 8,
+            "type_one_side": True,
+        },
+        {"neuron": [64, 64]},
+        training={
+            "training_data": {"systems": [str(water / "data_0")], "batch_size": 1},
+            "validation_data": {
+                "systems": [str(water / "data_3")],
+                "batch_size": 1,
+                "numb_btch": 10,
+            },
+            "numb_steps": 300,
+            "disp_freq": 300,
+            "save_freq": 300,
+        },
+        learning_rate={"start_lr": 1e-3, "stop_lr": 5e-4, "decay_steps": 100},
+        loss={"start_pref_e": 0.02, "start_pref_f": 1000, "start_pref_v": 0.0, "limit_pref_v": 0.0},
+    )
+    run(config, tmp_path)
+    rows = lcurve(tmp_path / "lcurve.out")
+    force_val = rows[:, 5]
+    assert force_val[-1] < 0.7 * force_val[0], rows

@@ -16,6 +16,7 @@ from setuptools.command.build_ext import build_ext
 from setuptools.errors import CompileError, LinkError
 
 TF_RANGE = "tensorflow-cpu>=2.21,<2.22"
+AVX2_FLAGS = ["-mavx2", "-mfma", "-fvisibility=hidden", "-fvisibility-inlines-hidden"]
 
 
 def tensorflow_flags() -> tuple[list[str], list[str]]:
@@ -45,11 +46,14 @@ class BuildOps(build_ext):
         jobs = max(1, int(os.environ.get("DEEPKIT_BUILD_JOBS", os.cpu_count() or 1)))
 
         def compile_one(source: str) -> list[str]:
+            # *_avx2.cc: kernels for AVX2/FMA CPUs, chosen at run time (deepkit.ops); hidden
+            # visibility keeps their template instantiations from mixing with TensorFlow's.
+            extra = AVX2_FLAGS if source.endswith("_avx2.cc") else []
             return self.compiler.compile(
                 [source],
                 output_dir=self.build_temp,
                 include_dirs=ext.include_dirs,
-                extra_postargs=cflags,
+                extra_postargs=cflags + extra,
             )
 
         try:

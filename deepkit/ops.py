@@ -18,6 +18,7 @@ import tensorflow as tf
 __all__ = [
     "env_mat",
     "error_text",
+    "matmul",
     "neighbor_list",
     "op_library",
     "prod_force",
@@ -91,6 +92,42 @@ def prod_force(net_deriv, em_deriv, nlist, nall):
 def prod_virial(net_deriv, em_deriv, rij, nlist, nall):
     """Virial (nf, 9) and atomic virial (nf, nall, 9), W[a,b] = -sum_ij g_ij[a] rij[b]."""
     return op_library().dk_prod_virial(net_deriv, em_deriv, rij, nlist, nall)
+
+
+@functools.cache
+def _cpu_has_avx2_fma() -> bool:
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            flags = next((line.split() for line in cpuinfo if line.startswith("flags")), [])
+    except OSError:
+        return False
+    return "avx2" in flags and "fma" in flags
+
+
+def matmul(a, b, transpose_a: bool = False, transpose_b: bool = False):
+    """op(a) @ op(b) for matrices (2-D) or batches of them (3-D, same batch size).
+
+    float64 on an AVX2/FMA CPU runs DkMatMul / DkBatchMatMul: Eigen's products built for
+    AVX2/FMA (the TensorFlow wheel builds its float64 MatMul for SSE only); otherwise
+    tf.matmul. Differentiable to any order."""
+    if a.dtype != tf.float64 or not _cpu_has_avx2_fma():
+        return tf.matmul(a, b, transpose_a=transpose_a, transpose_b=transpose_b)
+    kernel = op_library().dk_batch_mat_mul if a.shape.rank == 3 else op_library().dk_mat_mul
+    return kernel(a, b, transpose_a=transpose_a, transpose_b=transpose_b)
+
+
+@tf.RegisterGradient("DkMatMul")
+@tf.RegisterGradient("DkBatchMatMul")
+def _matmul_grad(op, grad):
+    a, b = op.inputs
+    ta, tb = op.get_attr("transpose_a"), op.get_attr("transpose_b")
+    if not ta and not tb:
+        return matmul(grad, b, transpose_b=True), matmul(a, grad, transpose_a=True)
+    if ta and not tb:
+        return matmul(b, grad, transpose_b=True), matmul(a, grad)
+    if not ta and tb:
+        return matmul(grad, b), matmul(grad, a, transpose_a=True)
+    return matmul(b, grad, True, True), matmul(grad, a, True, True)
 
 
 tf.no_gradient("DkNeighborList")

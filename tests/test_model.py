@@ -32,18 +32,19 @@ class Evaluator:
         self.graph = tf.Graph()
         with self.graph.as_default():
             self.ph = self.model.placeholders()
-            self.out = self.model.build(self.ph["coord"], self.ph["atype"], self.ph["box"])
+            self.out = self.model.build(**self.ph)
             init = v1.global_variables_initializer()
         self.sess = v1.Session(graph=self.graph)
         self.sess.run(init)
 
-    def __call__(self, coord, atype, box):
+    def __call__(self, coord, atype, box, **params):
         box = np.zeros(9) if box is None else box.reshape(9)
         feed = {
             self.ph["coord"]: coord.reshape(1, -1),
             self.ph["atype"]: atype[None],
             self.ph["box"]: box[None],
         }
+        feed.update({self.ph[k]: v.reshape(1, -1) for k, v in params.items()})
         return self.sess.run(self.out, feed)
 
 
@@ -156,3 +157,22 @@ def test_far_apart_systems_add_up(rng):
     both = evaluate(np.vstack([a, b + 50.0]), np.concatenate([ta, tb]), None)["energy"][0]
     alone = evaluate(a, ta, None)["energy"][0] + evaluate(b, tb, None)["energy"][0]
     assert both == pytest.approx(alone, abs=1e-10)
+
+
+def test_frame_and_atomic_parameters_enter_the_fitting(rng):
+    config = small_config({}, {"numb_fparam": 2, "numb_aparam": 1})
+    evaluate = Evaluator(config, rng)
+    coord, atype, box = system(rng)
+    fparam, aparam = np.array([0.3, -1.0]), rng.normal(size=len(coord))
+    base = evaluate(coord, atype, box, fparam=fparam, aparam=aparam)
+    other_f = evaluate(coord, atype, box, fparam=fparam + 0.5, aparam=aparam)["energy"][0]
+    other_a = evaluate(coord, atype, box, fparam=fparam, aparam=aparam + 0.5)["energy"][0]
+    assert abs(other_f - base["energy"][0]) > 1e-6 and abs(other_a - base["energy"][0]) > 1e-6
+    h, numeric = 1e-5, np.zeros(3)
+    for e in range(3):
+        step = np.zeros_like(coord)
+        step[4, e] = h
+        plus = evaluate(coord + step, atype, box, fparam=fparam, aparam=aparam)["energy"][0]
+        minus = evaluate(coord - step, atype, box, fparam=fparam, aparam=aparam)["energy"][0]
+        numeric[e] = -(plus - minus) / (2 * h)
+    np.testing.assert_allclose(base["force"][0].reshape(-1, 3)[4], numeric, rtol=1e-6, atol=1e-9)

@@ -160,3 +160,23 @@ def test_water_training_lowers_validation_force_error(tmp_path):
     rows = lcurve(tmp_path / "lcurve.out")
     force_val = rows[:, 5]
     assert force_val[-1] < 0.7 * force_val[0], rows
+
+
+def test_training_with_frame_parameters(emt_data, tmp_path):
+    import shutil
+
+    from deepkit.errors import InputError
+
+    data = tmp_path / "data"
+    shutil.copytree(emt_data, data)
+    config = config_for(data, numb_steps=5)
+    config["model"]["fitting_net"]["numb_fparam"] = 1
+    with pytest.raises(
+        InputError, match=r"no fparam\.npy, but model\.fitting_net\.numb_fparam = 1"
+    ):
+        run(config, tmp_path / "missing")
+    for set_dir in data.glob("*/set.*"):
+        nframes = len(np.load(set_dir / "coord.npy"))
+        np.save(set_dir / "fparam.npy", np.linspace(300, 600, nframes)[:, None])
+    run(config, tmp_path / "out")
+    assert lcurve(tmp_path / "out" / "lcurve.out")[-1, 0] == 5

@@ -170,7 +170,7 @@ class DataSystems:
             for key, value in arrays.items():
                 rows.setdefault(key, []).append(value[frame])
         natoms = system.natoms
-        batch = {"system": k, "atype": self.atypes[k]}
+        batch = {"system": k, "path": system.path, "atype": self.atypes[k]}
         for key, values in rows.items():
             data = np.stack(values)
             if key in ("coord", "force"):

@@ -139,7 +139,7 @@ class SmoothEdition(Descriptor):
             )
             g = tf.reshape(g, [-1, self.sel[t], m1])
             part = (
-                tf.matmul(g, block, transpose_a=True)
+                ops.matmul(g, block, transpose_a=True)
                 if self.kind == "a"
                 else tf.reduce_sum(g, axis=1)
             )
@@ -148,7 +148,7 @@ class SmoothEdition(Descriptor):
         if self.kind == "r":
             return total
         # D = T T<^T: (n, M1, 4) x (n, 4, M2) -> (n, M1 * M2)
-        d = tf.matmul(total, total[:, : self.axis_neuron, :], transpose_b=True)
+        d = ops.matmul(total, total[:, : self.axis_neuron, :], transpose_b=True)
         return tf.reshape(d, [-1, m1 * self.axis_neuron])
 
 

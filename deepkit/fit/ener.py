@@ -1,15 +1,36 @@
-"""Energy fitting: one net per atom type maps each descriptor to an atomic energy."""
+"""Energy fitting: one net per atom type maps each descriptor (with the optional frame and
+atomic parameters) to an atomic energy."""
 
 from __future__ import annotations
 
 import numpy as np
 import tensorflow as tf
 
+from deepkit.errors import InputError
 from deepkit.nn.layers import PRECISIONS, SeedSequence, fitting_net
+
+v1 = tf.compat.v1
+
+
+def _param_stats(systems, key: str, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and inverse std (std below 1e-2 counts as 1) of fparam / aparam columns."""
+    rows = []
+    for system in systems:
+        if not system.has_label(key):
+            raise InputError(
+                f"{system.path}: no {key}.npy, but model.fitting_net.numb_{key} = {width}"
+            )
+        for k in range(len(system.sets)):
+            data = system.load_set(k).arrays[key].reshape(-1, width)
+            rows.append(data)
+    data = np.concatenate(rows)
+    std = data.std(axis=0)
+    return data.mean(axis=0), 1.0 / np.where(std < 1e-2, 1.0, std)
 
 
 class EnergyFitting:
-    """E_i = N_fit^{type_i}(D_i) + bias[type_i] (the bias starts the final layer's bias)."""
+    """E_i = N_fit^{type_i}([D_i, fparam, aparam_i]) + bias[type_i] (the bias starts the final
+    layer's bias). fparam and aparam are normalised by their training-data statistics."""
 
     def __init__(
         self,
@@ -26,31 +47,55 @@ class EnergyFitting:
         numb_fparam,
         numb_aparam,
     ):
-        if numb_fparam or numb_aparam:
-            from deepkit.errors import InputError
-
-            raise InputError(
-                "model.fitting_net.numb_fparam/numb_aparam: frame and atomic "
-                "parameters are not supported by deepkit yet"
-            )
         self.ntypes, self.neuron, self.activation = ntypes, list(neuron), activation_function
         self.dtype, self.resnet_dt, self.trainable = PRECISIONS[precision], resnet_dt, trainable
         self.rcond, self.seed, self.atom_ener = rcond, seed, atom_ener
+        self.numb_fparam, self.numb_aparam = numb_fparam, numb_aparam
         self.bias = np.zeros(ntypes)
+        self.fparam_stats = (np.zeros(numb_fparam), np.ones(numb_fparam))
+        self.aparam_stats = (np.zeros(numb_aparam), np.ones(numb_aparam))
 
-    def compute_energy_bias(self, systems, type_map) -> None:
+    def compute_statistics(self, systems, type_map) -> None:
+        """Energy bias by least squares; fparam / aparam normalisation."""
         from deepkit.data.stats import energy_bias
 
         self.bias = energy_bias(systems, type_map, rcond=self.rcond)
         for t, value in enumerate(self.atom_ener):
             if value is not None:
                 self.bias[t] = value
+        if self.numb_fparam:
+            self.fparam_stats = _param_stats(systems, "fparam", self.numb_fparam)
+        if self.numb_aparam:
+            self.aparam_stats = _param_stats(systems, "aparam", self.numb_aparam)
 
-    def build(self, descriptor, atype_flat):
-        """descriptor (n, dim), atype_flat (n,) -> atomic energies (n,) float64."""
-        descriptor = tf.cast(descriptor, self.dtype)
+    def _normalised(self, values, name, stats, natoms_rows):
+        with v1.variable_scope("fitting_attr", reuse=v1.AUTO_REUSE):
+            avg = v1.get_variable(
+                f"t_{name}_avg", initializer=tf.constant(stats[0]), trainable=False
+            )
+            istd = v1.get_variable(
+                f"t_{name}_istd", initializer=tf.constant(stats[1]), trainable=False
+            )
+        return tf.reshape((tf.reshape(values, [-1, len(stats[0])]) - avg) * istd, natoms_rows)
+
+    def build(self, descriptor, atype, fparam=None, aparam=None):
+        """descriptor (nf * natoms, dim), atype (nf, natoms), fparam (nf, numb_fparam),
+        aparam (nf, natoms * numb_aparam) -> atomic energies (nf * natoms,) float64."""
+        columns = [descriptor]
+        natoms = tf.shape(atype)[1]
+        if self.numb_fparam:
+            frame = self._normalised(fparam, "fparam", self.fparam_stats, [-1, self.numb_fparam])
+            columns.append(
+                tf.reshape(tf.tile(frame[:, None, :], [1, natoms, 1]), [-1, self.numb_fparam])
+            )
+        if self.numb_aparam:
+            columns.append(
+                self._normalised(aparam, "aparam", self.aparam_stats, [-1, self.numb_aparam])
+            )
+        inputs = tf.cast(tf.concat(columns, axis=1) if len(columns) > 1 else descriptor, self.dtype)
+        atype_flat = tf.reshape(atype, [-1])
         index = tf.range(tf.shape(atype_flat)[0])
-        parts = tf.dynamic_partition(descriptor, atype_flat, self.ntypes)
+        parts = tf.dynamic_partition(inputs, atype_flat, self.ntypes)
         places = tf.dynamic_partition(index, atype_flat, self.ntypes)
         energies = []
         for t in range(self.ntypes):

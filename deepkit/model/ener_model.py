@@ -31,23 +31,32 @@ class EnergyModel:
         self.descriptor.compute_input_stats(
             systems, self.type_map, frames_per_system, self.data_stat_protect
         )
-        self.fitting.compute_energy_bias(systems, self.type_map)
+        self.fitting.compute_statistics(systems, self.type_map)
 
     def placeholders(self) -> dict:
-        return {
+        """The model's inputs (names.py); fparam / aparam only when the fitting uses them."""
+        inputs = {
             "coord": v1.placeholder(tf.float64, [None, None], names.COORD),
             "atype": v1.placeholder(tf.int32, [None, None], names.ATYPE),
             "box": v1.placeholder(tf.float64, [None, 9], names.BOX),
         }
+        if self.fitting.numb_fparam:
+            inputs["fparam"] = v1.placeholder(
+                tf.float64, [None, self.fitting.numb_fparam], names.FPARAM
+            )
+        if self.fitting.numb_aparam:
+            inputs["aparam"] = v1.placeholder(tf.float64, [None, None], names.APARAM)
+        return inputs
 
-    def build(self, coord, atype, box) -> dict:
-        """coord (nf, natoms*3), atype (nf, natoms), box (nf, 9) -> named outputs."""
+    def build(self, coord, atype, box, fparam=None, aparam=None) -> dict:
+        """coord (nf, natoms*3), atype (nf, natoms), box (nf, 9), fparam (nf, numb_fparam),
+        aparam (nf, natoms * numb_aparam) -> named outputs."""
         nframes, natoms = tf.shape(atype)[0], tf.shape(atype)[1]
         coord3 = tf.reshape(coord, [nframes, natoms, 3])
         descriptor = self.descriptor.build(coord3, atype, box)
         env = self.descriptor.env
         atom_energy = tf.reshape(
-            self.fitting.build(descriptor, tf.reshape(atype, [-1])), [nframes, natoms]
+            self.fitting.build(descriptor, atype, fparam, aparam), [nframes, natoms]
         )
         energy = tf.reduce_sum(atom_energy, axis=1)
         net_deriv = tf.gradients(energy, env["em"])[0]

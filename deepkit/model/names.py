@@ -8,6 +8,8 @@ Training, freezing, DeepPot, the C API and the tests use these names; shapes in 
 COORD = "t_coord"  # (nf, natoms * 3) float64, Angstrom
 ATYPE = "t_type"  # (nf, natoms) int32, indices into type_map, any order
 BOX = "t_box"  # (nf, 9) float64, cell vectors as rows; zero rows: non-periodic
+FPARAM = "t_fparam"  # (nf, numb_fparam) float64, frame parameters (when the model has them)
+APARAM = "t_aparam"  # (nf, natoms * numb_aparam) float64, atomic parameters
 
 # Labels (training only)
 LABEL_ENERGY = "t_energy"  # (nf,)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from deepkit import ops
+
 v1 = tf.compat.v1
 
 ACTIVATIONS = {
@@ -58,7 +60,7 @@ def dense(x, width, name, seeds, dtype, trainable=True, bias_mean=0.0, bias_std=
     )
     if fan_in == 1:  # the embedding's first layer: an outer product, cheaper than a matmul
         return x * w[0] + b
-    return tf.matmul(x, w) + b
+    return ops.matmul(x, w) + b
 
 
 def _timestep(y, name, seeds, dtype, trainable):

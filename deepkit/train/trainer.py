@@ -95,9 +95,7 @@ class Trainer:
                 v1.set_random_seed(seed)
             self.inputs = self.model.placeholders()
             self.labels = label_placeholders()
-            self.outputs = self.model.build(
-                self.inputs["coord"], self.inputs["atype"], self.inputs["box"]
-            )
+            self.outputs = self.model.build(**self.inputs)
             self.global_step = v1.train.get_or_create_global_step()
             lr_params = self.config["learning_rate"]
             self.lr = exp_learning_rate(self.global_step, lr_params, self.training["numb_steps"])
@@ -122,6 +120,13 @@ class Trainer:
             self.inputs["atype"]: np.broadcast_to(batch["atype"], (nframes, natoms)),
             self.inputs["box"]: batch["box"],
         }
+        for key in ("fparam", "aparam"):
+            if key in self.inputs:
+                if key not in batch:
+                    raise InputError(
+                        f"{batch['path']}: no {key}.npy, but the model's fitting net uses {key}"
+                    )
+                feed[self.inputs[key]] = batch[key].reshape(nframes, -1)
         shapes = {
             "energy": (nframes,),
             "force": (nframes, natoms * 3),

@@ -27,9 +27,12 @@ REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("DEEPKIT_SHARED_DATA", REPO.parent / "shared" / "data"))
 
 
-def make_input(steps: int) -> dict:
+def make_input(steps: int, seed: int | None) -> dict:
     raw = json.loads((DATA / "water_se_e2_a.json").read_text())
     raw["training"]["numb_steps"] = steps
+    if seed is not None:  # another draw of initial weights and batches, for both codes
+        raw["model"]["descriptor"]["seed"] = raw["model"]["fitting_net"]["seed"] = seed
+        raw["training"]["seed"] = seed + 10
     raw["learning_rate"]["decay_steps"] = 100
     for section in ("training_data", "validation_data"):
         systems = raw["training"][section]["systems"]
@@ -123,6 +126,9 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=Path("bench-train"))
     parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--seed", type=int, help="model and training seeds (default: the example's)"
+    )
     args = parser.parse_args()
     threads = str(args.threads)
     env = dict(
@@ -134,7 +140,7 @@ def main() -> None:
         DP_INTER_OP_PARALLELISM_THREADS="1",
         TF_CPP_MIN_LOG_LEVEL="2",
     )
-    raw = make_input(args.steps)
+    raw = make_input(args.steps, args.seed)
     rows = []
     runs = [
         (

@@ -5,6 +5,7 @@ float64 and float32 nets, type_one_side both ways, exclude_types."""
 import numpy as np
 import pytest
 import tensorflow as tf
+from finite_diff import numeric_force, numeric_virial
 from models import small_config
 from systems import random_box
 
@@ -81,12 +82,7 @@ def test_force_and_virial_are_energy_derivatives(rng, descriptor, fit_precision,
     single = fit_precision == "float32"
     h, rtol, atol = (1e-3, 2e-2, 2e-3) if single else (1e-5, 1e-6, 1e-8)
     energy = lambda c, b: evaluate(c, atype, b)["energy"][0]
-    numeric = np.zeros_like(coord)
-    for i in range(len(coord)):
-        for e in range(3):
-            step = np.zeros_like(coord)
-            step[i, e] = h
-            numeric[i, e] = -(energy(coord + step, box_in) - energy(coord - step, box_in)) / (2 * h)
+    numeric = numeric_force(energy, coord, box_in, h)
     np.testing.assert_allclose(out["force"][0].reshape(-1, 3), numeric, rtol=rtol, atol=atol)
     assert np.abs(numeric).max() > 1e-5  # not trivially zero
     np.testing.assert_allclose(out["atom_energy"].sum(), out["energy"][0], rtol=1e-12)
@@ -94,14 +90,7 @@ def test_force_and_virial_are_energy_derivatives(rng, descriptor, fit_precision,
         out["atom_virial"][0].reshape(-1, 9).sum(0), out["virial"][0], atol=1e-9
     )
     if periodic:
-        numeric_w = np.zeros((3, 3))
-        for a in range(3):
-            for b in range(3):
-                eps = np.zeros((3, 3))
-                eps[b, a] = h
-                plus = energy(coord @ (np.eye(3) + eps), box @ (np.eye(3) + eps))
-                minus = energy(coord @ (np.eye(3) - eps), box @ (np.eye(3) - eps))
-                numeric_w[a, b] = -(plus - minus) / (2 * h)
+        numeric_w = numeric_virial(energy, coord, box, h)
         np.testing.assert_allclose(
             out["virial"][0].reshape(3, 3), numeric_w, rtol=rtol, atol=atol * 10
         )

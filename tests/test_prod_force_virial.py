@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import reference
 import tensorflow as tf
+from finite_diff import numeric_force, numeric_virial
 from systems import random_box
 
 from deepkit import ops
@@ -119,24 +120,12 @@ def test_force_and_virial_are_energy_derivatives(sess, rng, kind, periodic):
         [model.force, model.virial, model.atom_virial], model.feed(coord, atype, box)
     )
     h = 1e-5
-    numeric = np.zeros((natoms, 3))
-    for i in range(natoms):
-        for e in range(3):
-            step = np.zeros_like(coord)
-            step[i, e] = h
-            numeric[i, e] = -(energy(coord + step, box) - energy(coord - step, box)) / (2 * h)
+    numeric = numeric_force(energy, coord, box, h)
     np.testing.assert_allclose(force[0], numeric, rtol=1e-6, atol=1e-7)
     np.testing.assert_allclose(atom_virial[0].sum(axis=0), virial[0], atol=1e-10)
     if periodic:
         # W[a, b] = -dE/d eps[b, a] for the strain r -> r (1 + eps), box -> box (1 + eps).
-        numeric_w = np.zeros((3, 3))
-        for a in range(3):
-            for b in range(3):
-                eps = np.zeros((3, 3))
-                eps[b, a] = h
-                plus = energy(coord @ (np.eye(3) + eps), box @ (np.eye(3) + eps))
-                minus = energy(coord @ (np.eye(3) - eps), box @ (np.eye(3) - eps))
-                numeric_w[a, b] = -(plus - minus) / (2 * h)
+        numeric_w = numeric_virial(energy, coord, box, h)
         np.testing.assert_allclose(virial[0].reshape(3, 3), numeric_w, rtol=1e-6, atol=1e-7)
 
 

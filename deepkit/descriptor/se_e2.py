@@ -9,6 +9,7 @@ from deepkit import ops
 from deepkit.data.stats import env_mat_stats
 from deepkit.descriptor.base import Descriptor, register
 from deepkit.model import names
+from deepkit.nn.by_type import map_by_type
 from deepkit.nn.layers import PRECISIONS, SeedSequence, embedding_net
 
 v1 = tf.compat.v1
@@ -106,11 +107,7 @@ class SmoothEdition(Descriptor):
         if self.type_one_side:
             return self._contract(rows, None)
         # One net per (centre type, neighbour type): split the atoms by type and stitch back.
-        index = tf.range(tf.shape(atype_flat)[0])
-        parts = tf.dynamic_partition(rows, atype_flat, self.ntypes)
-        places = tf.dynamic_partition(index, atype_flat, self.ntypes)
-        outs = [self._contract(parts[t], t) for t in range(self.ntypes)]
-        return tf.dynamic_stitch(places, outs)
+        return map_by_type(rows, atype_flat, self.ntypes, self._contract)
 
     def _contract(self, rows, centre_type):
         """rows (n, nnei, ncomp) -> descriptors (n, dim_out)."""

@@ -7,6 +7,7 @@ import numpy as np
 import tensorflow as tf
 
 from deepkit.errors import InputError
+from deepkit.nn.by_type import map_by_type
 from deepkit.nn.layers import PRECISIONS, SeedSequence, fitting_net
 
 v1 = tf.compat.v1
@@ -94,23 +95,19 @@ class EnergyFitting:
             )
         inputs = tf.cast(tf.concat(columns, axis=1) if len(columns) > 1 else descriptor, self.dtype)
         atype_flat = tf.reshape(atype, [-1])
-        index = tf.range(tf.shape(atype_flat)[0])
-        parts = tf.dynamic_partition(inputs, atype_flat, self.ntypes)
-        places = tf.dynamic_partition(index, atype_flat, self.ntypes)
-        energies = []
-        for t in range(self.ntypes):
+
+        def fit(part, t):
             seeds = SeedSequence(None if self.seed is None else self.seed + 1000 * t)
-            energies.append(
-                fitting_net(
-                    parts[t],
-                    self.neuron,
-                    self.activation,
-                    self.resnet_dt,
-                    seeds,
-                    self.dtype,
-                    self.trainable,
-                    float(self.bias[t]),
-                    f"fitting_type_{t}",
-                )
+            return fitting_net(
+                part,
+                self.neuron,
+                self.activation,
+                self.resnet_dt,
+                seeds,
+                self.dtype,
+                self.trainable,
+                float(self.bias[t]),
+                f"fitting_type_{t}",
             )
-        return tf.cast(tf.dynamic_stitch(places, energies), tf.float64)
+
+        return tf.cast(map_by_type(inputs, atype_flat, self.ntypes, fit), tf.float64)

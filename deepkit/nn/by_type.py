@@ -1,0 +1,17 @@
+"""Per-type subnets over atoms given in any type order."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import tensorflow as tf
+
+
+def map_by_type(rows, atype_flat, ntypes: int, fn: Callable):
+    """fn(rows of type t, t) for every type, results put back in the atoms' order.
+
+    rows (n, ...) and atype_flat (n,) int32; fn returns (n_t, ...) for its n_t rows."""
+    index = tf.range(tf.shape(atype_flat)[0])
+    parts = tf.dynamic_partition(rows, atype_flat, ntypes)
+    places = tf.dynamic_partition(index, atype_flat, ntypes)
+    return tf.dynamic_stitch(places, [fn(parts[t], t) for t in range(ntypes)])

@@ -5,3 +5,12 @@ first used (deepkit.ops).
 """
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    # `from deepkit import DeepPot` without importing TensorFlow at `import deepkit`.
+    if name == "DeepPot":
+        from deepkit.infer import DeepPot
+
+        return DeepPot
+    raise AttributeError(f"module 'deepkit' has no attribute {name!r}")

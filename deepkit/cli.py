@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import os
 import sys
 import warnings
@@ -14,6 +15,8 @@ from deepkit.errors import InputError
 # name -> (module with add_arguments(parser) and run(args), one-line help)
 COMMANDS = {
     "train": ("deepkit.train.command", "train a model from a DeePMD-kit style input"),
+    "freeze": ("deepkit.freeze", "freeze a training checkpoint into one .pb model"),
+    "show": ("deepkit.show", "print the metadata of a frozen model"),
     "neighbor-stat": ("deepkit.neighbor_stat", "largest neighbour count per type and closest pair"),
     "convert": ("deepkit.data.convert", "convert ASE-readable files <-> DeePMD npy / HDF5"),
     "doc-train-input": ("deepkit.doc_input", "print the training-input reference (markdown)"),
@@ -43,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _quiet_tensorflow() -> None:
     """Hide TensorFlow's start-up and deprecation chatter (before TensorFlow is imported)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)  # its Python-side deprecations
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     warnings.filterwarnings("ignore", category=FutureWarning)
 

@@ -29,3 +29,23 @@ MAX_NEIGHBORS = "o_max_neighbors"  # (nf, ntypes) largest neighbour count per ty
 # Descriptor statistics (non-trainable variables, restored from checkpoints)
 DESCRIPTOR_AVG = "descrpt_attr/t_avg"
 DESCRIPTOR_STD = "descrpt_attr/t_std"
+
+# Frozen-model metadata constants (deepkit freeze); strings are UTF-8 scalars.
+ATTR_TYPE_MAP = "model_attr/type_map"  # string, element names separated by spaces
+ATTR_RCUT = "model_attr/rcut"  # float64 scalar, Angstrom
+ATTR_DESCRIPTOR = "model_attr/descriptor"  # string, e.g. "se_e2_a"
+ATTR_SEL = "model_attr/sel"  # int32 (ntypes,)
+ATTR_COMPRESSED = "model_attr/compressed"  # bool scalar
+ATTR_VERSION = "model_attr/version"  # string, deepkit version that froze the model
+ATTR_TRAIN_INPUT = "model_attr/train_input"  # string, the normalised training input (JSON)
+
+FROZEN_OUTPUTS = (ENERGY, FORCE, VIRIAL, ATOM_ENERGY, ATOM_VIRIAL, MAX_NEIGHBORS)
+FROZEN_ATTRS = (
+    ATTR_TYPE_MAP,
+    ATTR_RCUT,
+    ATTR_DESCRIPTOR,
+    ATTR_SEL,
+    ATTR_COMPRESSED,
+    ATTR_VERSION,
+    ATTR_TRAIN_INPUT,
+)

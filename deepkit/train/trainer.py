@@ -151,9 +151,9 @@ class Trainer:
         with v1.Session(graph=self.graph, config=config) as sess:
             sess.run(self.init)
             if restart:
-                self.saver.restore(sess, _checkpoint_path(restart))
+                self.saver.restore(sess, checkpoint_path(restart))
             elif init_model:
-                self.model_saver.restore(sess, _checkpoint_path(init_model))
+                self.model_saver.restore(sess, checkpoint_path(init_model))
             self._loop(sess, append=restart is not None)
 
     def _evaluate(self, sess, data: DataSystems, nbatch: int) -> dict:
@@ -224,7 +224,7 @@ class Trainer:
         self.log(f"finished {numb_steps} steps; checkpoint {ckpt_prefix}-{numb_steps}")
 
 
-def _checkpoint_path(spec: str) -> str:
+def checkpoint_path(spec: str) -> str:
     """A checkpoint prefix, or a directory whose latest checkpoint is taken."""
     path = Path(spec)
     if path.is_dir():

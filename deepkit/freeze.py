@@ -1,0 +1,78 @@
+"""`deepkit freeze`: a training checkpoint -> one constant-folded GraphDef (.pb) holding only
+what inference needs, with the metadata constants of deepkit.model.names."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from deepkit.errors import InputError
+
+
+def freeze(checkpoint: str | Path, output: str | Path) -> Path:
+    """Freeze the latest checkpoint of a training folder (or a checkpoint prefix) whose
+    folder holds out.json. Written atomically; returns the output path."""
+    import tensorflow as tf
+
+    from deepkit import __version__
+    from deepkit.config import normalize
+    from deepkit.model import names
+    from deepkit.model.ener_model import EnergyModel
+    from deepkit.train.trainer import checkpoint_path
+
+    prefix = checkpoint_path(str(checkpoint))
+    folder = Path(prefix).parent
+    if not (folder / "out.json").exists():
+        raise InputError(f"{folder}: no out.json (the normalised input deepkit train writes)")
+    config = normalize(json.loads((folder / "out.json").read_text()))
+    model = EnergyModel(config["model"])
+    v1 = tf.compat.v1
+    graph = tf.Graph()
+    with graph.as_default():
+        inputs = model.placeholders()
+        model.build(**inputs)
+        descriptor = config["model"]["descriptor"]
+        tf.constant(" ".join(model.type_map), name=names.ATTR_TYPE_MAP)
+        tf.constant(float(descriptor["rcut"]), tf.float64, name=names.ATTR_RCUT)
+        tf.constant(descriptor["type"], name=names.ATTR_DESCRIPTOR)
+        tf.constant(np.array(descriptor["sel"], np.int32), name=names.ATTR_SEL)
+        tf.constant(False, name=names.ATTR_COMPRESSED)
+        tf.constant(__version__, name=names.ATTR_VERSION)
+        tf.constant(json.dumps(config), name=names.ATTR_TRAIN_INPUT)
+        saver = v1.train.Saver()
+    with v1.Session(graph=graph) as sess:
+        saver.restore(sess, prefix)
+        frozen = v1.graph_util.convert_variables_to_constants(
+            sess, graph.as_graph_def(), list(names.FROZEN_OUTPUTS + names.FROZEN_ATTRS)
+        )
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.")
+    with os.fdopen(fd, "wb") as out:
+        out.write(frozen.SerializeToString())
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
+    os.replace(tmp, output)
+    return output
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-c",
+        "--checkpoint",
+        default=".",
+        help="training folder (its latest checkpoint) or a checkpoint prefix",
+    )
+    parser.add_argument("-o", "--output", default="frozen_model.pb", help="the frozen model")
+
+
+def run(args: argparse.Namespace) -> int:
+    path = freeze(args.checkpoint, args.output)
+    print(f"wrote {path}")
+    return 0

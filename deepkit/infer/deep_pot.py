@@ -1,0 +1,147 @@
+"""DeepPot: energies, forces and virials from a frozen model, DeePMD-kit's interface."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from deepkit.errors import InputError
+
+
+class DeepPot:
+    """A frozen deepkit model (.pb), loaded once into its own graph and session.
+
+    Attributes: type_map, ntypes, rcut, descriptor, sel, compressed, version, train_input.
+    Threads: TensorFlow's pools follow `intra_threads` / `inter_threads` (0: TensorFlow's
+    choice); deepkit's own kernels follow OMP_NUM_THREADS.
+    """
+
+    def __init__(
+        self,
+        model: str | Path,
+        intra_threads: int = 0,
+        inter_threads: int = 0,
+        frames_per_call: int | None = None,
+    ):
+        import tensorflow as tf
+
+        from deepkit import ops
+        from deepkit.model import names
+
+        ops.op_library()  # the graph uses deepkit's ops
+        path = Path(model)
+        graph_def = tf.compat.v1.GraphDef()
+        try:
+            graph_def.ParseFromString(path.read_bytes())
+        except OSError as err:
+            raise InputError(f"{path}: cannot read the model ({err.strerror})") from None
+        except Exception as err:  # noqa: BLE001 - protobuf's DecodeError and friends
+            raise InputError(f"{path}: not a frozen model ({err})") from None
+        self.graph = tf.Graph()
+        with self.graph.as_default():
+            try:
+                tf.graph_util.import_graph_def(graph_def, name="")
+            except ValueError as err:
+                raise InputError(f"{path}: not a deepkit model ({err})") from None
+        tensor = lambda name: self.graph.get_tensor_by_name(f"{name}:0")
+        config = tf.compat.v1.ConfigProto(
+            intra_op_parallelism_threads=intra_threads, inter_op_parallelism_threads=inter_threads
+        )
+        self.session = tf.compat.v1.Session(graph=self.graph, config=config)
+        try:
+            attrs = self.session.run({name: tensor(name) for name in names.FROZEN_ATTRS})
+        except KeyError as err:
+            raise InputError(f"{path}: not a deepkit model (missing {err})") from None
+        self.type_map = attrs[names.ATTR_TYPE_MAP].decode().split()
+        self.ntypes = len(self.type_map)
+        self.rcut = float(attrs[names.ATTR_RCUT])
+        self.descriptor = attrs[names.ATTR_DESCRIPTOR].decode()
+        self.sel = attrs[names.ATTR_SEL].tolist()
+        self.compressed = bool(attrs[names.ATTR_COMPRESSED])
+        self.version = attrs[names.ATTR_VERSION].decode()
+        self.train_input = json.loads(attrs[names.ATTR_TRAIN_INPUT].decode())
+        self._inputs = {
+            k: tensor(n)
+            for k, n in (("coord", names.COORD), ("atype", names.ATYPE), ("box", names.BOX))
+        }
+        self._outputs = {
+            k: tensor(n)
+            for k, n in (
+                ("energy", names.ENERGY),
+                ("force", names.FORCE),
+                ("virial", names.VIRIAL),
+                ("atom_energy", names.ATOM_ENERGY),
+                ("atom_virial", names.ATOM_VIRIAL),
+            )
+        }
+        self.frames_per_call = frames_per_call
+
+    def _shapes(self, coord, cell, atype):
+        atype = np.asarray(atype)
+        if atype.ndim != 1:
+            raise ValueError(f"atype must be (natoms,), got shape {atype.shape}")
+        natoms = len(atype)
+        if natoms == 0:
+            raise ValueError("no atoms")
+        if atype.min() < 0 or atype.max() >= self.ntypes:
+            raise ValueError(
+                f"atype has index {atype.max() if atype.min() >= 0 else atype.min()}, "
+                f"expected 0..{self.ntypes - 1} (type_map {self.type_map})"
+            )
+        coord = np.asarray(coord, dtype=np.float64).reshape(-1, natoms * 3)
+        nframes = len(coord)
+        if cell is None:
+            cell = np.zeros((nframes, 9))
+        cell = np.asarray(cell, dtype=np.float64).reshape(-1, 9)
+        if len(cell) != nframes:
+            raise ValueError(f"{len(cell)} cells for {nframes} frames")
+        if not np.all(np.isfinite(coord)):
+            raise ValueError("coordinates contain NaN or inf")
+        return coord, cell, atype.astype(np.int32), nframes, natoms
+
+    def eval(self, coord, cell, atype, atomic: bool = False):
+        """e (nf, 1), f (nf, natoms, 3), v (nf, 9) [, ae (nf, natoms, 1), av (nf, natoms, 9)].
+
+        coord (nf, natoms*3) or (nf, natoms, 3), Angstrom; cell (nf, 9) / (nf, 3, 3) or None
+        (non-periodic); atype (natoms,) indices into type_map, atoms in any order."""
+        coord, cell, atype, nframes, natoms = self._shapes(coord, cell, atype)
+        step = self.frames_per_call or max(1, 200_000 // natoms)  # bounds the memory per call
+        keys = ["energy", "force", "virial"] + (["atom_energy", "atom_virial"] if atomic else [])
+        parts = {k: [] for k in keys}
+        for start in range(0, nframes, step):
+            chunk = slice(start, start + step)
+            n = len(coord[chunk])
+            out = self.session.run(
+                {k: self._outputs[k] for k in keys},
+                {
+                    self._inputs["coord"]: coord[chunk],
+                    self._inputs["atype"]: np.broadcast_to(atype, (n, natoms)),
+                    self._inputs["box"]: cell[chunk],
+                },
+            )
+            for k in keys:
+                parts[k].append(out[k])
+        result = {k: np.concatenate(v) for k, v in parts.items()}
+        e = result["energy"].reshape(nframes, 1)
+        f = result["force"].reshape(nframes, natoms, 3)
+        v = result["virial"].reshape(nframes, 9)
+        if not atomic:
+            return e, f, v
+        return (
+            e,
+            f,
+            v,
+            result["atom_energy"].reshape(nframes, natoms, 1),
+            result["atom_virial"].reshape(nframes, natoms, 9),
+        )
+
+    def get_type_map(self) -> list[str]:
+        return list(self.type_map)
+
+    def get_rcut(self) -> float:
+        return self.rcut
+
+    def get_ntypes(self) -> int:
+        return self.ntypes

@@ -1,0 +1,112 @@
+"""deepkit freeze and DeepPot: the frozen graph computes what the checkpoint does."""
+
+import ase.io
+import numpy as np
+import pytest
+import tensorflow as tf
+from datasets import emt_frames
+from finite_diff import numeric_force, numeric_virial
+from models import small_config
+
+from deepkit import DeepPot
+from deepkit.cli import main
+from deepkit.data import expand_systems
+from deepkit.data.convert import convert
+from deepkit.errors import InputError
+from deepkit.freeze import freeze
+from deepkit.model.ener_model import EnergyModel
+from deepkit.train.trainer import Trainer, checkpoint_path
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    root = tmp_path_factory.mktemp("infer")
+    ase.io.write(root / "frames.xyz", emt_frames(np.random.default_rng(1), 6), format="extxyz")
+    convert([str(root / "frames.xyz")], root / "data", "npy", type_map=["Al", "Cu"])
+    config = small_config(
+        {"sel": [24, 24], "rcut": 4.5},
+        training={
+            "training_data": {"systems": [str(root / "data")]},
+            "numb_steps": 5,
+            "save_freq": 5,
+        },
+    )
+    config["model"]["type_map"] = ["Al", "Cu"]
+    Trainer(config, root / "run", log=lambda *a: None).run()
+    freeze(root / "run", root / "model.pb")
+    (system,) = expand_systems(str(root / "data"))
+    arrays = system.load_set(0).arrays
+    return root, config, arrays, system.atype
+
+
+def checkpoint_eval(root, config, coord, box, atype):
+    model = EnergyModel(config["model"])
+    graph = tf.Graph()
+    with graph.as_default():
+        ph = model.placeholders()
+        out = model.build(**ph)
+        saver = tf.compat.v1.train.Saver()
+    with tf.compat.v1.Session(graph=graph) as sess:
+        saver.restore(sess, checkpoint_path(str(root / "run")))
+        return sess.run(
+            out, {ph["coord"]: coord, ph["atype"]: np.tile(atype, (len(coord), 1)), ph["box"]: box}
+        )
+
+
+def test_frozen_model_equals_checkpoint_graph(trained):
+    root, config, arrays, atype = trained
+    dp = DeepPot(root / "model.pb")
+    assert dp.type_map == ["Al", "Cu"] and dp.rcut == 4.5 and dp.sel == [24, 24]
+    assert not dp.compressed and dp.train_input["model"]["type_map"] == ["Al", "Cu"]
+    e, f, v, ae, av = dp.eval(arrays["coord"], arrays["box"], atype, atomic=True)
+    ref = checkpoint_eval(root, config, arrays["coord"], arrays["box"], atype)
+    np.testing.assert_allclose(e[:, 0], ref["energy"], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(f.reshape(len(f), -1), ref["force"], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(v, ref["virial"], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(ae[..., 0], ref["atom_energy"], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(av.reshape(len(av), -1), ref["atom_virial"], rtol=1e-12, atol=1e-12)
+    # Many frames, one call per frame: the same.
+    small = DeepPot(root / "model.pb", frames_per_call=1)
+    np.testing.assert_allclose(small.eval(arrays["coord"], arrays["box"], atype)[0], e, rtol=1e-14)
+
+
+def test_frozen_forces_and_virial_are_derivatives(trained):
+    root, _, arrays, atype = trained
+    dp = DeepPot(root / "model.pb")
+    coord, box = arrays["coord"][0].reshape(-1, 3), arrays["box"][0].reshape(3, 3)
+    energy = lambda c, b: dp.eval(c[None], b.reshape(1, 9), atype)[0][0, 0]
+    _, f, v = dp.eval(coord[None], box.reshape(1, 9), atype)
+    np.testing.assert_allclose(f[0], numeric_force(energy, coord, box, 1e-5), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(
+        v[0].reshape(3, 3), numeric_virial(energy, coord, box, 1e-5), rtol=1e-6, atol=1e-7
+    )
+
+
+def test_atom_order_and_open_systems(trained):
+    root, _, arrays, atype = trained
+    dp = DeepPot(root / "model.pb")
+    coord = arrays["coord"][:2].reshape(2, -1, 3)
+    e, f, v = dp.eval(coord, arrays["box"][:2].reshape(2, 3, 3), atype)
+    perm = np.random.default_rng(3).permutation(len(atype))
+    ep, fp, vp = dp.eval(coord[:, perm], arrays["box"][:2], atype[perm])
+    np.testing.assert_allclose(ep, e, rtol=1e-12)
+    np.testing.assert_allclose(fp, f[:, perm], atol=1e-10)
+    np.testing.assert_allclose(vp, v, atol=1e-10)
+    open_e, _, _ = dp.eval(coord, None, atype)
+    zero_box_e, _, _ = dp.eval(coord, np.zeros((2, 9)), atype)
+    np.testing.assert_array_equal(open_e, zero_box_e)
+    assert not np.allclose(open_e, e)  # the periodic images mattered
+
+
+def test_bad_models_and_inputs(trained, tmp_path, capsys):
+    root, _, arrays, atype = trained
+    with pytest.raises(InputError, match="cannot read the model"):
+        DeepPot(tmp_path / "missing.pb")
+    (tmp_path / "junk.pb").write_bytes(b"not a graph")
+    with pytest.raises(InputError, match="not a"):
+        DeepPot(tmp_path / "junk.pb")
+    dp = DeepPot(root / "model.pb")
+    with pytest.raises(ValueError, match="expected 0..1"):
+        dp.eval(arrays["coord"][:1], arrays["box"][:1], atype + 1)
+    assert main(["show", str(root / "model.pb")]) == 0
+    assert "type_map: Al Cu" in capsys.readouterr().out

@@ -110,3 +110,38 @@ def test_bad_models_and_inputs(trained, tmp_path, capsys):
         dp.eval(arrays["coord"][:1], arrays["box"][:1], atype + 1)
     assert main(["show", str(root / "model.pb")]) == 0
     assert "type_map: Al Cu" in capsys.readouterr().out
+
+
+def test_deepkit_test_reports_and_writes_details(trained, tmp_path, capsys):
+    import json
+
+    root, _, arrays, atype = trained
+    prefix = tmp_path / "detail"
+    argv = [
+        "test",
+        "-m",
+        str(root / "model.pb"),
+        "-s",
+        str(root / "data"),
+        "-n",
+        "4",
+        "-d",
+        str(prefix),
+        "--json",
+        str(tmp_path / "out.json"),
+        "--plot",
+        str(tmp_path / "p.png"),
+    ]
+    assert main(argv) == 0
+    assert "Force RMSE" in capsys.readouterr().out
+    report = json.loads((tmp_path / "out.json").read_text())
+    e, f, _ = DeepPot(root / "model.pb").eval(arrays["coord"][:4], arrays["box"][:4], atype)
+    natoms = len(atype)
+    expected_e = np.sqrt(np.mean(((e[:, 0] - arrays["energy"][:4]) / natoms) ** 2))
+    expected_f = np.sqrt(np.mean((f.reshape(4, -1) - arrays["force"][:4]) ** 2))
+    assert report["all"]["energy_per_atom"]["rmse"] == pytest.approx(expected_e, rel=1e-10)
+    assert report["all"]["force"]["rmse"] == pytest.approx(expected_f, rel=1e-10)
+    assert "virial_per_atom" in report["all"] and report["all"]["nframes"] == 4
+    assert np.loadtxt(f"{prefix}.f.out").shape == (4 * natoms, 6)
+    assert np.loadtxt(f"{prefix}.v.out").shape == (4, 18)
+    assert (tmp_path / "p.png").stat().st_size > 1000

@@ -1,0 +1,197 @@
+"""`deepkit test`: a frozen model's errors on labelled systems (DeePMD-kit's `dp test`)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from deepkit.errors import InputError
+
+
+def _stats(diff: np.ndarray) -> dict:
+    return {"mae": float(np.mean(np.abs(diff))), "rmse": float(np.sqrt(np.mean(diff**2)))}
+
+
+def evaluate_system(dp, system, nframes: int | None) -> dict:
+    """Labels and predictions of up to nframes frames: arrays by name."""
+    atype = system.type_indices(dp.type_map)
+    sets, total = [], 0
+    for k in range(len(system.sets)):
+        if nframes is not None and total >= nframes:
+            break
+        arrays = system.load_set(k).arrays
+        take = (
+            len(arrays["coord"]) if nframes is None else min(len(arrays["coord"]), nframes - total)
+        )
+        sets.append({key: value[:take] for key, value in arrays.items()})
+        total += take
+    data = {key: np.concatenate([s[key] for s in sets]) for key in sets[0]}
+    e, f, v = dp.eval(data["coord"], None if system.nopbc else data["box"], atype)
+    return {
+        "natoms": system.natoms,
+        "label": data,
+        "energy": e[:, 0],
+        "force": f.reshape(len(f), -1),
+        "virial": v,
+    }
+
+
+def figures(result: dict) -> dict:
+    """Energy (total and per atom), force and virial (total and per atom) mae / rmse."""
+    label, natoms, out = result["label"], result["natoms"], {"nframes": len(result["energy"])}
+    if "energy" in label:
+        de = result["energy"] - label["energy"]
+        out["energy"], out["energy_per_atom"] = _stats(de), _stats(de / natoms)
+    if "force" in label:
+        out["force"] = _stats(result["force"] - label["force"])
+    if "virial" in label:
+        dv = result["virial"] - label["virial"]
+        out["virial"], out["virial_per_atom"] = _stats(dv), _stats(dv / natoms)
+    return out
+
+
+def _pooled(results: list[dict]) -> dict:
+    """Figures over all frames of all systems together (weighted by frames / components)."""
+    pooled: dict = {"nframes": sum(len(r["energy"]) for r in results)}
+    for key, scale in (
+        ("energy", False),
+        ("energy_per_atom", True),
+        ("force", False),
+        ("virial", False),
+        ("virial_per_atom", True),
+    ):
+        label = key.split("_per_atom")[0]
+        diffs = [
+            ((r[label] - r["label"][label]) / (r["natoms"] if scale else 1)).ravel()
+            for r in results
+            if label in r["label"]
+        ]
+        if diffs:
+            pooled[key] = _stats(np.concatenate(diffs))
+    return pooled
+
+
+def _print(name: str, numbers: dict) -> None:
+    print(f"# {name}: {numbers['nframes']} frames")
+    units = {
+        "energy": "eV",
+        "energy_per_atom": "eV",
+        "force": "eV/A",
+        "virial": "eV",
+        "virial_per_atom": "eV",
+    }
+    labels = {
+        "energy": "Energy",
+        "energy_per_atom": "Energy/Natoms",
+        "force": "Force",
+        "virial": "Virial",
+        "virial_per_atom": "Virial/Natoms",
+    }
+    for key, label in labels.items():
+        if key in numbers:
+            for stat in ("mae", "rmse"):
+                print(f"{label + ' ' + stat.upper():<20}: {numbers[key][stat]:.6e} {units[key]}")
+
+
+def write_details(prefix: str, name: str, result: dict) -> None:
+    """PREFIX.e.out, .e_peratom.out, .f.out, .v.out: label and prediction columns."""
+    label, natoms = result["label"], result["natoms"]
+    blocks = []
+    if "energy" in label:
+        blocks += [
+            ("e", "data_e pred_e", np.c_[label["energy"], result["energy"]]),
+            ("e_peratom", "data_e pred_e", np.c_[label["energy"], result["energy"]] / natoms),
+        ]
+    if "force" in label:
+        blocks.append(
+            (
+                "f",
+                "data_fx data_fy data_fz pred_fx pred_fy pred_fz",
+                np.c_[label["force"].reshape(-1, 3), result["force"].reshape(-1, 3)],
+            )
+        )
+    if "virial" in label:
+        cols = " ".join(f"data_v{i}{j}" for i in "xyz" for j in "xyz")
+        blocks.append(
+            (
+                "v",
+                cols + " " + cols.replace("data", "pred"),
+                np.c_[label["virial"], result["virial"]],
+            )
+        )
+    for suffix, header, values in blocks:
+        with open(f"{prefix}.{suffix}.out", "a") as out:
+            np.savetxt(out, values, header=f"{name}: {header}")
+
+
+def parity_plot(results: list[dict], path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(9, 4.2))
+    for ax, key, unit in ((axes[0], "energy", "eV/atom"), (axes[1], "force", "eV/A")):
+        for r in results:
+            if key not in r["label"]:
+                continue
+            scale = r["natoms"] if key == "energy" else 1
+            ax.plot(r["label"][key].ravel() / scale, r[key].ravel() / scale, ".", ms=2)
+        lims = ax.get_xlim()
+        ax.plot(lims, lims, "k-", lw=0.6)
+        ax.set_xlabel(f"DFT {key} ({unit})")
+        ax.set_ylabel(f"model {key} ({unit})")
+    fig.tight_layout()
+    fig.savefig(path, dpi=150)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-m", "--model", required=True, help="frozen model (.pb)")
+    parser.add_argument(
+        "-s",
+        "--system",
+        nargs="+",
+        required=True,
+        help="systems: directories (searched recursively), globs, HDF5 files",
+    )
+    parser.add_argument(
+        "-n", "--numb-test", type=int, default=None, help="frames per system (default: all)"
+    )
+    parser.add_argument(
+        "-d", "--detail-file", help="prefix of the detail files (.e.out, .f.out, ...)"
+    )
+    parser.add_argument("--json", help="write the figures to this JSON file")
+    parser.add_argument("--plot", help="write an energy / force parity plot (PNG)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from deepkit.data.discover import expand_systems
+    from deepkit.infer import DeepPot
+
+    if args.numb_test is not None and args.numb_test <= 0:
+        raise InputError(f"--numb-test: must be positive, got {args.numb_test}")
+    dp = DeepPot(args.model)
+    systems = expand_systems(args.system)
+    if args.detail_file:
+        for suffix in ("e", "e_peratom", "f", "v"):
+            Path(f"{args.detail_file}.{suffix}.out").unlink(missing_ok=True)
+    results, report = [], {"systems": {}}
+    for system in systems:
+        result = evaluate_system(dp, system, args.numb_test)
+        results.append(result)
+        numbers = figures(result)
+        report["systems"][system.path] = numbers
+        _print(system.path, numbers)
+        if args.detail_file:
+            write_details(args.detail_file, system.path, result)
+    report["all"] = _pooled(results)
+    if len(systems) > 1:
+        _print(f"all {len(systems)} systems", report["all"])
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=2))
+    if args.plot:
+        parity_plot(results, args.plot)
+    return 0

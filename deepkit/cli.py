@@ -17,6 +17,7 @@ COMMANDS = {
     "train": ("deepkit.train.command", "train a model from a DeePMD-kit style input"),
     "freeze": ("deepkit.freeze", "freeze a training checkpoint into one .pb model"),
     "test": ("deepkit.test", "errors of a frozen model on labelled systems"),
+    "model-devi": ("deepkit.infer.model_devi", "deviation of an ensemble of models per frame"),
     "show": ("deepkit.show", "print the metadata of a frozen model"),
     "neighbor-stat": ("deepkit.neighbor_stat", "largest neighbour count per type and closest pair"),
     "convert": ("deepkit.data.convert", "convert ASE-readable files <-> DeePMD npy / HDF5"),

@@ -145,3 +145,76 @@ def test_deepkit_test_reports_and_writes_details(trained, tmp_path, capsys):
     assert np.loadtxt(f"{prefix}.f.out").shape == (4 * natoms, 6)
     assert np.loadtxt(f"{prefix}.v.out").shape == (4, 18)
     assert (tmp_path / "p.png").stat().st_size > 1000
+
+
+def test_ase_calculator(trained):
+    from ase import Atoms
+    from ase.calculators.fd import calculate_numerical_forces, calculate_numerical_stress
+
+    from deepkit.calculator import DeepKit
+
+    root, _, arrays, atype = trained
+    symbols = [["Al", "Cu"][t] for t in atype]
+    atoms = Atoms(
+        symbols,
+        positions=arrays["coord"][0].reshape(-1, 3),
+        cell=arrays["box"][0].reshape(3, 3),
+        pbc=True,
+    )
+    atoms.calc = DeepKit(str(root / "model.pb"))
+    e, f, _ = DeepPot(root / "model.pb").eval(arrays["coord"][:1], arrays["box"][:1], atype)
+    assert atoms.get_potential_energy() == pytest.approx(e[0, 0], rel=1e-12)
+    np.testing.assert_allclose(atoms.get_forces(), f[0], atol=1e-12)
+    assert atoms.get_potential_energies().sum() == pytest.approx(e[0, 0], rel=1e-12)
+    np.testing.assert_allclose(
+        atoms.get_stress(), calculate_numerical_stress(atoms, eps=1e-5), atol=1e-7
+    )
+    np.testing.assert_allclose(
+        atoms.get_forces(), calculate_numerical_forces(atoms, eps=1e-5), atol=1e-7
+    )
+    molecule = Atoms(symbols[:5], positions=arrays["coord"][0].reshape(-1, 3)[:5])
+    molecule.calc = DeepKit(str(root / "model.pb"))
+    assert np.isfinite(molecule.get_potential_energy())
+    other = Atoms("AlO", positions=[[0, 0, 0], [2, 0, 0]])
+    other.calc = DeepKit(str(root / "model.pb"))
+    with pytest.raises(ValueError, match=r"\['O'\] are not in the model's type_map \['Al', 'Cu'\]"):
+        other.get_potential_energy()
+
+
+def test_model_deviation(trained, tmp_path):
+    from deepkit.infer import model_devi
+
+    root, config, arrays, atype = trained
+    config = {**config, "training": {**config["training"], "seed": 99}}
+    config["model"] = {
+        **config["model"],
+        "fitting_net": {**config["model"]["fitting_net"], "seed": 42},
+    }
+    Trainer(config, tmp_path / "other", log=lambda *a: None).run()
+    freeze(tmp_path / "other", tmp_path / "other.pb")
+    a, b = DeepPot(root / "model.pb"), DeepPot(tmp_path / "other.pb")
+    devi = model_devi([a, b], arrays["coord"][:3], arrays["box"][:3], atype)
+    fa, fb = (
+        a.eval(arrays["coord"][:3], arrays["box"][:3], atype)[1],
+        b.eval(arrays["coord"][:3], arrays["box"][:3], atype)[1],
+    )
+    per_atom = np.linalg.norm(np.abs(fa - fb) / 2, axis=-1)  # std of two values: |a - b| / 2
+    np.testing.assert_allclose(devi[:, 3], per_atom.max(axis=1), rtol=1e-10)
+    np.testing.assert_allclose(devi[:, 5], per_atom.mean(axis=1), rtol=1e-10)
+    assert np.all(model_devi([a, a], arrays["coord"][:3], arrays["box"][:3], atype) == 0)
+    out = tmp_path / "devi.out"
+    argv = [
+        "model-devi",
+        "-m",
+        str(root / "model.pb"),
+        str(tmp_path / "other.pb"),
+        "-s",
+        str(root / "data"),
+        "-o",
+        str(out),
+    ]
+    assert main(argv) == 0
+    table = np.loadtxt(out)
+    assert table.shape == (6, 8) and (
+        out.read_text().split()[1:4] == ["step", "max_devi_v", "min_devi_v"]
+    )

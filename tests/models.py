@@ -47,3 +47,30 @@ def small_config(descriptor=None, fitting=None, training=None, **sections) -> di
     for key, value in sections.items():
         raw[key].update(value)
     return normalize(raw)
+
+
+def water_config(water, neuron, axis_neuron, fitting, steps, validation=None, **sections) -> dict:
+    """A small se_e2_a model on the shared water data (DeePMD-kit's cut-offs, sel and loss
+    prefactors, no virial), trained on data_0 for `steps` steps."""
+    training = {
+        "training_data": {"systems": [str(water / "data_0")], "batch_size": 1},
+        "numb_steps": steps,
+        "disp_freq": steps,
+        "save_freq": steps,
+    }
+    if validation is not None:
+        training["validation_data"] = validation
+    return small_config(
+        {
+            "sel": [46, 92],
+            "rcut": 6.0,
+            "rcut_smth": 0.5,
+            "neuron": neuron,
+            "axis_neuron": axis_neuron,
+            "type_one_side": True,
+        },
+        {"neuron": fitting},
+        training=training,
+        loss={"start_pref_e": 0.02, "start_pref_f": 1000, "start_pref_v": 0.0, "limit_pref_v": 0.0},
+        **sections,
+    )

@@ -1,7 +1,7 @@
 """A frozen water model drives ASE molecular dynamics that conserves energy."""
 
 import numpy as np
-from models import small_config
+from models import water_config
 from systems import shared_data, water_frame
 
 from deepkit.freeze import freeze
@@ -16,24 +16,7 @@ def test_nve_water_conserves_energy(tmp_path):
     from deepkit.calculator import DeepKit
 
     water = shared_data("water")
-    config = small_config(
-        {
-            "sel": [46, 92],
-            "rcut": 6.0,
-            "rcut_smth": 0.5,
-            "neuron": [8, 16],
-            "axis_neuron": 4,
-            "type_one_side": True,
-        },
-        {"neuron": [32, 32]},
-        training={
-            "training_data": {"systems": [str(water / "data_0")], "batch_size": 1},
-            "numb_steps": 200,
-            "disp_freq": 200,
-            "save_freq": 200,
-        },
-        loss={"start_pref_e": 0.02, "start_pref_f": 1000, "start_pref_v": 0.0, "limit_pref_v": 0.0},
-    )
+    config = water_config(water, [8, 16], 4, [32, 32], 200)
     Trainer(config, tmp_path, log=lambda *a: None).run()
     freeze(tmp_path, tmp_path / "water.pb")
 

@@ -11,7 +11,7 @@ import ase.io
 import numpy as np
 import pytest
 from datasets import emt_frames
-from models import small_config
+from models import small_config, water_config
 from systems import shared_data
 
 from deepkit.config import normalize
@@ -132,29 +132,15 @@ def test_ctrl_c_saves_a_checkpoint_that_restarts(emt_data, tmp_path):
 
 def test_water_training_lowers_validation_force_error(tmp_path):
     water = shared_data("water")
-    config = small_config(
-        {
-            "sel": [46, 92],
-            "rcut": 6.0,
-            "rcut_smth": 0.5,
-            "neuron": [16, 32],
-            "axis_neuron": 8,
-            "type_one_side": True,
-        },
-        {"neuron": [64, 64]},
-        training={
-            "training_data": {"systems": [str(water / "data_0")], "batch_size": 1},
-            "validation_data": {
-                "systems": [str(water / "data_3")],
-                "batch_size": 1,
-                "numb_btch": 10,
-            },
-            "numb_steps": 300,
-            "disp_freq": 300,
-            "save_freq": 300,
-        },
+    validation = {"systems": [str(water / "data_3")], "batch_size": 1, "numb_btch": 10}
+    config = water_config(
+        water,
+        [16, 32],
+        8,
+        [64, 64],
+        300,
+        validation,
         learning_rate={"start_lr": 1e-3, "stop_lr": 5e-4, "decay_steps": 100},
-        loss={"start_pref_e": 0.02, "start_pref_f": 1000, "start_pref_v": 0.0, "limit_pref_v": 0.0},
     )
     run(config, tmp_path)
     rows = lcurve(tmp_path / "lcurve.out")

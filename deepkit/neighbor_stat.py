@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from deepkit.data.discover import add_systems_argument
 from deepkit.data.system import System
 from deepkit.errors import InputError
 from deepkit.progress import Progress
@@ -81,13 +82,7 @@ def resolve_sel(descriptor: dict, systems: Sequence[System], type_map: list[str]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "-s",
-        "--system",
-        nargs="+",
-        required=True,
-        help="systems: directories (searched recursively), globs, HDF5 files",
-    )
+    add_systems_argument(parser)
     parser.add_argument("-r", "--rcut", type=float, default=6.0, help="cut-off radius, Angstrom")
     parser.add_argument(
         "-t",

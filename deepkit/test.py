@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from deepkit.data.discover import add_systems_argument
 from deepkit.errors import InputError
 
 
@@ -150,13 +151,7 @@ def parity_plot(results: list[dict], path: str) -> None:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-m", "--model", required=True, help="frozen model (.pb)")
-    parser.add_argument(
-        "-s",
-        "--system",
-        nargs="+",
-        required=True,
-        help="systems: directories (searched recursively), globs, HDF5 files",
-    )
+    add_systems_argument(parser)
     parser.add_argument(
         "-n", "--numb-test", type=int, default=None, help="frames per system (default: all)"
     )

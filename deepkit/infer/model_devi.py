@@ -8,6 +8,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from deepkit.data.discover import add_systems_argument
+
 HEADER = (
     "step",
     "max_devi_v",
@@ -50,7 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "-m", "--models", nargs="+", required=True, help="frozen models (2 or more)"
     )
-    parser.add_argument("-s", "--system", nargs="+", required=True, help="systems to evaluate")
+    add_systems_argument(parser)
     parser.add_argument("-o", "--output", default="model_devi.out", help="output file")
 
 

@@ -1,11 +1,9 @@
 // Environment matrices of the smooth-edition descriptors (se_e2_a, se_e2_r).
 #pragma once
 
-namespace deepkit {
+#include "env_row.h"  // switch_fn
 
-// Smooth switch s(r) of DESIGN.md and its derivative ds/dr: 1/r below rcut_smth, a quintic
-// blend to zero between rcut_smth and rcut, zero beyond.
-void switch_fn(double r, double rcut_smth, double rcut, double* s, double* ds_dr);
+namespace deepkit {
 
 // Normalised environment matrix and its derivative with respect to r_ij, one frame.
 //

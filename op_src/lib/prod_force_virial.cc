@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "env_row.h"
 #include "errors.h"
 
 #ifdef _OPENMP
@@ -27,19 +28,6 @@ int thread_id() {
 #else
   return 0;
 #endif
-}
-
-// g = dE/dr_ij of one slot.
-inline void slot_gradient(double* g, const double* net_deriv, const double* em_deriv, long slot,
-                          int ncomp) {
-  g[0] = g[1] = g[2] = 0.0;
-  for (int c = 0; c < ncomp; ++c) {
-    const double nd = net_deriv[slot * ncomp + c];
-    const double* ed = em_deriv + (slot * ncomp + c) * 3;
-    g[0] += nd * ed[0];
-    g[1] += nd * ed[1];
-    g[2] += nd * ed[2];
-  }
 }
 
 // out[k] = sum over thread buffers of buf[t * n + k], in thread order.

@@ -1,0 +1,442 @@
+// Standalone check and benchmark of the op_src/lib kernels: every CUDA kernel against its
+// CPU counterpart on random and water-like inputs, then timings. No TensorFlow.
+//
+//   gpu_check [--seed N] [--bench] [--bench-reps N]
+// Exit status 0 when every comparison is within tolerance.
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "../lib/cuda/kernels_gpu.h"
+#include "../lib/env_mat.h"
+#include "../lib/errors.h"
+#include "../lib/neighbor_list.h"
+#include "../lib/prod_force_virial.h"
+#include "inputs.h"
+
+namespace gpu = deepkit::gpu;
+
+#define CUDA_CHECK(call)                                                                   \
+  do {                                                                                     \
+    const cudaError_t err_ = (call);                                                       \
+    if (err_ != cudaSuccess) {                                                             \
+      std::fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #call,                   \
+                   cudaGetErrorString(err_));                                              \
+      std::exit(3);                                                                        \
+    }                                                                                      \
+  } while (0)
+
+template <typename T>
+struct DeviceArray {
+  T* ptr = nullptr;
+  size_t n = 0;
+  explicit DeviceArray(size_t count) : n(count) {
+    CUDA_CHECK(cudaMalloc(&ptr, std::max<size_t>(1, n) * sizeof(T)));
+    // Poison: every output element must be written by the kernel under test.
+    CUDA_CHECK(cudaMemset(ptr, 0xff, std::max<size_t>(1, n) * sizeof(T)));
+  }
+  explicit DeviceArray(const std::vector<T>& host) : DeviceArray(host.size()) {
+    CUDA_CHECK(cudaMemcpy(ptr, host.data(), n * sizeof(T), cudaMemcpyHostToDevice));
+  }
+  DeviceArray(DeviceArray&& other) noexcept : ptr(other.ptr), n(other.n) { other.ptr = nullptr; }
+  DeviceArray(const DeviceArray&) = delete;
+  DeviceArray& operator=(const DeviceArray&) = delete;
+  ~DeviceArray() { cudaFree(ptr); }
+  std::vector<T> get() const {
+    std::vector<T> host(n);
+    CUDA_CHECK(cudaMemcpy(host.data(), ptr, n * sizeof(T), cudaMemcpyDeviceToHost));
+    return host;
+  }
+};
+
+int failures = 0;
+
+void report(const std::string& what, double value, double tol) {
+  const bool ok = std::isfinite(value) && value <= tol;
+  if (!ok) ++failures;
+  std::printf("  %-44s %10.3e  (tol %.0e)  %s\n", what.c_str(), value, tol, ok ? "ok" : "FAIL");
+}
+
+// max |a - b| / max |ref|: the error relative to the array's scale.
+double rel_diff(const std::vector<double>& got, const std::vector<double>& ref) {
+  if (got.size() != ref.size()) return INFINITY;
+  double diff = 0.0, scale = 0.0;
+  for (size_t k = 0; k < ref.size(); ++k) {
+    if (!std::isfinite(got[k])) return INFINITY;
+    diff = std::max(diff, std::fabs(got[k] - ref[k]));
+    scale = std::max(scale, std::fabs(ref[k]));
+  }
+  return scale > 0 ? diff / scale : diff;
+}
+
+double mismatches(const std::vector<int>& got, const std::vector<int>& ref) {
+  if (got.size() != ref.size()) return INFINITY;
+  long bad = 0;
+  for (size_t k = 0; k < ref.size(); ++k) bad += got[k] != ref[k];
+  return static_cast<double>(bad);
+}
+
+std::vector<double> random_vector(std::mt19937_64& rng, size_t n, double lo, double hi) {
+  std::uniform_real_distribution<double> u(lo, hi);
+  std::vector<double> v(n);
+  for (double& x : v) x = u(rng);
+  return v;
+}
+
+gpu::Status read_status(const DeviceArray<gpu::Status>& status) { return status.get()[0]; }
+
+DeviceArray<gpu::Status> fresh_status() {
+  DeviceArray<gpu::Status> s(1);
+  CUDA_CHECK(cudaMemset(s.ptr, 0, sizeof(gpu::Status)));
+  return s;
+}
+
+// Every product kernel and gradient on one (nlist, rij, em_deriv), CPU vs GPU.
+void check_products(std::mt19937_64& rng, const std::vector<int>& nlist,
+                    const std::vector<double>& rij, const std::vector<double>& em_deriv,
+                    int nloc, int nall, int nnei, int ncomp) {
+  const size_t nslots = static_cast<size_t>(nloc) * nnei;
+  const auto net_deriv = random_vector(rng, nslots * ncomp, -1, 1);
+  std::vector<double> force(3L * nall), virial(9), atom_virial(9L * nall);
+  deepkit::prod_force(force.data(), net_deriv.data(), em_deriv.data(), nlist.data(), nloc, nall,
+                      nnei, ncomp);
+  deepkit::prod_virial(virial.data(), atom_virial.data(), net_deriv.data(), em_deriv.data(),
+                       rij.data(), nlist.data(), nloc, nall, nnei, ncomp);
+  DeviceArray<int> d_nlist(nlist);
+  DeviceArray<double> d_rij(rij), d_ed(em_deriv), d_nd(net_deriv);
+  DeviceArray<double> d_force(3L * nall), d_virial(9), d_av(9L * nall);
+  auto status = fresh_status();
+  gpu::prod_force(d_force.ptr, status.ptr, d_nd.ptr, d_ed.ptr, d_nlist.ptr, nloc, nall, nnei, ncomp, 0);
+  report("prod_force", rel_diff(d_force.get(), force), 1e-12);
+  gpu::prod_virial(d_virial.ptr, d_av.ptr, status.ptr, d_nd.ptr, d_ed.ptr, d_rij.ptr, d_nlist.ptr,
+                   nloc, nall, nnei, ncomp, 0);
+  report("prod_virial: virial", rel_diff(d_virial.get(), virial), 1e-12);
+  report("prod_virial: atom_virial", rel_diff(d_av.get(), atom_virial), 1e-12);
+  DeviceArray<double> f2(3L * nall), v2(9), av2(9L * nall);
+  gpu::prod_force_virial(f2.ptr, v2.ptr, av2.ptr, status.ptr, d_nd.ptr, d_ed.ptr, d_rij.ptr,
+                         d_nlist.ptr, nloc, nall, nnei, ncomp, 0);
+  report("prod_force_virial (fused): force", rel_diff(f2.get(), force), 1e-12);
+  report("prod_force_virial (fused): virial", rel_diff(v2.get(), virial), 1e-12);
+  report("status after products", read_status(status).code, 0);
+
+  const auto grad_force = random_vector(rng, 3L * nall, -1, 1);
+  const auto grad_virial = random_vector(rng, 9, -1, 1);
+  const auto grad_av = random_vector(rng, 9L * nall, -1, 1);
+  std::vector<double> gn_force(nslots * ncomp), gn_virial(nslots * ncomp);
+  deepkit::prod_force_grad(gn_force.data(), grad_force.data(), em_deriv.data(), nlist.data(),
+                           nloc, nnei, ncomp);
+  deepkit::prod_virial_grad(gn_virial.data(), grad_virial.data(), grad_av.data(),
+                            em_deriv.data(), rij.data(), nlist.data(), nloc, nnei, ncomp);
+  DeviceArray<double> d_gf(grad_force), d_gv(grad_virial), d_gav(grad_av);
+  DeviceArray<double> d_gn1(nslots * ncomp), d_gn2(nslots * ncomp);
+  gpu::prod_force_grad(d_gn1.ptr, d_gf.ptr, d_ed.ptr, d_nlist.ptr, nloc, nall, nnei, ncomp, 0);
+  gpu::prod_virial_grad(d_gn2.ptr, d_gv.ptr, d_gav.ptr, d_ed.ptr, d_rij.ptr, d_nlist.ptr, nloc,
+                        nall, nnei, ncomp, 0);
+  report("prod_force_grad", rel_diff(d_gn1.get(), gn_force), 1e-12);
+  report("prod_virial_grad", rel_diff(d_gn2.get(), gn_virial), 1e-12);
+}
+
+void check_system(std::mt19937_64& rng, const System& s) {
+  const int n = s.natoms(), nnei = s.nnei(), ntypes = static_cast<int>(s.sel.size());
+  std::printf("%s: %d atoms, nnei %d, %s\n", s.name, n, nnei,
+              deepkit::box_is_empty(s.box.data()) ? "open" : "periodic");
+  std::vector<int> nlist(static_cast<size_t>(n) * nnei), max_count(ntypes);
+  std::vector<double> rij(static_cast<size_t>(n) * nnei * 3);
+  const double* box = deepkit::box_is_empty(s.box.data()) ? nullptr : s.box.data();
+  deepkit::build_neighbor_list(nlist.data(), rij.data(), max_count.data(), s.coord.data(),
+                               s.atype.data(), box, n, ntypes, s.sel.data(), s.rcut);
+
+  DeviceArray<double> d_coord(s.coord), d_box(s.box);
+  DeviceArray<int> d_atype(s.atype);
+  DeviceArray<int> d_nlist(nlist.size()), d_max(ntypes);
+  DeviceArray<double> d_rij(rij.size());
+  DeviceArray<char> ws(gpu::neighbor_list_workspace_bytes(n));
+  auto status = fresh_status();
+  gpu::build_neighbor_list(d_nlist.ptr, d_rij.ptr, d_max.ptr, status.ptr, ws.ptr, d_coord.ptr,
+                           d_atype.ptr, d_box.ptr, n, ntypes, s.sel.data(), s.rcut, 0);
+  CUDA_CHECK(cudaDeviceSynchronize());
+  report("neighbor list: status", read_status(status).code, 0);
+  report("neighbor list: nlist entries differing", mismatches(d_nlist.get(), nlist), 0);
+  report("neighbor list: rij (bitwise, max diff)", rel_diff(d_rij.get(), rij), 0);
+  report("neighbor list: max_count differing", mismatches(d_max.get(), max_count), 0);
+
+  for (int ncomp : {4, 1}) {
+    const size_t row = static_cast<size_t>(nnei) * ncomp;
+    const auto avg = random_vector(rng, ntypes * row, -0.1, 0.1);
+    const auto std = random_vector(rng, ntypes * row, 0.5, 1.5);
+    std::vector<double> em(n * row), em_deriv(n * row * 3);
+    deepkit::env_mat(em.data(), em_deriv.data(), rij.data(), nlist.data(), s.atype.data(),
+                     avg.data(), std.data(), n, nnei, ncomp, ntypes, s.rcut_smth, s.rcut);
+    DeviceArray<double> d_avg(avg), d_std(std), d_em(em.size()), d_ed(em_deriv.size());
+    gpu::env_mat(d_em.ptr, d_ed.ptr, status.ptr, d_rij.ptr, d_nlist.ptr, d_atype.ptr, d_avg.ptr,
+                 d_std.ptr, n, nnei, ncomp, ntypes, s.rcut_smth, s.rcut, 0);
+    const std::string kind = ncomp == 4 ? "se_e2_a" : "se_e2_r";
+    report("env_mat " + kind + ": em", rel_diff(d_em.get(), em), 1e-14);
+    report("env_mat " + kind + ": em_deriv", rel_diff(d_ed.get(), em_deriv), 1e-14);
+    check_products(rng, nlist, rij, em_deriv, n, n, nnei, ncomp);
+  }
+}
+
+// External neighbour lists: ghosts beyond nloc, arbitrary entries in [-1, nall).
+void check_ghosts(std::mt19937_64& rng) {
+  const int nloc = 300, nall = 520, nnei = 40, ncomp = 4;
+  std::printf("ghost atoms: nloc %d, nall %d, nnei %d\n", nloc, nall, nnei);
+  std::uniform_int_distribution<int> entry(-1, nall - 1);
+  std::vector<int> nlist(nloc * nnei);
+  for (int& j : nlist) j = entry(rng);
+  const auto rij = random_vector(rng, nlist.size() * 3, -5, 5);
+  const auto em_deriv = random_vector(rng, nlist.size() * ncomp * 3, -1, 1);
+  check_products(rng, nlist, rij, em_deriv, nloc, nall, nnei, ncomp);
+}
+
+// Bad input is reported through Status, never as a crash.
+void check_errors(std::mt19937_64& rng) {
+  std::printf("bad input\n");
+  System s = random_periodic(rng, "errors", 40, 2, {9, 0, 0, 0, 9, 0, 0, 0, 9}, {30, 30}, 4.0);
+  const int n = s.natoms(), nnei = s.nnei();
+  auto run = [&](const System& sys) {
+    DeviceArray<double> d_coord(sys.coord), d_box(sys.box);
+    DeviceArray<int> d_atype(sys.atype), d_nlist(n * nnei), d_max(2);
+    DeviceArray<double> d_rij(n * nnei * 3);
+    DeviceArray<char> ws(gpu::neighbor_list_workspace_bytes(n));
+    auto status = fresh_status();
+    gpu::build_neighbor_list(d_nlist.ptr, d_rij.ptr, d_max.ptr, status.ptr, ws.ptr, d_coord.ptr,
+                             d_atype.ptr, d_box.ptr, n, 2, sys.sel.data(), sys.rcut, 0);
+    const gpu::Status st = read_status(status);
+    std::printf("    -> %s\n", gpu::status_message(st, 2, n).c_str());
+    return st;
+  };
+  System bad_type = s;
+  bad_type.atype[7] = 5;
+  gpu::Status st = run(bad_type);
+  report("bad type reported (code, atom)", (st.code != gpu::kBadType) + (st.a != 7), 0);
+  System nan = s;
+  nan.coord[3 * 11 + 1] = NAN;
+  st = run(nan);
+  report("non-finite coordinate reported", (st.code != gpu::kNonFiniteCoord) + (st.a != 11), 0);
+  System overlap = s;
+  for (int k = 0; k < 3; ++k) overlap.coord[3 * 5 + k] = overlap.coord[3 * 9 + k];
+  st = run(overlap);
+  report("overlapping atoms reported", st.code != gpu::kOverlap, 0);
+  System singular = s;
+  singular.box = {9, 0, 0, 18, 0, 0, 0, 0, 9};
+  st = run(singular);
+  report("singular box reported", st.code != gpu::kBadBox, 0);
+  System crowded = s;
+  crowded.rcut = 40.0;
+  st = run(crowded);
+  report("too many candidates reported", st.code != gpu::kTooManyCandidates, 0);
+
+  std::vector<int> nlist(10 * 4, -1);
+  nlist[13] = 99;
+  DeviceArray<int> d_nlist(nlist);
+  DeviceArray<double> d_force(30), d_nd(std::vector<double>(40 * 4, 1.0)),
+      d_ed(std::vector<double>(40 * 12, 1.0));
+  auto status = fresh_status();
+  gpu::prod_force(d_force.ptr, status.ptr, d_nd.ptr, d_ed.ptr, d_nlist.ptr, 10, 10, 4, 4, 0);
+  st = read_status(status);
+  std::printf("    -> %s\n", gpu::status_message(st, 2, 10).c_str());
+  report("bad nlist entry reported", (st.code != gpu::kBadNlist) + (st.b != 99), 0);
+}
+
+// ---------------------------------------------------------------------------------------
+// Benchmark
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+double time_gpu_ms(int reps, const std::function<void()>& fn) {
+  cudaEvent_t start, stop;
+  CUDA_CHECK(cudaEventCreate(&start));
+  CUDA_CHECK(cudaEventCreate(&stop));
+  fn();  // warm-up
+  CUDA_CHECK(cudaDeviceSynchronize());
+  std::vector<double> times;
+  for (int r = 0; r < reps; ++r) {
+    CUDA_CHECK(cudaEventRecord(start));
+    fn();
+    CUDA_CHECK(cudaEventRecord(stop));
+    CUDA_CHECK(cudaEventSynchronize(stop));
+    float ms;
+    CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
+    times.push_back(ms);
+  }
+  cudaEventDestroy(start);
+  cudaEventDestroy(stop);
+  return median(times);
+}
+
+double time_cpu_ms(int reps, const std::function<void()>& fn) {
+  fn();
+  std::vector<double> times;
+  for (int r = 0; r < reps; ++r) {
+    const auto t0 = std::chrono::steady_clock::now();
+    fn();
+    times.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  }
+  return median(times);
+}
+
+void bench_system(std::mt19937_64& rng, const System& s, int reps) {
+  const int n = s.natoms(), nnei = s.nnei(), ntypes = 2, ncomp = 4;
+  const size_t nslots = static_cast<size_t>(n) * nnei;
+  std::printf("\n%s: %d atoms, nnei %d, se_e2_a, float64; median of %d (GPU) / 3 (CPU, %d threads)\n",
+              s.name, n, nnei, reps, omp_get_max_threads());
+  std::printf("  %-28s %12s %12s %12s %12s\n", "kernel", "GPU ms", "GPU ns/atom", "CPU ms", "CPU/GPU");
+  std::vector<int> nlist(nslots), max_count(ntypes);
+  std::vector<double> rij(nslots * 3), em(nslots * ncomp), em_deriv(nslots * ncomp * 3);
+  const auto avg = random_vector(rng, ntypes * nnei * ncomp, -0.1, 0.1);
+  const auto std = random_vector(rng, ntypes * nnei * ncomp, 0.5, 1.5);
+  const auto net_deriv = random_vector(rng, nslots * ncomp, -1, 1);
+  const auto grad_force = random_vector(rng, 3L * n, -1, 1);
+  const auto grad_virial = random_vector(rng, 9, -1, 1);
+  const auto grad_av = random_vector(rng, 9L * n, -1, 1);
+  std::vector<double> force(3L * n), virial(9), atom_virial(9L * n), grad_net(nslots * ncomp);
+
+  DeviceArray<double> d_coord(s.coord), d_box(s.box), d_avg(avg), d_std(std), d_nd(net_deriv);
+  DeviceArray<double> d_gf(grad_force), d_gv(grad_virial), d_gav(grad_av);
+  DeviceArray<int> d_atype(s.atype), d_nlist(nslots), d_max(ntypes);
+  DeviceArray<double> d_rij(nslots * 3), d_em(nslots * ncomp), d_ed(nslots * ncomp * 3);
+  DeviceArray<double> d_force(3L * n), d_virial(9), d_av(9L * n), d_gn(nslots * ncomp);
+  DeviceArray<char> ws(gpu::neighbor_list_workspace_bytes(n));
+  auto status = fresh_status();
+
+  struct Row {
+    const char* name;
+    std::function<void()> gpu_fn, cpu_fn;
+  };
+  const std::vector<Row> rows = {
+      {"neighbor list",
+       [&] {
+         gpu::build_neighbor_list(d_nlist.ptr, d_rij.ptr, d_max.ptr, status.ptr, ws.ptr, d_coord.ptr,
+                                  d_atype.ptr, d_box.ptr, n, ntypes, s.sel.data(), s.rcut, 0);
+       },
+       [&] {
+         deepkit::build_neighbor_list(nlist.data(), rij.data(), max_count.data(), s.coord.data(),
+                                      s.atype.data(), s.box.data(), n, ntypes, s.sel.data(), s.rcut);
+       }},
+      {"env_mat",
+       [&] {
+         gpu::env_mat(d_em.ptr, d_ed.ptr, status.ptr, d_rij.ptr, d_nlist.ptr, d_atype.ptr, d_avg.ptr,
+                      d_std.ptr, n, nnei, ncomp, ntypes, s.rcut_smth, s.rcut, 0);
+       },
+       [&] {
+         deepkit::env_mat(em.data(), em_deriv.data(), rij.data(), nlist.data(), s.atype.data(),
+                          avg.data(), std.data(), n, nnei, ncomp, ntypes, s.rcut_smth, s.rcut);
+       }},
+      {"prod_force",
+       [&] {
+         gpu::prod_force(d_force.ptr, status.ptr, d_nd.ptr, d_ed.ptr, d_nlist.ptr, n, n, nnei, ncomp, 0);
+       },
+       [&] {
+         deepkit::prod_force(force.data(), net_deriv.data(), em_deriv.data(), nlist.data(), n, n,
+                             nnei, ncomp);
+       }},
+      {"prod_virial",
+       [&] {
+         gpu::prod_virial(d_virial.ptr, d_av.ptr, status.ptr, d_nd.ptr, d_ed.ptr, d_rij.ptr,
+                          d_nlist.ptr, n, n, nnei, ncomp, 0);
+       },
+       [&] {
+         deepkit::prod_virial(virial.data(), atom_virial.data(), net_deriv.data(), em_deriv.data(),
+                              rij.data(), nlist.data(), n, n, nnei, ncomp);
+       }},
+      {"prod_force_virial (fused)",
+       [&] {
+         gpu::prod_force_virial(d_force.ptr, d_virial.ptr, d_av.ptr, status.ptr, d_nd.ptr, d_ed.ptr,
+                                d_rij.ptr, d_nlist.ptr, n, n, nnei, ncomp, 0);
+       },
+       nullptr},
+      {"prod_force_grad",
+       [&] {
+         gpu::prod_force_grad(d_gn.ptr, d_gf.ptr, d_ed.ptr, d_nlist.ptr, n, n, nnei, ncomp, 0);
+       },
+       [&] {
+         deepkit::prod_force_grad(grad_net.data(), grad_force.data(), em_deriv.data(), nlist.data(),
+                                  n, nnei, ncomp);
+       }},
+      {"prod_virial_grad",
+       [&] {
+         gpu::prod_virial_grad(d_gn.ptr, d_gv.ptr, d_gav.ptr, d_ed.ptr, d_rij.ptr, d_nlist.ptr, n,
+                               n, nnei, ncomp, 0);
+       },
+       [&] {
+         deepkit::prod_virial_grad(grad_net.data(), grad_virial.data(), grad_av.data(),
+                                   em_deriv.data(), rij.data(), nlist.data(), n, nnei, ncomp);
+       }},
+  };
+  double step_gpu = 0, step_cpu = 0;
+  for (const Row& row : rows) {
+    const double g = time_gpu_ms(reps, row.gpu_fn);
+    const double c = row.cpu_fn ? time_cpu_ms(3, row.cpu_fn) : NAN;
+    std::printf("  %-28s %12.3f %12.1f %12.2f %12.1f\n", row.name, g, g * 1e6 / n, c, c / g);
+    const std::string name = row.name;
+    if (name == "env_mat" || name == "prod_force" || name == "prod_virial") {
+      step_gpu += g;
+      step_cpu += c;
+    }
+  }
+  const double fused = time_gpu_ms(reps, [&] {
+    rows[1].gpu_fn();
+    rows[4].gpu_fn();
+  });
+  std::printf("  %-28s %12.3f %12.1f %12.2f %12.1f\n", "env_mat+force+virial", step_gpu,
+              step_gpu * 1e6 / n, step_cpu, step_cpu / step_gpu);
+  std::printf("  %-28s %12.3f %12.1f\n", "env_mat+fused force/virial", fused, fused * 1e6 / n);
+  // Bytes the step must move at least: rij + nlist read, em + em_deriv written, then
+  // net_deriv + em_deriv + rij + nlist read, force + atom_virial written.
+  const double bytes = nslots * (3 * 8 + 4 + ncomp * 8 * 4.0) + nslots * (ncomp * 8 + ncomp * 24 + 24 + 4.0);
+  std::printf("  bytes moved at least by env_mat + fused products: %.2f GB\n", bytes / 1e9);
+  CUDA_CHECK(cudaDeviceSynchronize());
+  report("status after benchmark", read_status(status).code, 0);
+}
+
+int main(int argc, char** argv) {
+  unsigned long seed = std::random_device{}();
+  bool bench = false;
+  int reps = 20;
+  for (int a = 1; a < argc; ++a) {
+    if (!std::strcmp(argv[a], "--seed") && a + 1 < argc) seed = std::strtoul(argv[++a], nullptr, 10);
+    else if (!std::strcmp(argv[a], "--bench")) bench = true;
+    else if (!std::strcmp(argv[a], "--bench-reps") && a + 1 < argc) reps = std::atoi(argv[++a]);
+    else {
+      std::fprintf(stderr, "usage: gpu_check [--seed N] [--bench] [--bench-reps N]\n");
+      return 2;
+    }
+  }
+  cudaDeviceProp prop;
+  CUDA_CHECK(cudaGetDeviceProperties(&prop, 0));
+  std::printf("device: %s, %d SMs; seed %lu\n", prop.name, prop.multiProcessorCount, seed);
+  std::mt19937_64 rng(seed);
+  try {
+    check_system(rng, random_periodic(rng, "triclinic box shorter than 2 rcut", 60, 2,
+                                      {7.0, 0, 0, 1.5, 8.0, 0, -1.0, 2.0, 9.0}, {40, 40}, 6.0));
+    check_system(rng, random_periodic(rng, "tiny box, many images", 3, 1,
+                                      {2.5, 0, 0, 0, 2.5, 0, 0, 0, 2.5}, {80}, 4.0));
+    check_system(rng, random_open(rng, "open cluster", 300, 3, 16.0, {20, 20, 24}, 5.0));
+    check_system(rng, water(rng, "water 1,536 atoms", 8));
+    check_system(rng, water(rng, "water 12,288 atoms", 16));
+    check_ghosts(rng);
+    check_errors(rng);
+    if (bench) {
+      bench_system(rng, water(rng, "water 12,288 atoms", 16), reps);
+      bench_system(rng, water(rng, "water 98,304 atoms", 32), reps);
+    }
+  } catch (const std::exception& e) {
+    std::printf("exception: %s\n", e.what());
+    return 1;
+  }
+  std::printf("\n%s: %d failed check(s)\n", failures ? "FAILED" : "PASSED", failures);
+  return failures ? 1 : 0;
+}

@@ -1,14 +1,18 @@
 """Builds deepkit's op library (op_src/lib kernels + op_src/tf wrappers) against the
 installed TensorFlow, with the compile and link flags that tf.sysconfig reports.
 
-The library lands at deepkit/_ops*.so and is loaded by deepkit.ops.  CUDA sources
-(op_src/lib/*.cu) are not built by this CPU build.
+The library lands at deepkit/_ops*.so and is loaded by deepkit.ops.  With DEEPKIT_CUDA=1
+(and a CUDA build of TensorFlow) the CUDA kernels of op_src/lib/cuda are compiled with nvcc
+and registered for DEVICE_GPU too; DEEPKIT_CUDA_ARCH ("70;80;90" by default) picks the
+GPU generations, CUDA_HOME (or the nvcc on PATH) the toolkit.
 """
 
 from __future__ import annotations
 
 import glob
 import os
+import shutil
+import subprocess
 from concurrent.futures import ThreadPoolExecutor
 
 from setuptools import Extension, setup
@@ -31,6 +35,56 @@ def tensorflow_flags() -> tuple[list[str], list[str]]:
     return tf.sysconfig.get_compile_flags(), tf.sysconfig.get_link_flags()
 
 
+def cuda_requested() -> bool:
+    return os.environ.get("DEEPKIT_CUDA", "0").lower() in ("1", "true", "yes", "on")
+
+
+def cuda_toolkit() -> str:
+    """Root of the CUDA toolkit holding nvcc."""
+    home = os.environ.get("CUDA_HOME") or os.environ.get("CUDA_PATH")
+    nvcc = os.path.join(home, "bin", "nvcc") if home else shutil.which("nvcc")
+    if not nvcc or not os.path.exists(nvcc):
+        raise SystemExit(
+            "deepkit: DEEPKIT_CUDA=1 needs the CUDA toolkit's nvcc: set CUDA_HOME or put nvcc "
+            "on PATH (or build without DEEPKIT_CUDA for the CPU-only library)"
+        )
+    # nvcc may be a wrapper script outside the toolkit (e.g. /usr/local/bin/nvcc).
+    for root in (os.path.dirname(os.path.dirname(os.path.realpath(nvcc))), "/usr/local/cuda"):
+        if os.path.exists(os.path.join(root, "include", "cuda_runtime.h")):
+            return root
+    raise SystemExit(f"deepkit: cannot find cuda_runtime.h beside {nvcc}; set CUDA_HOME")
+
+
+def check_tensorflow_cuda() -> None:
+    import tensorflow as tf
+
+    if not tf.sysconfig.get_build_info().get("is_cuda_build", False):
+        raise SystemExit(
+            "deepkit: DEEPKIT_CUDA=1 but the installed TensorFlow is a CPU-only build; install "
+            "the CUDA build (`pip install 'tensorflow[and-cuda]>=2.21,<2.22'`) or drop DEEPKIT_CUDA"
+        )
+
+
+def nvcc_command(cuda: str, source: str, obj: str) -> list[str]:
+    """nvcc without fused multiply-add, so the GPU rounds like the CPU kernels."""
+    archs = os.environ.get("DEEPKIT_CUDA_ARCH", "70;80;90").replace(",", ";").split(";")
+    gencode = [f"-gencode=arch=compute_{a},code=sm_{a}" for a in archs if a.strip()]
+    return [
+        os.path.join(cuda, "bin", "nvcc"),
+        "-std=c++17",
+        "-O3",
+        "-fmad=false",
+        "-Xcompiler",
+        "-fPIC",
+        *gencode,
+        "-Iop_src",
+        "-c",
+        source,
+        "-o",
+        obj,
+    ]
+
+
 class BuildOps(build_ext):
     """Compiles every source of an extension in parallel and links one shared library."""
 
@@ -44,6 +98,13 @@ class BuildOps(build_ext):
             "-Wno-deprecated-declarations",
         ]
         jobs = max(1, int(os.environ.get("DEEPKIT_BUILD_JOBS", os.cpu_count() or 1)))
+        cuda_objects: list[str] = []
+        if cuda_requested():
+            check_tensorflow_cuda()
+            cuda = cuda_toolkit()
+            cflags += ["-DDEEPKIT_CUDA", f"-I{os.path.join(cuda, 'include')}"]
+            link_flags = link_flags + [f"-L{os.path.join(cuda, 'lib64')}", "-lcudart"]
+            cuda_objects = self.compile_cuda(cuda, jobs)
 
         def compile_one(source: str) -> list[str]:
             # *_avx2.cc: kernels for AVX2/FMA CPUs, chosen at run time (deepkit.ops); hidden
@@ -59,6 +120,7 @@ class BuildOps(build_ext):
         try:
             with ThreadPoolExecutor(jobs) as pool:
                 objects = [obj for objs in pool.map(compile_one, ext.sources) for obj in objs]
+            objects += cuda_objects
             self.compiler.link_shared_object(
                 objects,
                 self.get_ext_fullpath(ext.name),
@@ -70,6 +132,21 @@ class BuildOps(build_ext):
                 f"deepkit: building the op library failed ({err}). The compiler output above "
                 "says why; a C++17 compiler with OpenMP (gcc >= 9) is required."
             ) from None
+
+    def compile_cuda(self, cuda: str, jobs: int) -> list[str]:
+        os.makedirs(self.build_temp, exist_ok=True)
+
+        def compile_one(source: str) -> str:
+            obj = os.path.join(self.build_temp, os.path.basename(source) + ".o")
+            result = subprocess.run(
+                nvcc_command(cuda, source, obj), check=False, capture_output=True, text=True
+            )
+            if result.returncode != 0:
+                raise SystemExit(f"deepkit: nvcc failed on {source}:\n{result.stderr}")
+            return obj
+
+        with ThreadPoolExecutor(jobs) as pool:
+            return list(pool.map(compile_one, sorted(glob.glob("op_src/lib/cuda/*.cu"))))
 
 
 sources = sorted(glob.glob("op_src/lib/*.cc")) + sorted(glob.glob("op_src/tf/*.cc"))

@@ -104,13 +104,19 @@ def _cpu_has_avx2_fma() -> bool:
     return "avx2" in flags and "fma" in flags
 
 
+@functools.cache
+def _gpu_present() -> bool:
+    return bool(tf.config.list_physical_devices("GPU"))
+
+
 def matmul(a, b, transpose_a: bool = False, transpose_b: bool = False):
     """op(a) @ op(b) for matrices (2-D) or batches of them (3-D, same batch size).
 
     float64 on an AVX2/FMA CPU runs DkMatMul / DkBatchMatMul: Eigen's products built for
-    AVX2/FMA (the TensorFlow wheel builds its float64 MatMul for SSE only); otherwise
-    tf.matmul. Differentiable to any order."""
-    if a.dtype != tf.float64 or not _cpu_has_avx2_fma():
+    AVX2/FMA (the TensorFlow wheel builds its float64 MatMul for SSE only); otherwise, and
+    whenever TensorFlow sees a GPU (cuBLAS then does the products), tf.matmul.
+    Differentiable to any order."""
+    if a.dtype != tf.float64 or not _cpu_has_avx2_fma() or _gpu_present():
         return tf.matmul(a, b, transpose_a=transpose_a, transpose_b=transpose_b)
     kernel = op_library().dk_batch_mat_mul if a.shape.rank == 3 else op_library().dk_mat_mul
     return kernel(a, b, transpose_a=transpose_a, transpose_b=transpose_b)

@@ -2,8 +2,8 @@
 // (op_src/lib/env_mat.h).
 #include <string>
 
-#include "lib/env_mat.h"
 #include "tf/kernel_call.h"
+#include "tf/launch.h"
 #include "tensorflow/core/framework/op.h"
 #include "tensorflow/core/framework/op_kernel.h"
 #include "tensorflow/core/framework/shape_inference.h"
@@ -52,6 +52,7 @@ REGISTER_OP("DkEnvMat")
     })
     .Doc("Environment matrix (R - avg) / std and d em / d r_ij.");
 
+template <class Launch>
 class DkEnvMatOp : public OpKernel {
  public:
   explicit DkEnvMatOp(OpKernelConstruction* ctx) : OpKernel(ctx) {
@@ -88,23 +89,21 @@ class DkEnvMatOp : public OpKernel {
     Tensor *em, *em_deriv;
     OP_REQUIRES_OK(ctx, ctx->allocate_output(0, {nframes, nloc, nnei, ncomp_}, &em));
     OP_REQUIRES_OK(ctx, ctx->allocate_output(1, {nframes, nloc, nnei, ncomp_, 3}, &em_deriv));
-    const int64_t slots = nloc * nnei;
-    for (int64_t f = 0; f < nframes; ++f) {
-      const bool ok = deepkit::call_kernel(ctx, f, [&] {
-        deepkit::env_mat(em->flat<double>().data() + f * slots * ncomp_,
-                         em_deriv->flat<double>().data() + f * slots * ncomp_ * 3,
-                         rij.flat<double>().data() + f * slots * 3,
-                         nlist.flat<int>().data() + f * slots, atype.flat<int>().data() + f * natoms,
-                         avg.flat<double>().data(), stdev.flat<double>().data(),
-                         static_cast<int>(nloc), static_cast<int>(nnei), ncomp_,
-                         static_cast<int>(avg.dim_size(0)), rcut_smth, rcut);
-      });
-      if (!ok) return;
-    }
+    const deepkit::EnvMatArgs args{
+        em->flat<double>().data(), em_deriv->flat<double>().data(), rij.flat<double>().data(),
+        nlist.flat<int>().data(), atype.flat<int>().data(), avg.flat<double>().data(),
+        stdev.flat<double>().data(), nframes, nloc, natoms, nnei, ncomp_,
+        static_cast<int>(avg.dim_size(0)), rcut_smth, rcut};
+    Launch::env_mat(ctx, args);
   }
 
  private:
   int ncomp_;
 };
 
-REGISTER_KERNEL_BUILDER(Name("DkEnvMat").Device(DEVICE_CPU), DkEnvMatOp);
+REGISTER_KERNEL_BUILDER(Name("DkEnvMat").Device(DEVICE_CPU), DkEnvMatOp<deepkit::CpuLaunch>);
+#ifdef DEEPKIT_CUDA
+REGISTER_KERNEL_BUILDER(
+    Name("DkEnvMat").Device(DEVICE_GPU).HostMemory("rcut_smth").HostMemory("rcut"),
+    DkEnvMatOp<deepkit::GpuLaunch>);
+#endif

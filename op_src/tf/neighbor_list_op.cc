@@ -1,8 +1,8 @@
 // DkNeighborList: type-blocked neighbour list of every frame (op_src/lib/neighbor_list.h).
 #include <vector>
 
-#include "lib/neighbor_list.h"
 #include "tf/kernel_call.h"
+#include "tf/launch.h"
 #include "tensorflow/core/framework/op.h"
 #include "tensorflow/core/framework/op_kernel.h"
 #include "tensorflow/core/framework/shape_inference.h"
@@ -41,6 +41,7 @@ REGISTER_OP("DkNeighborList")
     })
     .Doc("Cell-list neighbour list; periodic images within rcut included.");
 
+template <class Launch>
 class DkNeighborListOp : public OpKernel {
  public:
   explicit DkNeighborListOp(OpKernelConstruction* ctx) : OpKernel(ctx) {
@@ -69,20 +70,11 @@ class DkNeighborListOp : public OpKernel {
     OP_REQUIRES_OK(ctx, ctx->allocate_output(0, {nframes, natoms, nnei_}, &nlist));
     OP_REQUIRES_OK(ctx, ctx->allocate_output(1, {nframes, natoms, nnei_, 3}, &rij));
     OP_REQUIRES_OK(ctx, ctx->allocate_output(2, {nframes, static_cast<int64_t>(sel_.size())}, &max_count));
-    const int ntypes = static_cast<int>(sel_.size());
-    for (int64_t f = 0; f < nframes; ++f) {
-      const double* frame_box = box.flat<double>().data() + 9 * f;
-      const bool ok = deepkit::call_kernel(ctx, f, [&] {
-        deepkit::build_neighbor_list(
-            nlist->flat<int>().data() + f * natoms * nnei_,
-            rij->flat<double>().data() + f * natoms * nnei_ * 3,
-            max_count->flat<int>().data() + f * ntypes,
-            coord.flat<double>().data() + f * natoms * 3, atype.flat<int>().data() + f * natoms,
-            deepkit::box_is_empty(frame_box) ? nullptr : frame_box, static_cast<int>(natoms),
-            ntypes, sel_.data(), rcut);
-      });
-      if (!ok) return;
-    }
+    const deepkit::NeighborListArgs args{
+        nlist->flat<int>().data(), rij->flat<double>().data(), max_count->flat<int>().data(),
+        coord.flat<double>().data(), atype.flat<int>().data(), box.flat<double>().data(),
+        nframes, natoms, static_cast<int>(sel_.size()), static_cast<int>(nnei_), sel_.data(), rcut};
+    Launch::neighbor_list(ctx, args);
   }
 
  private:
@@ -90,4 +82,9 @@ class DkNeighborListOp : public OpKernel {
   int64_t nnei_;
 };
 
-REGISTER_KERNEL_BUILDER(Name("DkNeighborList").Device(DEVICE_CPU), DkNeighborListOp);
+REGISTER_KERNEL_BUILDER(Name("DkNeighborList").Device(DEVICE_CPU),
+                        DkNeighborListOp<deepkit::CpuLaunch>);
+#ifdef DEEPKIT_CUDA
+REGISTER_KERNEL_BUILDER(Name("DkNeighborList").Device(DEVICE_GPU).HostMemory("rcut"),
+                        DkNeighborListOp<deepkit::GpuLaunch>);
+#endif

@@ -1,6 +1,6 @@
 // DkProdForce, DkProdVirial and their gradients (op_src/lib/prod_force_virial.h).
-#include "lib/prod_force_virial.h"
 #include "tf/kernel_call.h"
+#include "tf/launch.h"
 #include "tensorflow/core/framework/op.h"
 #include "tensorflow/core/framework/op_kernel.h"
 #include "tensorflow/core/framework/shape_inference.h"
@@ -65,6 +65,18 @@ bool read_nall(OpKernelContext* ctx, int index, int64_t nloc, int64_t* nall) {
   return true;
 }
 
+deepkit::ProdArgs prod_args(const Slots& s, int64_t nall, const Tensor* net_deriv,
+                            const Tensor& em_deriv, const Tensor* rij, const Tensor& nlist) {
+  return {net_deriv ? net_deriv->flat<double>().data() : nullptr, em_deriv.flat<double>().data(),
+          rij ? rij->flat<double>().data() : nullptr,
+          nlist.flat<int>().data(),
+          s.nframes,
+          s.nloc,
+          nall,
+          s.nnei,
+          static_cast<int>(s.ncomp)};
+}
+
 // Net-derivative-shaped output (nframes, nloc, nnei, ncomp) from em_deriv's first four axes.
 Status grad_net_shape(InferenceContext* c, int em_deriv_index) {
   ShapeHandle em_deriv, out;
@@ -127,6 +139,7 @@ REGISTER_OP("DkProdVirialGrad")
     .Output("grad_net: double")         // (nframes, nloc, nnei, ncomp)
     .SetShapeFn([](InferenceContext* c) { return grad_net_shape(c, 2); });
 
+template <class Launch>
 class DkProdForceOp : public OpKernel {
  public:
   using OpKernel::OpKernel;
@@ -140,19 +153,12 @@ class DkProdForceOp : public OpKernel {
     if (!read_nall(ctx, 3, s.nloc, &nall)) return;
     Tensor* force;
     OP_REQUIRES_OK(ctx, ctx->allocate_output(0, {s.nframes, nall, 3}, &force));
-    const int64_t n = s.per_frame();
-    for (int64_t f = 0; f < s.nframes; ++f) {
-      const bool ok = deepkit::call_kernel(ctx, f, [&] {
-        deepkit::prod_force(force->flat<double>().data() + f * nall * 3,
-                            net_deriv.flat<double>().data() + f * n * s.ncomp,
-                            em_deriv.flat<double>().data() + f * n * s.ncomp * 3,
-                            nlist.flat<int>().data() + f * n, s.nloc, nall, s.nnei, s.ncomp);
-      });
-      if (!ok) return;
-    }
+    Launch::prod_force(ctx, prod_args(s, nall, &net_deriv, em_deriv, nullptr, nlist),
+                       force->flat<double>().data());
   }
 };
 
+template <class Launch>
 class DkProdVirialOp : public OpKernel {
  public:
   using OpKernel::OpKernel;
@@ -168,21 +174,12 @@ class DkProdVirialOp : public OpKernel {
     Tensor *virial, *atom_virial;
     OP_REQUIRES_OK(ctx, ctx->allocate_output(0, {s.nframes, 9}, &virial));
     OP_REQUIRES_OK(ctx, ctx->allocate_output(1, {s.nframes, nall, 9}, &atom_virial));
-    const int64_t n = s.per_frame();
-    for (int64_t f = 0; f < s.nframes; ++f) {
-      const bool ok = deepkit::call_kernel(ctx, f, [&] {
-        deepkit::prod_virial(virial->flat<double>().data() + f * 9,
-                             atom_virial->flat<double>().data() + f * nall * 9,
-                             net_deriv.flat<double>().data() + f * n * s.ncomp,
-                             em_deriv.flat<double>().data() + f * n * s.ncomp * 3,
-                             rij.flat<double>().data() + f * n * 3, nlist.flat<int>().data() + f * n,
-                             s.nloc, nall, s.nnei, s.ncomp);
-      });
-      if (!ok) return;
-    }
+    Launch::prod_virial(ctx, prod_args(s, nall, &net_deriv, em_deriv, &rij, nlist),
+                        virial->flat<double>().data(), atom_virial->flat<double>().data());
   }
 };
 
+template <class Launch>
 class DkProdForceGradOp : public OpKernel {
  public:
   using OpKernel::OpKernel;
@@ -198,20 +195,12 @@ class DkProdForceGradOp : public OpKernel {
     const int64_t nall = grad.dim_size(1);
     Tensor* grad_net;
     OP_REQUIRES_OK(ctx, ctx->allocate_output(0, {s.nframes, s.nloc, s.nnei, s.ncomp}, &grad_net));
-    const int64_t n = s.per_frame();
-    for (int64_t f = 0; f < s.nframes; ++f) {
-      const bool ok = deepkit::call_kernel(ctx, f, [&] {
-        deepkit::check_nlist(nlist.flat<int>().data() + f * n, s.nloc, s.nnei, nall);
-        deepkit::prod_force_grad(grad_net->flat<double>().data() + f * n * s.ncomp,
-                                 grad.flat<double>().data() + f * nall * 3,
-                                 em_deriv.flat<double>().data() + f * n * s.ncomp * 3,
-                                 nlist.flat<int>().data() + f * n, s.nloc, s.nnei, s.ncomp);
-      });
-      if (!ok) return;
-    }
+    Launch::prod_force_grad(ctx, prod_args(s, nall, nullptr, em_deriv, nullptr, nlist),
+                            grad.flat<double>().data(), grad_net->flat<double>().data());
   }
 };
 
+template <class Launch>
 class DkProdVirialGradOp : public OpKernel {
  public:
   using OpKernel::OpKernel;
@@ -233,23 +222,21 @@ class DkProdVirialGradOp : public OpKernel {
     const int64_t nall = grad_atom_virial.dim_size(1);
     Tensor* grad_net;
     OP_REQUIRES_OK(ctx, ctx->allocate_output(0, {s.nframes, s.nloc, s.nnei, s.ncomp}, &grad_net));
-    const int64_t n = s.per_frame();
-    for (int64_t f = 0; f < s.nframes; ++f) {
-      const bool ok = deepkit::call_kernel(ctx, f, [&] {
-        deepkit::check_nlist(nlist.flat<int>().data() + f * n, s.nloc, s.nnei, nall);
-        deepkit::prod_virial_grad(grad_net->flat<double>().data() + f * n * s.ncomp,
-                                  grad_virial.flat<double>().data() + f * 9,
-                                  grad_atom_virial.flat<double>().data() + f * nall * 9,
-                                  em_deriv.flat<double>().data() + f * n * s.ncomp * 3,
-                                  rij.flat<double>().data() + f * n * 3,
-                                  nlist.flat<int>().data() + f * n, s.nloc, s.nnei, s.ncomp);
-      });
-      if (!ok) return;
-    }
+    Launch::prod_virial_grad(ctx, prod_args(s, nall, nullptr, em_deriv, &rij, nlist),
+                             grad_virial.flat<double>().data(),
+                             grad_atom_virial.flat<double>().data(), grad_net->flat<double>().data());
   }
 };
 
-REGISTER_KERNEL_BUILDER(Name("DkProdForce").Device(DEVICE_CPU), DkProdForceOp);
-REGISTER_KERNEL_BUILDER(Name("DkProdVirial").Device(DEVICE_CPU), DkProdVirialOp);
-REGISTER_KERNEL_BUILDER(Name("DkProdForceGrad").Device(DEVICE_CPU), DkProdForceGradOp);
-REGISTER_KERNEL_BUILDER(Name("DkProdVirialGrad").Device(DEVICE_CPU), DkProdVirialGradOp);
+#define DEEPKIT_REGISTER_PRODUCTS(DEVICE, LAUNCH, ...)                                      \
+  REGISTER_KERNEL_BUILDER(Name("DkProdForce").Device(DEVICE) __VA_ARGS__,                 \
+                          DkProdForceOp<LAUNCH>);                                         \
+  REGISTER_KERNEL_BUILDER(Name("DkProdVirial").Device(DEVICE) __VA_ARGS__,                \
+                          DkProdVirialOp<LAUNCH>);                                        \
+  REGISTER_KERNEL_BUILDER(Name("DkProdForceGrad").Device(DEVICE), DkProdForceGradOp<LAUNCH>); \
+  REGISTER_KERNEL_BUILDER(Name("DkProdVirialGrad").Device(DEVICE), DkProdVirialGradOp<LAUNCH>);
+
+DEEPKIT_REGISTER_PRODUCTS(DEVICE_CPU, deepkit::CpuLaunch)
+#ifdef DEEPKIT_CUDA
+DEEPKIT_REGISTER_PRODUCTS(DEVICE_GPU, deepkit::GpuLaunch, .HostMemory("nall"))
+#endif

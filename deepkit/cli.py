@@ -16,6 +16,7 @@ from deepkit.errors import InputError
 COMMANDS = {
     "train": ("deepkit.train.command", "train a model from a DeePMD-kit style input"),
     "freeze": ("deepkit.freeze", "freeze a training checkpoint into one .pb model"),
+    "compress": ("deepkit.compress.command", "compress a frozen model (tabulated embedding nets)"),
     "test": ("deepkit.test", "errors of a frozen model on labelled systems"),
     "model-devi": ("deepkit.infer.model_devi", "deviation of an ensemble of models per frame"),
     "show": ("deepkit.show", "print the metadata of a frozen model"),

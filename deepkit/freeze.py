@@ -19,9 +19,7 @@ def freeze(checkpoint: str | Path, output: str | Path) -> Path:
     folder holds out.json. Written atomically; returns the output path."""
     import tensorflow as tf
 
-    from deepkit import __version__
     from deepkit.config import normalize
-    from deepkit.model import names
     from deepkit.model.ener_model import EnergyModel
     from deepkit.train.trainer import checkpoint_path
 
@@ -31,25 +29,56 @@ def freeze(checkpoint: str | Path, output: str | Path) -> Path:
         raise InputError(f"{folder}: no out.json (the normalised input deepkit train writes)")
     config = normalize(json.loads((folder / "out.json").read_text()))
     model = EnergyModel(config["model"])
-    v1 = tf.compat.v1
     graph = tf.Graph()
     with graph.as_default():
-        inputs = model.placeholders()
-        model.build(**inputs)
-        descriptor = config["model"]["descriptor"]
-        tf.constant(" ".join(model.type_map), name=names.ATTR_TYPE_MAP)
-        tf.constant(float(descriptor["rcut"]), tf.float64, name=names.ATTR_RCUT)
-        tf.constant(descriptor["type"], name=names.ATTR_DESCRIPTOR)
-        tf.constant(np.array(descriptor["sel"], np.int32), name=names.ATTR_SEL)
-        tf.constant(False, name=names.ATTR_COMPRESSED)
-        tf.constant(__version__, name=names.ATTR_VERSION)
-        tf.constant(json.dumps(config), name=names.ATTR_TRAIN_INPUT)
-        saver = v1.train.Saver()
-    with v1.Session(graph=graph) as sess:
+        model.build(**model.placeholders())
+        add_metadata(model, config)
+        saver = tf.compat.v1.train.Saver()
+    with tf.compat.v1.Session(graph=graph) as sess:
         saver.restore(sess, prefix)
-        frozen = v1.graph_util.convert_variables_to_constants(
-            sess, graph.as_graph_def(), list(names.FROZEN_OUTPUTS + names.FROZEN_ATTRS)
+        return write_frozen(sess, output)
+
+
+def add_metadata(model, config: dict, compress: dict | None = None) -> None:
+    """The model_attr/* constants of deepkit.model.names, in the default graph."""
+    import tensorflow as tf
+
+    from deepkit import __version__
+    from deepkit.model import names
+
+    descriptor = config["model"]["descriptor"]
+    tf.constant(" ".join(model.type_map), name=names.ATTR_TYPE_MAP)
+    tf.constant(float(descriptor["rcut"]), tf.float64, name=names.ATTR_RCUT)
+    tf.constant(descriptor["type"], name=names.ATTR_DESCRIPTOR)
+    tf.constant(np.array(descriptor["sel"], np.int32), name=names.ATTR_SEL)
+    tf.constant(compress is not None, name=names.ATTR_COMPRESSED)
+    tf.constant(__version__, name=names.ATTR_VERSION)
+    tf.constant(json.dumps(config), name=names.ATTR_TRAIN_INPUT)
+    if compress is not None:
+        tf.constant(json.dumps(compress), name=names.ATTR_COMPRESS)
+
+
+def write_frozen(sess, output: str | Path) -> Path:
+    """Fold the session's variables into constants, keep what the outputs and metadata
+    need, and write the GraphDef atomically."""
+    import tensorflow as tf
+
+    from deepkit.model import names
+
+    graph = sess.graph
+    keep = [
+        n
+        for n in (
+            *names.FROZEN_OUTPUTS,
+            *names.FROZEN_ATTRS,
+            names.TABLE_OVERFLOW,
+            names.ATTR_COMPRESS,
         )
+        if _has_op(graph, n)
+    ]
+    frozen = tf.compat.v1.graph_util.convert_variables_to_constants(
+        sess, graph.as_graph_def(), keep
+    )
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.")
@@ -60,6 +89,14 @@ def freeze(checkpoint: str | Path, output: str | Path) -> Path:
     os.chmod(tmp, 0o666 & ~umask)
     os.replace(tmp, output)
     return output
+
+
+def _has_op(graph, name: str) -> bool:
+    try:
+        graph.get_operation_by_name(name)
+    except KeyError:
+        return False
+    return True
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

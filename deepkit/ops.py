@@ -23,6 +23,7 @@ __all__ = [
     "op_library",
     "prod_force",
     "prod_virial",
+    "tabulate_fusion",
 ]
 
 
@@ -94,6 +95,16 @@ def prod_virial(net_deriv, em_deriv, rij, nlist, nall):
     return op_library().dk_prod_virial(net_deriv, em_deriv, rij, nlist, nall)
 
 
+def tabulate_fusion(table, info, x, rows):
+    """Compressed embedding net contracted with the environment rows (model compression).
+
+    table (intervals, 6, width) and info (7,) from deepkit.compress.table; x (n, nnei) the
+    net's input; rows (n, nnei, ncomp). Returns (n, width, ncomp) = sum_j G(x_j) (x) rows_j,
+    G the tabulated net, never stored. Differentiable in x and rows, and its gradient once
+    more in the incoming gradient (fine-tuning the fitting net on forces)."""
+    return op_library().dk_tabulate_fusion(table, info, x, rows)
+
+
 @functools.cache
 def _cpu_has_avx2_fma() -> bool:
     try:
@@ -149,6 +160,27 @@ def _env_mat_grad(op, grad_em, grad_em_deriv):
     em_deriv = op.outputs[1]
     grad_rij = tf.reduce_sum(tf.expand_dims(grad_em, -1) * em_deriv, axis=-2)
     return [grad_rij, None, None, None, None, None, None]
+
+
+@tf.RegisterGradient("DkTabulateFusion")
+def _tabulate_fusion_grad(op, dy):
+    table, info, x, rows = op.inputs
+    dx, drows = op_library().dk_tabulate_fusion_grad(table, info, x, rows, dy)
+    return [None, None, dx, drows]
+
+
+@tf.RegisterGradient("DkTabulateFusionGrad")
+def _tabulate_fusion_grad_grad(op, ddx, ddrows):
+    # Only the path to dy (which carries the fitting net's parameters) is provided: second
+    # derivatives in the coordinates are not needed to train on forces.
+    table, info, x, rows, _ = op.inputs
+    ddx = tf.zeros_like(x) if ddx is None else ddx
+    ddrows = tf.zeros_like(rows) if ddrows is None else ddrows
+    ddy = op_library().dk_tabulate_fusion_grad_grad(table, info, x, rows, ddx, ddrows)
+    return [None, None, None, None, ddy]
+
+
+tf.no_gradient("DkTabulateFusionGradGrad")
 
 
 @tf.RegisterGradient("DkProdForce")

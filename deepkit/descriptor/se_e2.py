@@ -52,6 +52,32 @@ class SmoothEdition(Descriptor):
         self.avg = np.zeros((ntypes, self.nnei, self.ncomp))
         self.std = np.ones((ntypes, self.nnei, self.ncomp))
         self.env: dict = {}
+        self.tables: dict | None = None  # net scope -> compress.table.Table when compressed
+
+    def net_scopes(self) -> list[tuple[str, int | None, int]]:
+        """(variable scope, centre type or None with type_one_side, neighbour type) of every
+        embedding net."""
+        centres = [None] if self.type_one_side else list(range(self.ntypes))
+        return [
+            (_scope(ti, t), ti, t) for ti in centres for t in range(self.ntypes) if self.sel[t] > 0
+        ]
+
+    def input_ranges(self, min_nbor_dist: float) -> dict[str, tuple[float, float]]:
+        """[lower, upper] of each net's input, the normalised radial component
+        (s - avg) / std, for s in [0, 1 / min_nbor_dist] (s(r) <= 1/r)."""
+        begin = np.cumsum([0, *self.sel])
+        s_max = 1.0 / min_nbor_dist
+        excluded = self._pair_mask() == 0
+        ranges = {}
+        for scope, ti, t in self.net_scopes():
+            centre = slice(None) if ti is None else slice(ti, ti + 1)
+            avg = self.avg[centre, begin[t] : begin[t + 1], 0]
+            std = self.std[centre, begin[t] : begin[t + 1], 0]
+            lower, upper = float(np.min(-avg / std)), float(np.max((s_max - avg) / std))
+            if excluded[centre, t].any():  # masked slots feed the net a zero
+                lower, upper = min(lower, 0.0), max(upper, 0.0)
+            ranges[scope] = (lower, upper)
+        return ranges
 
     @property
     def dim_out(self) -> int:
@@ -96,6 +122,8 @@ class SmoothEdition(Descriptor):
             "nlist": nlist,
             "max_count": max_count,
         }
+        if self.tables is not None:
+            self.env["table_overflow"] = self._table_overflow(em, atype)
 
         rows = tf.cast(tf.reshape(em, [-1, self.nnei, self.ncomp]), self.dtype)
         atype_flat = tf.reshape(atype, [-1])
@@ -123,7 +151,11 @@ class SmoothEdition(Descriptor):
                 continue
             k = sum(1 for s in self.sel[:t] if s > 0)
             block = blocks[k]
-            scope = f"filter_type_{t}" if centre_type is None else f"filter_type_{centre_type}_{t}"
+            scope = _scope(centre_type, t)
+            if self.tables is not None:
+                part = self._tabulated(scope, radial_blocks[k], block, self.sel[t])
+                total = part if total is None else total + part
+                continue
             g = embedding_net(
                 tf.reshape(radial_blocks[k], [-1, 1]),
                 self.neuron,
@@ -147,6 +179,41 @@ class SmoothEdition(Descriptor):
         # D = T T<^T: (n, M1, 4) x (n, 4, M2) -> (n, M1 * M2)
         d = ops.matmul(total, total[:, : self.axis_neuron, :], transpose_b=True)
         return tf.reshape(d, [-1, m1 * self.axis_neuron])
+
+    def _tabulated(self, scope, radial, block, nslots):
+        """The compressed net's contribution: G^T R (kind a) or sum of G (kind r) straight
+        from the table (ops.tabulate_fusion)."""
+        table = self.tables[scope]
+        x = tf.cast(tf.reshape(radial, [-1, nslots]), tf.float64)
+        rows = tf.cast(block, tf.float64) if self.kind == "a" else tf.ones_like(x)[:, :, None]
+        part = ops.tabulate_fusion(
+            tf.constant(table.coefficients, name=f"{names.TABLE_PREFIX}/{scope}/table"),
+            tf.constant(table.info, name=f"{names.TABLE_PREFIX}/{scope}/info"),
+            x,
+            rows,
+        )
+        if self.kind == "r":
+            part = tf.squeeze(part, axis=2)
+        return tf.cast(part, self.dtype)
+
+    def _table_overflow(self, em, atype):
+        """(nf,) number of slots whose net input lies beyond its table (upper_ext)."""
+        ext = np.full((self.ntypes, self.nnei), np.inf)
+        begin = np.cumsum([0, *self.sel])
+        excluded = self._pair_mask() == 0
+        for scope, ti, t in self.net_scopes():
+            for centre in range(self.ntypes) if ti is None else [ti]:
+                if not excluded[centre, t]:
+                    ext[centre, begin[t] : begin[t + 1]] = self.tables[scope].info[2]
+        limit = tf.gather(tf.constant(ext), atype)  # (nf, natoms, nnei)
+        beyond = tf.cast(em[..., 0] > limit, tf.int32)
+        return tf.reduce_sum(beyond, axis=[1, 2])
+
+
+def _scope(centre_type: int | None, neighbor_type: int) -> str:
+    if centre_type is None:
+        return f"filter_type_{neighbor_type}"
+    return f"filter_type_{centre_type}_{neighbor_type}"
 
 
 @register("se_e2_a")

@@ -4,6 +4,7 @@ neighbour search)."""
 
 from __future__ import annotations
 
+import numpy as np
 import tensorflow as tf
 
 from deepkit import ops
@@ -25,6 +26,7 @@ class EnergyModel:
         self.fitting = EnergyFitting(ntypes=ntypes, **fitting)
         self.data_stat_nbatch = model_params["data_stat_nbatch"]
         self.data_stat_protect = model_params["data_stat_protect"]
+        self.min_nbor_dist = -1.0  # closest pair in the training data; <= 0: unknown
 
     def compute_statistics(self, systems, frames_per_system: int) -> None:
         """Energy bias and env-mat normalisation from the training systems."""
@@ -32,6 +34,10 @@ class EnergyModel:
             systems, self.type_map, frames_per_system, self.data_stat_protect
         )
         self.fitting.compute_statistics(systems, self.type_map)
+        from deepkit.neighbor_stat import neighbor_stat
+
+        _, min_dist = neighbor_stat(systems, self.type_map, self.descriptor.rcut)
+        self.min_nbor_dist = min_dist if np.isfinite(min_dist) else -1.0
 
     def placeholders(self) -> dict:
         """The model's inputs (names.py); fparam / aparam only when the fitting uses them."""
@@ -52,6 +58,12 @@ class EnergyModel:
         """coord (nf, natoms*3), atype (nf, natoms), box (nf, 9), fparam (nf, numb_fparam),
         aparam (nf, natoms * numb_aparam) -> named outputs."""
         nframes, natoms = tf.shape(atype)[0], tf.shape(atype)[1]
+        with v1.variable_scope(names.MIN_NBOR_DIST.split("/")[0], reuse=v1.AUTO_REUSE):
+            v1.get_variable(
+                names.MIN_NBOR_DIST.split("/")[1],
+                initializer=tf.constant(float(self.min_nbor_dist), tf.float64),
+                trainable=False,
+            )
         coord3 = tf.reshape(coord, [nframes, natoms, 3])
         descriptor = self.descriptor.build(coord3, atype, box)
         env = self.descriptor.env
@@ -64,7 +76,7 @@ class EnergyModel:
         virial, atom_virial = ops.prod_virial(
             net_deriv, env["em_deriv"], env["rij"], env["nlist"], natoms
         )
-        return {
+        outputs = {
             "energy": tf.identity(energy, names.ENERGY),
             "atom_energy": tf.identity(atom_energy, names.ATOM_ENERGY),
             "force": tf.reshape(force, [nframes, -1], name=names.FORCE),
@@ -72,3 +84,6 @@ class EnergyModel:
             "atom_virial": tf.reshape(atom_virial, [nframes, -1], name=names.ATOM_VIRIAL),
             "max_count": tf.identity(env["max_count"], names.MAX_NEIGHBORS),
         }
+        if "table_overflow" in env:
+            outputs["table_overflow"] = tf.identity(env["table_overflow"], names.TABLE_OVERFLOW)
+        return outputs

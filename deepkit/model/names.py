@@ -25,10 +25,17 @@ VIRIAL = "o_virial"  # (nf, 9)
 ATOM_ENERGY = "o_atom_energy"  # (nf, natoms)
 ATOM_VIRIAL = "o_atom_virial"  # (nf, natoms * 9)
 MAX_NEIGHBORS = "o_max_neighbors"  # (nf, ntypes) largest neighbour count per type
+TABLE_OVERFLOW = "o_table_overflow"  # (nf,) compressed models: net inputs beyond the table
 
 # Descriptor statistics (non-trainable variables, restored from checkpoints)
 DESCRIPTOR_AVG = "descrpt_attr/t_avg"
 DESCRIPTOR_STD = "descrpt_attr/t_std"
+
+# Training-data statistics kept with the model (non-trainable variable)
+MIN_NBOR_DIST = "train_attr/min_nbor_dist"  # float64 scalar, Angstrom; <= 0 when unknown
+
+# Compressed models: embedding-net tables, one pair of constants per net scope
+TABLE_PREFIX = "compress"  # compress/<net scope>/table (intervals, 6, width), .../info (7,)
 
 # Frozen-model metadata constants (deepkit freeze); strings are UTF-8 scalars.
 ATTR_TYPE_MAP = "model_attr/type_map"  # string, element names separated by spaces
@@ -38,6 +45,7 @@ ATTR_SEL = "model_attr/sel"  # int32 (ntypes,)
 ATTR_COMPRESSED = "model_attr/compressed"  # bool scalar
 ATTR_VERSION = "model_attr/version"  # string, deepkit version that froze the model
 ATTR_TRAIN_INPUT = "model_attr/train_input"  # string, the normalised training input (JSON)
+ATTR_COMPRESS = "model_attr/compress"  # string, compressed models: table settings (JSON)
 
 FROZEN_OUTPUTS = (ENERGY, FORCE, VIRIAL, ATOM_ENERGY, ATOM_VIRIAL, MAX_NEIGHBORS)
 FROZEN_ATTRS = (
@@ -48,4 +56,5 @@ FROZEN_ATTRS = (
     ATTR_COMPRESSED,
     ATTR_VERSION,
     ATTR_TRAIN_INPUT,
+    MIN_NBOR_DIST,
 )

@@ -2,6 +2,7 @@
 #include "lib/env_mat.h"
 #include "lib/neighbor_list.h"
 #include "lib/prod_force_virial.h"
+#include "lib/tabulate.h"
 #include "tf/kernel_call.h"
 #include "tf/launch.h"
 
@@ -89,6 +90,30 @@ void CpuLaunch::prod_virial_grad(OpKernelContext* ctx, const ProdArgs& a,
     });
     if (!ok) return;
   }
+}
+
+void CpuLaunch::tabulate_fusion(OpKernelContext* ctx, const TabulateArgs& a, double* out) {
+  call_kernel(ctx, 0, [&] {
+    deepkit::tabulate_fusion(out, a.table, table_info(a.info, a.width), a.x, a.rows,
+                             static_cast<int>(a.n), static_cast<int>(a.nnei), a.ncomp);
+  });
+}
+
+void CpuLaunch::tabulate_fusion_grad(OpKernelContext* ctx, const TabulateArgs& a,
+                                     const double* dy, double* dx, double* drows) {
+  call_kernel(ctx, 0, [&] {
+    deepkit::tabulate_fusion_grad(dx, drows, a.table, table_info(a.info, a.width), a.x, a.rows,
+                                  dy, static_cast<int>(a.n), static_cast<int>(a.nnei), a.ncomp);
+  });
+}
+
+void CpuLaunch::tabulate_fusion_grad_grad(OpKernelContext* ctx, const TabulateArgs& a,
+                                          const double* ddx, const double* ddrows, double* ddy) {
+  call_kernel(ctx, 0, [&] {
+    deepkit::tabulate_fusion_grad_grad(ddy, a.table, table_info(a.info, a.width), a.x, a.rows,
+                                       ddx, ddrows, static_cast<int>(a.n),
+                                       static_cast<int>(a.nnei), a.ncomp);
+  });
 }
 
 }  // namespace deepkit

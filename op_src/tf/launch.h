@@ -48,6 +48,17 @@ struct ProdArgs {
   int ncomp;
 };
 
+// The tabulation ops (lib/tabulate.h): n centres x nnei slots, ncomp row components.
+struct TabulateArgs {
+  const double* table;
+  const double* info;  // host memory
+  int width;
+  const double* x;
+  const double* rows;
+  int64_t n, nnei;
+  int ncomp;
+};
+
 #define DEEPKIT_LAUNCH_FUNCTIONS                                                            \
   static void neighbor_list(tensorflow::OpKernelContext* ctx, const NeighborListArgs& a);    \
   static void env_mat(tensorflow::OpKernelContext* ctx, const EnvMatArgs& a);                \
@@ -58,7 +69,14 @@ struct ProdArgs {
                               const double* grad_force, double* grad_net);                   \
   static void prod_virial_grad(tensorflow::OpKernelContext* ctx, const ProdArgs& a,          \
                                const double* grad_virial, const double* grad_atom_virial,    \
-                               double* grad_net);
+                               double* grad_net);                                          \
+  static void tabulate_fusion(tensorflow::OpKernelContext* ctx, const TabulateArgs& a,       \
+                              double* out);                                                  \
+  static void tabulate_fusion_grad(tensorflow::OpKernelContext* ctx, const TabulateArgs& a,  \
+                                   const double* dy, double* dx, double* drows);             \
+  static void tabulate_fusion_grad_grad(tensorflow::OpKernelContext* ctx,                    \
+                                        const TabulateArgs& a, const double* ddx,            \
+                                        const double* ddrows, double* ddy);
 
 struct CpuLaunch {
   DEEPKIT_LAUNCH_FUNCTIONS

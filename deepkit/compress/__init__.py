@@ -1,0 +1,1 @@
+"""Model compression: embedding nets replaced by quintic tables (DESIGN.md "Compression")."""

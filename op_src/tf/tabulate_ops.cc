@@ -1,0 +1,147 @@
+// DkTabulateFusion and its gradients: compressed embedding nets (op_src/lib/tabulate.h).
+#include "tf/launch.h"
+#include "tensorflow/core/framework/op.h"
+#include "tensorflow/core/framework/op_kernel.h"
+#include "tensorflow/core/framework/shape_inference.h"
+
+using namespace tensorflow;  // NOLINT: the op registration macros expect it
+using shape_inference::DimensionHandle;
+using shape_inference::InferenceContext;
+using shape_inference::ShapeHandle;
+
+namespace {
+
+// Checks table (K, 6, M), info (7), x (n, nnei), rows (n, nnei, ncomp); fills the args.
+bool check_inputs(OpKernelContext* ctx, deepkit::TabulateArgs* a) {
+  const Tensor& table = ctx->input(0);
+  const Tensor& info = ctx->input(1);
+  const Tensor& x = ctx->input(2);
+  const Tensor& rows = ctx->input(3);
+  const std::string op = ctx->op_kernel().type_string();
+  if (table.dims() != 3 || table.dim_size(1) != 6 || info.shape() != TensorShape({7})) {
+    ctx->CtxFailure(errors::InvalidArgument(op, ": table must be (intervals, 6, width) and info (7,), got ",
+                                            table.shape().DebugString(), " and ", info.shape().DebugString()));
+    return false;
+  }
+  if (x.dims() != 2 || rows.dims() != 3 || rows.dim_size(0) != x.dim_size(0) ||
+      rows.dim_size(1) != x.dim_size(1) || rows.dim_size(2) < 1 || rows.dim_size(2) > 4) {
+    ctx->CtxFailure(errors::InvalidArgument(op, ": x must be (n, nnei) and rows (n, nnei, 1..4), got ",
+                                            x.shape().DebugString(), " and ", rows.shape().DebugString()));
+    return false;
+  }
+  *a = {table.flat<double>().data(), info.flat<double>().data(), static_cast<int>(table.dim_size(2)),
+        x.flat<double>().data(),     rows.flat<double>().data(), x.dim_size(0),
+        x.dim_size(1),               static_cast<int>(rows.dim_size(2))};
+  return true;
+}
+
+bool check_same_shape(OpKernelContext* ctx, int index, const TensorShape& expected) {
+  const Tensor& t = ctx->input(index);
+  if (t.shape() == expected) return true;
+  ctx->CtxFailure(errors::InvalidArgument(ctx->op_kernel().type_string(), ": input ", index, " must be ",
+                                          expected.DebugString(), ", got ", t.shape().DebugString()));
+  return false;
+}
+
+// (n, width, ncomp) from x's first axis, the table's width and the rows' components.
+Status out_shape(InferenceContext* c, int output) {
+  ShapeHandle table, x, rows;
+  TF_RETURN_IF_ERROR(c->WithRank(c->input(0), 3, &table));
+  TF_RETURN_IF_ERROR(c->WithRank(c->input(2), 2, &x));
+  TF_RETURN_IF_ERROR(c->WithRank(c->input(3), 3, &rows));
+  c->set_output(output, c->MakeShape({c->Dim(x, 0), c->Dim(table, 2), c->Dim(rows, 2)}));
+  return OkStatus();
+}
+
+}  // namespace
+
+REGISTER_OP("DkTabulateFusion")
+    .Input("table: double")  // (intervals, 6, width) quintic coefficients
+    .Input("info: double")   // (7) lower, upper, upper_ext, step, step_ext, n_inner, n_ext
+    .Input("x: double")      // (n, nnei) embedding-net input
+    .Input("rows: double")   // (n, nnei, ncomp)
+    .Output("out: double")   // (n, width, ncomp) = sum_j G(x_j) (x) rows_j
+    .SetShapeFn([](InferenceContext* c) { return out_shape(c, 0); })
+    .Doc("Tabulated embedding net contracted with the environment rows, G never stored.");
+
+REGISTER_OP("DkTabulateFusionGrad")
+    .Input("table: double")
+    .Input("info: double")
+    .Input("x: double")
+    .Input("rows: double")
+    .Input("dy: double")     // (n, width, ncomp)
+    .Output("dx: double")    // (n, nnei)
+    .Output("drows: double") // (n, nnei, ncomp)
+    .SetShapeFn([](InferenceContext* c) {
+      c->set_output(0, c->input(2));
+      c->set_output(1, c->input(3));
+      return OkStatus();
+    });
+
+REGISTER_OP("DkTabulateFusionGradGrad")
+    .Input("table: double")
+    .Input("info: double")
+    .Input("x: double")
+    .Input("rows: double")
+    .Input("ddx: double")    // (n, nnei)
+    .Input("ddrows: double") // (n, nnei, ncomp)
+    .Output("ddy: double")   // (n, width, ncomp)
+    .SetShapeFn([](InferenceContext* c) { return out_shape(c, 0); });
+
+template <class Launch>
+class DkTabulateFusionOp : public OpKernel {
+ public:
+  using OpKernel::OpKernel;
+  void Compute(OpKernelContext* ctx) override {
+    deepkit::TabulateArgs a;
+    if (!check_inputs(ctx, &a)) return;
+    Tensor* out;
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, {a.n, a.width, a.ncomp}, &out));
+    Launch::tabulate_fusion(ctx, a, out->flat<double>().data());
+  }
+};
+
+template <class Launch>
+class DkTabulateFusionGradOp : public OpKernel {
+ public:
+  using OpKernel::OpKernel;
+  void Compute(OpKernelContext* ctx) override {
+    deepkit::TabulateArgs a;
+    if (!check_inputs(ctx, &a) || !check_same_shape(ctx, 4, {a.n, a.width, a.ncomp})) return;
+    Tensor *dx, *drows;
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, ctx->input(2).shape(), &dx));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(1, ctx->input(3).shape(), &drows));
+    Launch::tabulate_fusion_grad(ctx, a, ctx->input(4).flat<double>().data(),
+                                 dx->flat<double>().data(), drows->flat<double>().data());
+  }
+};
+
+template <class Launch>
+class DkTabulateFusionGradGradOp : public OpKernel {
+ public:
+  using OpKernel::OpKernel;
+  void Compute(OpKernelContext* ctx) override {
+    deepkit::TabulateArgs a;
+    if (!check_inputs(ctx, &a) || !check_same_shape(ctx, 4, ctx->input(2).shape()) ||
+        !check_same_shape(ctx, 5, ctx->input(3).shape())) {
+      return;
+    }
+    Tensor* ddy;
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, {a.n, a.width, a.ncomp}, &ddy));
+    Launch::tabulate_fusion_grad_grad(ctx, a, ctx->input(4).flat<double>().data(),
+                                      ctx->input(5).flat<double>().data(), ddy->flat<double>().data());
+  }
+};
+
+#define DEEPKIT_REGISTER_TABULATE(DEVICE, LAUNCH, ...)                                       \
+  REGISTER_KERNEL_BUILDER(Name("DkTabulateFusion").Device(DEVICE) __VA_ARGS__,             \
+                          DkTabulateFusionOp<LAUNCH>);                                     \
+  REGISTER_KERNEL_BUILDER(Name("DkTabulateFusionGrad").Device(DEVICE) __VA_ARGS__,         \
+                          DkTabulateFusionGradOp<LAUNCH>);                                 \
+  REGISTER_KERNEL_BUILDER(Name("DkTabulateFusionGradGrad").Device(DEVICE) __VA_ARGS__,     \
+                          DkTabulateFusionGradGradOp<LAUNCH>);
+
+DEEPKIT_REGISTER_TABULATE(DEVICE_CPU, deepkit::CpuLaunch)
+#ifdef DEEPKIT_CUDA
+DEEPKIT_REGISTER_TABULATE(DEVICE_GPU, deepkit::GpuLaunch, .HostMemory("info"))
+#endif

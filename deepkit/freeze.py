@@ -20,6 +20,7 @@ def freeze(checkpoint: str | Path, output: str | Path) -> Path:
     import tensorflow as tf
 
     from deepkit.config import normalize
+    from deepkit.model import names
     from deepkit.model.ener_model import EnergyModel
     from deepkit.train.trainer import checkpoint_path
 
@@ -33,8 +34,16 @@ def freeze(checkpoint: str | Path, output: str | Path) -> Path:
     with graph.as_default():
         model.build(**model.placeholders())
         add_metadata(model, config)
-        saver = tf.compat.v1.train.Saver()
+        init = tf.compat.v1.global_variables_initializer()
+        saved = {name for name, _ in tf.train.list_variables(prefix)}
+        variables = tf.compat.v1.global_variables()
+        missing = [v.op.name for v in variables if v.op.name not in saved]
+        # Checkpoints of older deepkit versions lack min_nbor_dist: it stays "unknown".
+        if set(missing) - {names.MIN_NBOR_DIST}:
+            raise InputError(f"{prefix}: checkpoint lacks {', '.join(missing)} (another model?)")
+        saver = tf.compat.v1.train.Saver([v for v in variables if v.op.name in saved])
     with tf.compat.v1.Session(graph=graph) as sess:
+        sess.run(init)
         saver.restore(sess, prefix)
         return write_frozen(sess, output)
 

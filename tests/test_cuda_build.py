@@ -41,7 +41,13 @@ def test_tensorflow_gpu_registrations_compile():
     cuda_include = next(r / "include" for r in roots if (r / "include" / "cuda_runtime.h").exists())
     flags = [*tf.sysconfig.get_compile_flags(), "-std=c++17", "-DDEEPKIT_CUDA"]
     flags += ["-Iop_src", f"-I{cuda_include}", "-Wno-deprecated-declarations", "-fsyntax-only"]
-    sources = ["gpu_launch.cc", "neighbor_list_op.cc", "env_mat_op.cc", "prod_ops.cc"]
+    sources = [
+        "gpu_launch.cc",
+        "neighbor_list_op.cc",
+        "env_mat_op.cc",
+        "prod_ops.cc",
+        "tabulate_ops.cc",
+    ]
     compiler = shutil.which("g++") or shutil.which("c++")
     with ThreadPoolExecutor(2) as pool:
         list(pool.map(lambda s: run([compiler, *flags, f"op_src/tf/{s}"]), sources))

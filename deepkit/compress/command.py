@@ -16,10 +16,12 @@ def compress(
     step: float = 0.01,
     extrapolate: float = 5.0,
     check_frequency: int = -1,
+    min_nbor_dist: float | None = None,
     log=print,
 ) -> Path:
     """Tabulate every embedding net of the frozen model at `model_path` (inner step `step`,
-    10 * step up to `extrapolate` times the upper bound) and write the compressed model."""
+    10 * step up to `extrapolate` times the upper bound) and write the compressed model.
+    min_nbor_dist overrides the closest-pair distance stored with the model."""
     import tensorflow as tf
 
     from deepkit.compress.frozen import load_variables, read_constants, restore_model, train_input
@@ -45,8 +47,13 @@ def compress(
         )
     model = EnergyModel(params)
     restore_model(model, consts, model_path)
+    if min_nbor_dist is not None:
+        model.min_nbor_dist = min_nbor_dist
     if not model.min_nbor_dist > 0:
-        raise InputError(f"{model_path}: the training data's closest pair distance is unknown")
+        raise InputError(
+            f"{model_path}: the training data's closest pair distance is not stored with this "
+            "model; pass --min-nbor-dist (`deepkit neighbor-stat -s DATA` prints it)"
+        )
     ranges = model.descriptor.input_ranges(model.min_nbor_dist)
     tables = {}
     for scope, (lower, upper) in ranges.items():
@@ -74,7 +81,7 @@ def compress(
         init = tf.compat.v1.global_variables_initializer()
     with tf.compat.v1.Session(graph=graph) as sess:
         sess.run(init)
-        load_variables(sess, consts, model_path)
+        load_variables(sess, consts, model_path, skip=(names.MIN_NBOR_DIST,))
         path = write_frozen(sess, output)
     table_bytes = sum(t.nbytes for t in tables.values())
     log(
@@ -107,9 +114,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="when fine-tuning the compressed model (train --init-frz-model), check every N "
         "steps whether inputs left the table; -1: never",
     )
+    parser.add_argument(
+        "--min-nbor-dist",
+        type=float,
+        help="closest pair distance of the training data, Angstrom, for models that do not "
+        "store it (frozen by deepkit < 0.2); `deepkit neighbor-stat` prints it",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
-    path = compress(args.input, args.output, args.step, args.extrapolate, args.check_frequency)
+    path = compress(
+        args.input,
+        args.output,
+        args.step,
+        args.extrapolate,
+        args.check_frequency,
+        args.min_nbor_dist,
+    )
     print(f"wrote {path}")
     return 0

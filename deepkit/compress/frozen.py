@@ -53,7 +53,7 @@ def restore_model(model, consts: dict, path: str | Path) -> None:
     descriptor = model.descriptor
     descriptor.avg = constant(consts, names.DESCRIPTOR_AVG, path)
     descriptor.std = constant(consts, names.DESCRIPTOR_STD, path)
-    model.min_nbor_dist = float(constant(consts, names.MIN_NBOR_DIST, path))
+    model.min_nbor_dist = float(consts.get(names.MIN_NBOR_DIST, -1.0))
     if bool(constant(consts, names.ATTR_COMPRESSED, path)):
         descriptor.tables = {
             scope: Table(

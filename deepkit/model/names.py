@@ -56,5 +56,6 @@ FROZEN_ATTRS = (
     ATTR_COMPRESSED,
     ATTR_VERSION,
     ATTR_TRAIN_INPUT,
-    MIN_NBOR_DIST,
 )
+# Kept when present: models frozen before they existed lack them.
+FROZEN_OPTIONAL = (MIN_NBOR_DIST, TABLE_OVERFLOW, ATTR_COMPRESS)

@@ -21,6 +21,7 @@
 #include "../lib/errors.h"
 #include "../lib/neighbor_list.h"
 #include "../lib/prod_force_virial.h"
+#include "../lib/tabulate.h"
 #include "inputs.h"
 
 namespace gpu = deepkit::gpu;
@@ -198,6 +199,69 @@ void check_ghosts(std::mt19937_64& rng) {
   check_products(rng, nlist, rij, em_deriv, nloc, nall, nnei, ncomp);
 }
 
+// A random quintic table over [lower, upper_ext] and inputs that cover it and both sides.
+struct TableCase {
+  std::vector<double> table, info;
+  deepkit::TableInfo ti;
+};
+
+TableCase random_table(std::mt19937_64& rng, int width) {
+  TableCase t;
+  const int n_inner = 300, n_ext = 40;
+  const double lower = -0.4, step = 0.01, step_ext = 0.1;
+  const double upper = lower + n_inner * step, upper_ext = upper + n_ext * step_ext;
+  t.info = {lower, upper, upper_ext, step, step_ext, static_cast<double>(n_inner),
+            static_cast<double>(n_ext)};
+  t.table = random_vector(rng, static_cast<size_t>(n_inner + n_ext) * 6 * width, -1, 1);
+  t.ti = deepkit::table_info(t.info.data(), width);
+  return t;
+}
+
+// Forward, gradient and gradient of gradient; x beyond both ends and padded runs included.
+void check_tabulate(std::mt19937_64& rng, const TableCase& t, std::vector<double> x,
+                    std::vector<double> rows, int n, int nnei, int ncomp, const char* what) {
+  const int w = t.ti.width;
+  std::printf("tabulate %s: %d centres x %d slots, width %d, ncomp %d\n", what, n, nnei, w, ncomp);
+  const auto dy = random_vector(rng, static_cast<size_t>(n) * w * ncomp, -1, 1);
+  const auto ddx = random_vector(rng, static_cast<size_t>(n) * nnei, -1, 1);
+  const auto ddrows = random_vector(rng, static_cast<size_t>(n) * nnei * ncomp, -1, 1);
+  std::vector<double> out(static_cast<size_t>(n) * w * ncomp), dx(x.size()), drows(rows.size()),
+      ddy(out.size());
+  deepkit::tabulate_fusion(out.data(), t.table.data(), t.ti, x.data(), rows.data(), n, nnei, ncomp);
+  deepkit::tabulate_fusion_grad(dx.data(), drows.data(), t.table.data(), t.ti, x.data(), rows.data(),
+                                dy.data(), n, nnei, ncomp);
+  deepkit::tabulate_fusion_grad_grad(ddy.data(), t.table.data(), t.ti, x.data(), rows.data(),
+                                     ddx.data(), ddrows.data(), n, nnei, ncomp);
+  DeviceArray<double> d_table(t.table), d_x(x), d_rows(rows), d_dy(dy), d_ddx(ddx), d_ddrows(ddrows);
+  DeviceArray<double> d_out(out.size()), d_dx(dx.size()), d_drows(drows.size()), d_ddy(ddy.size());
+  gpu::tabulate_fusion(d_out.ptr, d_table.ptr, t.ti, d_x.ptr, d_rows.ptr, n, nnei, ncomp, 0);
+  gpu::tabulate_fusion_grad(d_dx.ptr, d_drows.ptr, d_table.ptr, t.ti, d_x.ptr, d_rows.ptr, d_dy.ptr,
+                            n, nnei, ncomp, 0);
+  gpu::tabulate_fusion_grad_grad(d_ddy.ptr, d_table.ptr, t.ti, d_x.ptr, d_rows.ptr, d_ddx.ptr,
+                                 d_ddrows.ptr, n, nnei, ncomp, 0);
+  report("tabulate_fusion", rel_diff(d_out.get(), out), 1e-12);
+  report("tabulate_fusion_grad: dx", rel_diff(d_dx.get(), dx), 1e-12);
+  report("tabulate_fusion_grad: drows", rel_diff(d_drows.get(), drows), 1e-12);
+  report("tabulate_fusion_grad_grad", rel_diff(d_ddy.get(), ddy), 1e-12);
+}
+
+void check_tabulate_random(std::mt19937_64& rng) {
+  const TableCase t = random_table(rng, 100);
+  for (int ncomp : {4, 1}) {
+    const int n = 200, nnei = 60;
+    const double lo = t.info[0] - 0.5, hi = t.info[2] + 1.0;
+    auto x = random_vector(rng, static_cast<size_t>(n) * nnei, lo, hi);
+    auto rows = random_vector(rng, static_cast<size_t>(n) * nnei * ncomp, -1, 1);
+    for (int i = 0; i < n; ++i) {  // padding: the last 15 slots of every centre repeat
+      for (int j = nnei - 15; j < nnei; ++j) {
+        x[i * nnei + j] = x[i * nnei + nnei - 16];
+        for (int c = 0; c < ncomp; ++c) rows[(i * nnei + j) * ncomp + c] = rows[(i * nnei + nnei - 16) * ncomp + c];
+      }
+    }
+    check_tabulate(rng, t, x, rows, n, nnei, ncomp, "random inputs");
+  }
+}
+
 // Bad input is reported through Status, never as a crash.
 void check_errors(std::mt19937_64& rng) {
   std::printf("bad input\n");
@@ -286,6 +350,54 @@ double time_cpu_ms(int reps, const std::function<void()>& fn) {
     times.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
   }
   return median(times);
+}
+
+// Compressed se_e2_a on this box: one table of width 100 for all slots, its input the
+// radial column of the environment matrix (as the model feeds it).
+void bench_tabulate(std::mt19937_64& rng, const DeviceArray<double>& d_em, int n, int nnei, int reps) {
+  const int w = 100, ncomp = 4;
+  const size_t nslots = static_cast<size_t>(n) * nnei;
+  std::vector<double> em = d_em.get(), x(nslots);
+  double lo = INFINITY, hi = -INFINITY;
+  for (size_t s = 0; s < nslots; ++s) {
+    x[s] = em[4 * s];
+    lo = std::min(lo, x[s]);
+    hi = std::max(hi, x[s]);
+  }
+  TableCase t;
+  const int n_inner = static_cast<int>(std::ceil((hi - lo) / 0.01)), n_ext = 200;
+  t.info = {lo, lo + n_inner * 0.01, lo + n_inner * 0.01 + n_ext * 0.1, 0.01, 0.1,
+            static_cast<double>(n_inner), static_cast<double>(n_ext)};
+  t.table = random_vector(rng, static_cast<size_t>(n_inner + n_ext) * 6 * w, -1, 1);
+  t.ti = deepkit::table_info(t.info.data(), w);
+  const auto dy = random_vector(rng, static_cast<size_t>(n) * w * ncomp, -1, 1);
+  DeviceArray<double> d_table(t.table), d_x(x), d_dy(dy);
+  DeviceArray<double> d_out(static_cast<size_t>(n) * w * ncomp), d_dx(nslots), d_drows(nslots * ncomp);
+  const double fwd = time_gpu_ms(reps, [&] {
+    gpu::tabulate_fusion(d_out.ptr, d_table.ptr, t.ti, d_x.ptr, d_em.ptr, n, nnei, ncomp, 0);
+  });
+  const double grad = time_gpu_ms(reps, [&] {
+    gpu::tabulate_fusion_grad(d_dx.ptr, d_drows.ptr, d_table.ptr, t.ti, d_x.ptr, d_em.ptr, d_dy.ptr,
+                              n, nnei, ncomp, 0);
+  });
+  std::vector<double> out(static_cast<size_t>(n) * w * ncomp), dx(nslots), drows(nslots * ncomp);
+  const double cpu_fwd = time_cpu_ms(3, [&] {
+    deepkit::tabulate_fusion(out.data(), t.table.data(), t.ti, x.data(), em.data(), n, nnei, ncomp);
+  });
+  const double cpu_grad = time_cpu_ms(3, [&] {
+    deepkit::tabulate_fusion_grad(dx.data(), drows.data(), t.table.data(), t.ti, x.data(), em.data(),
+                                  dy.data(), n, nnei, ncomp);
+  });
+  std::printf("  %-28s %12.3f %12.1f %12.2f %12.1f\n", "tabulate_fusion (width 100)", fwd,
+              fwd * 1e6 / n, cpu_fwd, cpu_fwd / fwd);
+  std::printf("  %-28s %12.3f %12.1f %12.2f %12.1f\n", "tabulate_fusion_grad", grad,
+              grad * 1e6 / n, cpu_grad, cpu_grad / grad);
+  // Reading x and the rows once (40 B a slot) and the table once; the fused pair's FLOPs:
+  // ~20 per slot and channel forward, ~26 backward.
+  const double bytes = nslots * 40.0 + t.table.size() * 8.0;
+  const double flops = nslots * w * 46.0;
+  std::printf("  fwd+grad: %.3f ms; reading em + table once: %.2f GB; %.1f GFLOP\n", fwd + grad,
+              bytes / 1e9, flops / 1e9);
 }
 
 void bench_system(std::mt19937_64& rng, const System& s, int reps) {
@@ -400,6 +512,7 @@ void bench_system(std::mt19937_64& rng, const System& s, int reps) {
   std::printf("  bytes moved at least by env_mat + fused products: %.2f GB\n", bytes / 1e9);
   CUDA_CHECK(cudaDeviceSynchronize());
   report("status after benchmark", read_status(status).code, 0);
+  bench_tabulate(rng, d_em, n, nnei, reps);
 }
 
 int main(int argc, char** argv) {
@@ -428,6 +541,7 @@ int main(int argc, char** argv) {
     check_system(rng, water(rng, "water 1,536 atoms", 8));
     check_system(rng, water(rng, "water 12,288 atoms", 16));
     check_ghosts(rng);
+    check_tabulate_random(rng);
     check_errors(rng);
     if (bench) {
       bench_system(rng, water(rng, "water 12,288 atoms", 16), reps);

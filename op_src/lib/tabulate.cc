@@ -1,5 +1,6 @@
 #include "tabulate.h"
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -19,7 +20,7 @@ namespace deepkit {
 namespace {
 
 // g[m] and dg[m] (derivative, zero where the input was clamped) of every channel at x.
-inline void eval_all(double* g, double* dg, const double* table, const TableInfo& info,
+DK_FORCE_INLINE void eval_all(double* __restrict g, double* __restrict dg, const double* table, const TableInfo& info,
                      double x) {
   int k;
   double t, slope;
@@ -31,9 +32,22 @@ inline void eval_all(double* g, double* dg, const double* table, const TableInfo
   }
 }
 
+// g[m] of every channel at x (the forward pass needs no derivative).
+DK_FORCE_INLINE void eval_values(double* __restrict g, const double* table, const TableInfo& info,
+                                 double x) {
+  int k;
+  double t, slope;
+  locate(info, x, &k, &t, &slope);
+  const int w = info.width;
+  const double* a = table + static_cast<long>(k) * 6 * w;
+  for (int m = 0; m < w; ++m) {
+    g[m] = a[m] + t * (a[w + m] + t * (a[2 * w + m] + t * (a[3 * w + m] + t * (a[4 * w + m] + t * a[5 * w + m]))));
+  }
+}
+
 // Slot j repeats slot j - 1 (same input and row): padded slots at the end of each type
 // block all do, so their table lookup is done once.
-inline bool same_slot(const double* x, const double* rows, int j, int ncomp) {
+DK_FORCE_INLINE bool same_slot(const double* x, const double* rows, int j, int ncomp) {
   if (j == 0 || x[j] != x[j - 1]) return false;
   for (int c = 0; c < ncomp; ++c) {
     if (rows[j * ncomp + c] != rows[(j - 1) * ncomp + c]) return false;
@@ -41,62 +55,88 @@ inline bool same_slot(const double* x, const double* rows, int j, int ncomp) {
   return true;
 }
 
+// Centres are processed in tiles, slot-major: slot j of neighbouring centres holds
+// neighbours at similar distances, so their table rows are read while still in cache (per
+// centre, the slots touch a new 6 x width block of the table each).
+constexpr int kTile = 32;
+
 DK_CPU_CLONES
-void forward_centre(double* out, double* acc, double* g, double* dg, const double* table,
-                    const TableInfo& info, const double* x, const double* rows, int nnei,
-                    int ncomp) {
+void forward_tile(double* out, double* __restrict acc, double* __restrict g, int* skip_to,
+                  const double* table, const TableInfo& info, const double* x, const double* rows,
+                  int count, int nnei, int ncomp) {
   const int w = info.width;
-  for (int k = 0; k < w * ncomp; ++k) acc[k] = 0.0;
-  int j = 0;
-  while (j < nnei) {
-    int run = 1;
-    while (j + run < nnei && same_slot(x, rows, j + run, ncomp)) ++run;
-    eval_all(g, dg, table, info, x[j]);
-    for (int c = 0; c < ncomp; ++c) {
-      const double r = rows[j * ncomp + c] * run;
-      double* a = acc + c * w;
-      for (int m = 0; m < w; ++m) a[m] += g[m] * r;
+  for (long k = 0; k < static_cast<long>(count) * w * ncomp; ++k) acc[k] = 0.0;
+  for (int a = 0; a < count; ++a) skip_to[a] = 0;
+  for (int j = 0; j < nnei; ++j) {
+    for (int a = 0; a < count; ++a) {
+      if (j < skip_to[a]) continue;
+      const double* xa = x + static_cast<long>(a) * nnei;
+      const double* ra = rows + static_cast<long>(a) * nnei * ncomp;
+      // A run of identical slots (the padding of a type block) counts once, times its length.
+      int run = 1;
+      while (j + run < nnei && same_slot(xa, ra, j + run, ncomp)) ++run;
+      skip_to[a] = j + run;
+      eval_values(g, table, info, xa[j]);
+      for (int c = 0; c < ncomp; ++c) {
+        const double r = ra[j * ncomp + c] * run;
+        double* acc_c = acc + (static_cast<long>(a) * ncomp + c) * w;
+        for (int m = 0; m < w; ++m) acc_c[m] += g[m] * r;
+      }
     }
-    j += run;
   }
-  for (int m = 0; m < w; ++m) {
-    for (int c = 0; c < ncomp; ++c) out[m * ncomp + c] = acc[c * w + m];
+  for (int a = 0; a < count; ++a) {
+    for (int m = 0; m < w; ++m) {
+      for (int c = 0; c < ncomp; ++c) {
+        out[(static_cast<long>(a) * w + m) * ncomp + c] = acc[(static_cast<long>(a) * ncomp + c) * w + m];
+      }
+    }
   }
 }
 
 DK_CPU_CLONES
-void grad_centre(double* dx, double* drows, double* dyt, double* g, double* dg,
-                 const double* table, const TableInfo& info, const double* x, const double* rows,
-                 const double* dy, int nnei, int ncomp) {
+void grad_tile(double* dx, double* drows, double* __restrict dyt, double* __restrict g,
+               double* __restrict dg, const double* table,
+               const TableInfo& info, const double* x, const double* rows, const double* dy,
+               int count, int nnei, int ncomp) {
   const int w = info.width;
-  for (int m = 0; m < w; ++m) {
-    for (int c = 0; c < ncomp; ++c) dyt[c * w + m] = dy[m * ncomp + c];
+  for (int a = 0; a < count; ++a) {
+    for (int m = 0; m < w; ++m) {
+      for (int c = 0; c < ncomp; ++c) {
+        dyt[(static_cast<long>(a) * ncomp + c) * w + m] = dy[(static_cast<long>(a) * w + m) * ncomp + c];
+      }
+    }
   }
   for (int j = 0; j < nnei; ++j) {
-    if (same_slot(x, rows, j, ncomp)) {
-      dx[j] = dx[j - 1];
-      for (int c = 0; c < ncomp; ++c) drows[j * ncomp + c] = drows[(j - 1) * ncomp + c];
-      continue;
-    }
-    eval_all(g, dg, table, info, x[j]);
-    double sum_dx = 0.0;
-    for (int c = 0; c < ncomp; ++c) {
-      const double* d = dyt + c * w;
-      const double r = rows[j * ncomp + c];
-      double sum_g = 0.0, sum_dg = 0.0;
-      for (int m = 0; m < w; ++m) {
-        sum_g += g[m] * d[m];
-        sum_dg += dg[m] * d[m];
+    for (int a = 0; a < count; ++a) {
+      const long s = static_cast<long>(a) * nnei + j;
+      const double* xa = x + static_cast<long>(a) * nnei;
+      const double* ra = rows + static_cast<long>(a) * nnei * ncomp;
+      if (same_slot(xa, ra, j, ncomp)) {
+        dx[s] = dx[s - 1];
+        for (int c = 0; c < ncomp; ++c) drows[s * ncomp + c] = drows[(s - 1) * ncomp + c];
+        continue;
       }
-      drows[j * ncomp + c] = sum_g;
-      sum_dx += sum_dg * r;
+      eval_all(g, dg, table, info, xa[j]);
+      double sum_dx = 0.0;
+      for (int c = 0; c < ncomp; ++c) {
+        const double* d = dyt + (static_cast<long>(a) * ncomp + c) * w;
+        double sum_g = 0.0, sum_dg = 0.0;
+#pragma omp simd reduction(+ : sum_g, sum_dg)
+        for (int m = 0; m < w; ++m) {
+          sum_g += g[m] * d[m];
+          sum_dg += dg[m] * d[m];
+        }
+        drows[s * ncomp + c] = sum_g;
+        sum_dx += sum_dg * ra[j * ncomp + c];
+      }
+      dx[s] = sum_dx;
     }
-    dx[j] = sum_dx;
   }
 }
 
 DK_CPU_CLONES
-void grad_grad_centre(double* ddy, double* acc, double* g, double* dg, const double* table,
+void grad_grad_centre(double* ddy, double* __restrict acc, double* __restrict g,
+                      double* __restrict dg, const double* table,
                       const TableInfo& info, const double* x, const double* rows,
                       const double* ddx, const double* ddrows, int nnei, int ncomp) {
   const int w = info.width;
@@ -150,12 +190,14 @@ void tabulate_fusion(double* out, const double* table, const TableInfo& info, co
   const int w = info.width;
 #pragma omp parallel
   {
-    std::vector<double> acc(w * ncomp), g(w), dg(w);
-#pragma omp for schedule(static)
-    for (int i = 0; i < n; ++i) {
-      forward_centre(out + static_cast<long>(i) * w * ncomp, acc.data(), g.data(), dg.data(),
-                     table, info, x + static_cast<long>(i) * nnei,
-                     rows + static_cast<long>(i) * nnei * ncomp, nnei, ncomp);
+    std::vector<double> acc(kTile * w * ncomp), g(w);
+    std::vector<int> skip_to(kTile);
+#pragma omp for schedule(dynamic, 1)
+    for (int first = 0; first < n; first += kTile) {
+      const int count = std::min(kTile, n - first);
+      forward_tile(out + static_cast<long>(first) * w * ncomp, acc.data(), g.data(), skip_to.data(),
+                   table, info, x + static_cast<long>(first) * nnei,
+                   rows + static_cast<long>(first) * nnei * ncomp, count, nnei, ncomp);
     }
   }
 }
@@ -167,12 +209,13 @@ void tabulate_fusion_grad(double* dx, double* drows, const double* table, const 
   const int w = info.width;
 #pragma omp parallel
   {
-    std::vector<double> dyt(w * ncomp), g(w), dg(w);
-#pragma omp for schedule(static)
-    for (int i = 0; i < n; ++i) {
-      const long s = static_cast<long>(i) * nnei;
-      grad_centre(dx + s, drows + s * ncomp, dyt.data(), g.data(), dg.data(), table, info, x + s,
-                  rows + s * ncomp, dy + static_cast<long>(i) * w * ncomp, nnei, ncomp);
+    std::vector<double> dyt(kTile * w * ncomp), g(w), dg(w);
+#pragma omp for schedule(dynamic, 1)
+    for (int first = 0; first < n; first += kTile) {
+      const int count = std::min(kTile, n - first);
+      const long s = static_cast<long>(first) * nnei;
+      grad_tile(dx + s, drows + s * ncomp, dyt.data(), g.data(), dg.data(), table, info, x + s,
+                rows + s * ncomp, dy + static_cast<long>(first) * w * ncomp, count, nnei, ncomp);
     }
   }
 }

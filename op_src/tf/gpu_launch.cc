@@ -146,6 +146,33 @@ void GpuLaunch::prod_virial_grad(OpKernelContext* ctx, const ProdArgs& a,
   });
 }
 
+void GpuLaunch::tabulate_fusion(OpKernelContext* ctx, const TabulateArgs& a, double* out) {
+  const cudaStream_t stream = stream_of(ctx);
+  queue(ctx, [&] {
+    gpu::tabulate_fusion(out, a.table, table_info(a.info, a.width), a.x, a.rows,
+                         static_cast<int>(a.n), static_cast<int>(a.nnei), a.ncomp, stream);
+  });
+}
+
+void GpuLaunch::tabulate_fusion_grad(OpKernelContext* ctx, const TabulateArgs& a,
+                                     const double* dy, double* dx, double* drows) {
+  const cudaStream_t stream = stream_of(ctx);
+  queue(ctx, [&] {
+    gpu::tabulate_fusion_grad(dx, drows, a.table, table_info(a.info, a.width), a.x, a.rows, dy,
+                              static_cast<int>(a.n), static_cast<int>(a.nnei), a.ncomp, stream);
+  });
+}
+
+void GpuLaunch::tabulate_fusion_grad_grad(OpKernelContext* ctx, const TabulateArgs& a,
+                                          const double* ddx, const double* ddrows, double* ddy) {
+  const cudaStream_t stream = stream_of(ctx);
+  queue(ctx, [&] {
+    gpu::tabulate_fusion_grad_grad(ddy, a.table, table_info(a.info, a.width), a.x, a.rows, ddx,
+                                   ddrows, static_cast<int>(a.n), static_cast<int>(a.nnei),
+                                   a.ncomp, stream);
+  });
+}
+
 }  // namespace deepkit
 
 #endif  // DEEPKIT_CUDA

@@ -18,6 +18,8 @@
 #include <cstddef>
 #include <string>
 
+#include "../tabulate.h"
+
 namespace deepkit {
 namespace gpu {
 
@@ -82,6 +84,20 @@ void prod_virial_grad(double* grad_net, const double* grad_virial,
                       const double* grad_atom_virial, const double* em_deriv, const double* rij,
                       const int* nlist, int nloc, int nall, int nnei, int ncomp,
                       cudaStream_t stream);
+
+// Model compression (../tabulate.h): same arguments; `table`, x, rows and the gradients are
+// device arrays, info a host struct. Every output is a sum in a fixed order (no atomics).
+void tabulate_fusion(double* out, const double* table, const TableInfo& info, const double* x,
+                     const double* rows, int n, int nnei, int ncomp, cudaStream_t stream);
+
+void tabulate_fusion_grad(double* dx, double* drows, const double* table, const TableInfo& info,
+                          const double* x, const double* rows, const double* dy, int n, int nnei,
+                          int ncomp, cudaStream_t stream);
+
+void tabulate_fusion_grad_grad(double* ddy, const double* table, const TableInfo& info,
+                               const double* x, const double* rows, const double* ddx,
+                               const double* ddrows, int n, int nnei, int ncomp,
+                               cudaStream_t stream);
 
 }  // namespace gpu
 }  // namespace deepkit

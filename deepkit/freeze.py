@@ -30,12 +30,13 @@ def freeze(checkpoint: str | Path, output: str | Path) -> Path:
         raise InputError(f"{folder}: no out.json (the normalised input deepkit train writes)")
     config = normalize(json.loads((folder / "out.json").read_text()))
     model = EnergyModel(config["model"])
+    saved = {name for name, _ in tf.train.list_variables(prefix)}
+    compress = _tables_from_checkpoint(model, prefix, saved)
     graph = tf.Graph()
     with graph.as_default():
         model.build(**model.placeholders())
-        add_metadata(model, config)
+        add_metadata(model, config, compress)
         init = tf.compat.v1.global_variables_initializer()
-        saved = {name for name, _ in tf.train.list_variables(prefix)}
         variables = tf.compat.v1.global_variables()
         missing = [v.op.name for v in variables if v.op.name not in saved]
         # Checkpoints of older deepkit versions lack min_nbor_dist: it stays "unknown".
@@ -46,6 +47,28 @@ def freeze(checkpoint: str | Path, output: str | Path) -> Path:
         sess.run(init)
         saver.restore(sess, prefix)
         return write_frozen(sess, output)
+
+
+def _tables_from_checkpoint(model, prefix: str, saved: set) -> dict | None:
+    """A fine-tuned compressed model (train --init-frz-model) keeps its tables in its
+    checkpoints: give them to the descriptor; returns the compress settings, or None."""
+    import tensorflow as tf
+
+    from deepkit.compress.table import Table
+    from deepkit.model import names
+
+    if not any(name.startswith(names.TABLE_PREFIX + "/") for name in saved):
+        return None
+    reader = tf.train.load_checkpoint(prefix)
+    model.descriptor.tables = {
+        scope: Table(
+            reader.get_tensor(f"{names.TABLE_PREFIX}/{scope}/table"),
+            reader.get_tensor(f"{names.TABLE_PREFIX}/{scope}/info"),
+        )
+        for scope, _, _ in model.descriptor.net_scopes()
+    }
+    step = float(next(iter(model.descriptor.tables.values())).info[3])
+    return {"step": step, "check_frequency": -1, "fine_tuned": True}
 
 
 def add_metadata(model, config: dict, compress: dict | None = None) -> None:
@@ -77,12 +100,7 @@ def write_frozen(sess, output: str | Path) -> Path:
     graph = sess.graph
     keep = [
         n
-        for n in (
-            *names.FROZEN_OUTPUTS,
-            *names.FROZEN_ATTRS,
-            names.TABLE_OVERFLOW,
-            names.ATTR_COMPRESS,
-        )
+        for n in (*names.FROZEN_OUTPUTS, *names.FROZEN_ATTRS, *names.FROZEN_OPTIONAL)
         if _has_op(graph, n)
     ]
     frozen = tf.compat.v1.graph_util.convert_variables_to_constants(

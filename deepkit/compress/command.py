@@ -81,7 +81,9 @@ def compress(
         init = tf.compat.v1.global_variables_initializer()
     with tf.compat.v1.Session(graph=graph) as sess:
         sess.run(init)
-        load_variables(sess, consts, model_path, skip=(names.MIN_NBOR_DIST,))
+        load_variables(
+            sess, consts, model_path, skip=(names.MIN_NBOR_DIST, names.TABLE_PREFIX + "/")
+        )
         path = write_frozen(sess, output)
     table_bytes = sum(t.nbytes for t in tables.values())
     log(

@@ -17,7 +17,7 @@ def _tanh(z):
 
 
 def _sigmoid(z):
-    y = 1.0 / (1.0 + np.exp(-z))
+    y = np.exp(-np.logaddexp(0.0, -z))  # 1 / (1 + e^-z) without overflow
     d1 = y * (1.0 - y)
     return y, d1, d1 * (1.0 - 2.0 * y)
 

@@ -186,12 +186,14 @@ class SmoothEdition(Descriptor):
         table = self.tables[scope]
         x = tf.cast(tf.reshape(radial, [-1, nslots]), tf.float64)
         rows = tf.cast(block, tf.float64) if self.kind == "a" else tf.ones_like(x)[:, :, None]
-        part = ops.tabulate_fusion(
-            tf.constant(table.coefficients, name=f"{names.TABLE_PREFIX}/{scope}/table"),
-            tf.constant(table.info, name=f"{names.TABLE_PREFIX}/{scope}/info"),
-            x,
-            rows,
-        )
+        # Non-trainable variables rather than constants: checkpoints of a fine-tuned
+        # compressed model then carry the tables, and freezing folds them back.
+        with v1.variable_scope(f"{names.TABLE_PREFIX}/{scope}", reuse=v1.AUTO_REUSE):
+            coefficients = v1.get_variable(
+                "table", initializer=tf.constant(table.coefficients), trainable=False
+            )
+            info = v1.get_variable("info", initializer=tf.constant(table.info), trainable=False)
+        part = ops.tabulate_fusion(coefficients, info, x, rows)
         if self.kind == "r":
             part = tf.squeeze(part, axis=2)
         return tf.cast(part, self.dtype)

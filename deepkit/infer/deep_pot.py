@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
 
+from deepkit.compress import TableOverflowWarning
 from deepkit.errors import InputError
 
 
@@ -77,6 +79,8 @@ class DeepPot:
             )
         }
         self.frames_per_call = frames_per_call
+        # Compressed models count the net inputs beyond their table, per frame.
+        self._overflow = tensor(names.TABLE_OVERFLOW) if self.compressed else None
 
     def _shapes(self, coord, cell, atype):
         atype = np.asarray(atype)
@@ -113,8 +117,11 @@ class DeepPot:
         for start in range(0, nframes, step):
             chunk = slice(start, start + step)
             n = len(coord[chunk])
+            fetch = {k: self._outputs[k] for k in keys}
+            if self._overflow is not None:
+                fetch["overflow"] = self._overflow
             out = self.session.run(
-                {k: self._outputs[k] for k in keys},
+                fetch,
                 {
                     self._inputs["coord"]: coord[chunk],
                     self._inputs["atype"]: np.broadcast_to(atype, (n, natoms)),
@@ -123,6 +130,14 @@ class DeepPot:
             )
             for k in keys:
                 parts[k].append(out[k])
+            if self._overflow is not None and out["overflow"].any():
+                warnings.warn(
+                    f"{int(out['overflow'].sum())} environment-matrix inputs lie beyond the "
+                    "compressed model's table (atoms closer than its training data's closest "
+                    "pair); the table's end value is used there",
+                    TableOverflowWarning,
+                    stacklevel=2,
+                )
         result = {k: np.concatenate(v) for k, v in parts.items()}
         e = result["energy"].reshape(nframes, 1)
         f = result["force"].reshape(nframes, natoms, 3)

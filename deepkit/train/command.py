@@ -25,6 +25,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "same learning-rate position, lcurve appended",
     )
     start.add_argument("--init-model", help="start from a checkpoint's weights, at step 0")
+    start.add_argument(
+        "--init-frz-model",
+        help="start from a frozen model's weights and statistics, at step 0 (a compressed "
+        "model keeps its tables: the fitting net is fine-tuned)",
+    )
 
 
 def _threads(*names: str) -> int:
@@ -51,5 +56,7 @@ def run(args: argparse.Namespace) -> int:
             "DP_INTER_OP_PARALLELISM_THREADS", "TF_INTER_OP_PARALLELISM_THREADS"
         ),
     )
-    trainer.run(restart=args.restart, init_model=args.init_model)
+    trainer.run(
+        restart=args.restart, init_model=args.init_model, init_frz_model=args.init_frz_model
+    )
     return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 import warnings
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from deepkit.compress import TableOverflowWarning
 from deepkit.config import write_json
 from deepkit.data import DataSystems, SetCache, expand_systems
 from deepkit.descriptor.env_mat import NeighborOverflowWarning
@@ -45,6 +47,7 @@ class Trainer:
         self.input_dir = input_dir
         self.threads = (intra_threads, inter_threads)
         self.training = config["training"]
+        self.frozen: tuple[str, dict] | None = None  # --init-frz-model: (path, constants)
 
     # -- set-up ---------------------------------------------------------------------
     def _data(self):
@@ -79,9 +82,27 @@ class Trainer:
                 cache=cache,
             )
 
+    def _frozen_start(self, path: str) -> None:
+        """--init-frz-model: the frozen model's descriptor (and tables) replace the input's;
+        its statistics and weights are used."""
+        from deepkit.compress.frozen import read_constants, train_input
+
+        self.frozen = (path, read_constants(path))
+        frozen_model = train_input(self.frozen[1], path)["model"]
+        if frozen_model["type_map"] != self.config["model"]["type_map"]:
+            raise InputError(
+                f"{path}: type_map {frozen_model['type_map']} differs from the input's "
+                f"{self.config['model']['type_map']}"
+            )
+        self.config["model"]["descriptor"] = frozen_model["descriptor"]
+
     def _graph(self, compute_stats: bool):
         self.model = EnergyModel(self.config["model"])
-        if compute_stats:
+        if self.frozen is not None:
+            from deepkit.compress.frozen import restore_model
+
+            restore_model(self.model, self.frozen[1], self.frozen[0])
+        elif compute_stats:
             frames = self.model.data_stat_nbatch * max(self.train_data.batch_size)
             self.log(
                 f"statistics from up to {frames} frames of each of "
@@ -139,8 +160,15 @@ class Trainer:
         return feed
 
     # -- running ------------------------------------------------------------------------
-    def run(self, restart: str | None = None, init_model: str | None = None) -> None:
+    def run(
+        self,
+        restart: str | None = None,
+        init_model: str | None = None,
+        init_frz_model: str | None = None,
+    ) -> None:
         self.out_dir.mkdir(parents=True, exist_ok=True)
+        if init_frz_model:
+            self._frozen_start(init_frz_model)
         self._data()
         write_json(self.config, self.out_dir / "out.json")
         self._graph(compute_stats=restart is None and init_model is None)
@@ -154,6 +182,14 @@ class Trainer:
                 self.saver.restore(sess, checkpoint_path(restart))
             elif init_model:
                 self.model_saver.restore(sess, checkpoint_path(init_model))
+            elif self.frozen is not None:
+                from deepkit.compress.frozen import load_variables
+                from deepkit.model import names
+
+                path, consts = self.frozen
+                skip = ("Adam", "beta1_power", "beta2_power", "global_step", names.MIN_NBOR_DIST)
+                count = load_variables(sess, consts, path, skip=skip)
+                self.log(f"{count} weight arrays from {path}")
             self._loop(sess, append=restart is not None)
 
     def _evaluate(self, sess, data: DataSystems, nbatch: int) -> dict:
@@ -177,6 +213,7 @@ class Trainer:
         step = int(sess.run(self.global_step))
         start_step, start_time, warned = step, time.perf_counter(), False
         lr_params = self.config["learning_rate"]
+        check_every = self._table_check_frequency()
 
         def display(batch_feed):
             train = sess.run(self.metrics, batch_feed)
@@ -190,6 +227,8 @@ class Trainer:
                 feed = self._feed(self.train_data.sample())
                 _, max_count = sess.run([self.train_op, self.outputs["max_count"]], feed)
                 step += 1
+                if check_every > 0 and step % check_every == 0:
+                    self._check_table(sess, feed, step)
                 if not warned and np.any(max_count.max(axis=0) > sel):
                     warned = True
                     warnings.warn(
@@ -222,6 +261,28 @@ class Trainer:
             raise
         lcurve.close()
         self.log(f"finished {numb_steps} steps; checkpoint {ckpt_prefix}-{numb_steps}")
+
+    def _table_check_frequency(self) -> int:
+        """deepkit compress --check-frequency of a compressed --init-frz-model, else -1."""
+        from deepkit.model import names
+
+        if self.frozen is None or "table_overflow" not in self.outputs:
+            return -1
+        settings = self.frozen[1].get(names.ATTR_COMPRESS)
+        return (
+            json.loads(settings.item().decode())["check_frequency"] if settings is not None else -1
+        )
+
+    def _check_table(self, sess, feed, step: int) -> None:
+        beyond = int(sess.run(self.outputs["table_overflow"], feed).sum())
+        if beyond:
+            warnings.warn(
+                f"step {step}: {beyond} environment-matrix inputs of the batch lie beyond the "
+                "compressed model's table (atoms closer than its training data's closest "
+                "pair); the table's end value is used there",
+                TableOverflowWarning,
+                stacklevel=1,
+            )
 
 
 def checkpoint_path(spec: str) -> str:

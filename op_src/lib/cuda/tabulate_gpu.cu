@@ -3,8 +3,8 @@
 // Forward and gradient-of-gradient: one block per centre, one thread per output channel,
 // looping over the slots (the slot's input and row are broadcast through shared memory,
 // the table rows of one interval are read coalesced across channels); each output is a
-// per-thread sum in slot order, so no atomics. Gradient: one warp per slot, lanes over the
-// channels, warp-shuffle sums.
+// per-thread sum in slot order, so no atomics. Gradient: a group of four lanes per slot, lanes
+// over the channels, shuffle sums.
 #include <type_traits>
 
 #include "../errors.h"
@@ -19,6 +19,7 @@ namespace {
 constexpr int kMaxComp = 4;
 constexpr int kSlotChunk = 128;  // slots staged in shared memory at a time
 constexpr int kGradWarps = 8;
+constexpr int kGroupLanes = 4;  // lanes per slot in the gradient kernel
 
 // Slot j has the same input and row as slot j - 1 (x and rows of one centre).
 template <int NCOMP>
@@ -126,7 +127,9 @@ __global__ void grad_grad_kernel(double* ddy, const double* table, TableInfo inf
   }
 }
 
-// One block per centre: dy of the centre in shared memory, one warp per slot.
+// One block per centre, dy of the centre in shared memory; groups of kGroupLanes lanes
+// share a slot (lanes over the channels, then a short shuffle sum), each group a
+// contiguous run of slots, so padded slots copy the group's previous result.
 template <int NCOMP>
 __global__ void grad_kernel(double* dx, double* drows, const double* table, TableInfo info,
                             const double* x, const double* rows, const double* dy, int nnei) {
@@ -136,46 +139,51 @@ __global__ void grad_kernel(double* dx, double* drows, const double* table, Tabl
   const int w = info.width;
   for (int k = threadIdx.x; k < w * ncomp; k += blockDim.x) sdy[k] = dy[centre * w * ncomp + k];
   __syncthreads();
-  const int lane = threadIdx.x % 32;
-  // Each warp takes a contiguous run of slots, so padded slots copy the warp's last result.
-  const int per_warp = (nnei + kGradWarps - 1) / kGradWarps;
-  const int first = threadIdx.x / 32 * per_warp, last = min(nnei, first + per_warp);
+  const int groups = blockDim.x / kGroupLanes;
+  const int group = threadIdx.x / kGroupLanes, glane = threadIdx.x % kGroupLanes;
+  const int per_group = (nnei + groups - 1) / groups;
+  const int first = group * per_group, last = min(nnei, first + per_group);
+  const double* xc = x + centre * nnei;
+  const double* rc = rows + centre * nnei * ncomp;
   double prev_dx = 0.0, prev_drows[kMaxComp] = {0.0, 0.0, 0.0, 0.0};
-  for (int j = first; j < last; ++j) {
+  // Every lane runs the same number of iterations: the shuffles below need the whole warp.
+  for (int j = first; j < first + per_group; ++j) {
+    const bool active = j < last;
+    const bool repeat = active && j > first && same_slot<ncomp>(xc, rc, j);
     const long s = centre * nnei + j;
-    if (j > first && same_slot<ncomp>(x + centre * nnei, rows + centre * nnei * ncomp, j)) {
-      if (lane == 0) {
-        dx[s] = prev_dx;
-        for (int c = 0; c < ncomp; ++c) drows[s * ncomp + c] = prev_drows[c];
-      }
-      continue;
-    }
-    int k;
-    double t, slope;
-    locate(info, x[s], &k, &t, &slope);
-    const double* coef = table + static_cast<long>(k) * 6 * w;
-    double r[kMaxComp] = {0.0, 0.0, 0.0, 0.0};
-    for (int c = 0; c < ncomp; ++c) r[c] = rows[s * ncomp + c];
     double sum_g[kMaxComp] = {0.0, 0.0, 0.0, 0.0};
-    double sum_dx = 0.0;
-    for (int m = lane; m < w; m += 32) {
-      double g, dg;
-      quintic(coef, w, m, t, &g, &dg);
-      double e = 0.0;
-      for (int c = 0; c < ncomp; ++c) {
-        const double d = sdy[m * ncomp + c];
-        sum_g[c] += g * d;
-        e += r[c] * d;
+    double sum_dx = 0.0, slope = 0.0;
+    if (active && !repeat) {
+      int k;
+      double t;
+      locate(info, xc[j], &k, &t, &slope);
+      const double* coef = table + static_cast<long>(k) * 6 * w;
+      double r[kMaxComp];
+      for (int c = 0; c < ncomp; ++c) r[c] = rc[j * ncomp + c];
+      for (int m = glane; m < w; m += kGroupLanes) {
+        double g, dg;
+        quintic(coef, w, m, t, &g, &dg);
+        double e = 0.0;
+        for (int c = 0; c < ncomp; ++c) {
+          const double d = sdy[m * ncomp + c];
+          sum_g[c] += g * d;
+          e += r[c] * d;
+        }
+        sum_dx += dg * e;
       }
-      sum_dx += dg * e;
     }
-    for (int offset = 16; offset > 0; offset /= 2) {
-      sum_dx += __shfl_down_sync(0xffffffffu, sum_dx, offset);
-      for (int c = 0; c < ncomp; ++c) sum_g[c] += __shfl_down_sync(0xffffffffu, sum_g[c], offset);
+    for (int offset = kGroupLanes / 2; offset > 0; offset /= 2) {
+      sum_dx += __shfl_xor_sync(0xffffffffu, sum_dx, offset, kGroupLanes);
+      for (int c = 0; c < ncomp; ++c) {
+        sum_g[c] += __shfl_xor_sync(0xffffffffu, sum_g[c], offset, kGroupLanes);
+      }
     }
-    prev_dx = sum_dx * slope;
-    for (int c = 0; c < ncomp; ++c) prev_drows[c] = sum_g[c];
-    if (lane == 0) {
+    if (!active) continue;
+    if (!repeat) {
+      prev_dx = sum_dx * slope;
+      for (int c = 0; c < ncomp; ++c) prev_drows[c] = sum_g[c];
+    }
+    if (glane == 0) {
       dx[s] = prev_dx;
       for (int c = 0; c < ncomp; ++c) drows[s * ncomp + c] = prev_drows[c];
     }

@@ -9,9 +9,10 @@
 #include "table_eval.h"
 
 // The per-centre loops vectorise over the table's channels; on x86-64 they are also built
-// for Haswell (AVX2 + FMA) and chosen at load time.
+// for x86-64-v3 (AVX2 + FMA) and chosen at load time by ISA level (arch=haswell would be
+// chosen by CPU model: never on AMD).
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define DK_CPU_CLONES __attribute__((target_clones("arch=haswell", "default")))
+#define DK_CPU_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
 #else
 #define DK_CPU_CLONES
 #endif

@@ -204,6 +204,26 @@ def test_compress_cli_and_errors(models, tmp_path, capsys):
     assert "compressed" in capsys.readouterr().out
 
 
+def test_test_command_and_ase_calculator_take_compressed_models(models, capsys):
+    from ase import Atoms
+
+    from deepkit.calculator import DeepKit
+
+    root, _, arrays, atype = models
+    assert main(["test", "-m", str(root / "model-c.pb"), "-s", str(root / "data")]) == 0
+    assert "force" in capsys.readouterr().out.lower()
+    atoms = Atoms(
+        [["Al", "Cu"][t] for t in atype],
+        positions=arrays["coord"][0].reshape(-1, 3),
+        cell=arrays["box"][0].reshape(3, 3),
+        pbc=True,
+    )
+    atoms.calc = DeepKit(str(root / "model-c.pb"))
+    e, f, _ = DeepPot(root / "model.pb").eval(arrays["coord"][:1], arrays["box"][:1], atype)
+    assert abs(atoms.get_potential_energy() - e[0, 0]) < 1e-9
+    np.testing.assert_allclose(atoms.get_forces(), f[0], atol=1e-8)
+
+
 def test_overflow_warns(models, tmp_path):
     """Atoms closer than the table reaches: a warning, finite results."""
     root, _, arrays, atype = models

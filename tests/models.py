@@ -74,3 +74,33 @@ def water_config(water, neuron, axis_neuron, fitting, steps, validation=None, **
         loss={"start_pref_e": 0.02, "start_pref_f": 1000, "start_pref_v": 0.0, "limit_pref_v": 0.0},
         **sections,
     )
+
+
+def frozen_alcu_model(root, descriptor=None, steps=5):
+    """Six EMT Al-Cu frames as a npy system under root/data, a small model trained on them
+    for `steps` steps (root/run) and frozen to root/model.pb. Returns (config, arrays of the
+    first set, atype)."""
+    import ase.io
+    import numpy as np
+    from datasets import emt_frames
+
+    from deepkit.data import expand_systems
+    from deepkit.data.convert import convert
+    from deepkit.freeze import freeze
+    from deepkit.train.trainer import Trainer
+
+    ase.io.write(root / "frames.xyz", emt_frames(np.random.default_rng(1), 6), format="extxyz")
+    convert([str(root / "frames.xyz")], root / "data", "npy", type_map=["Al", "Cu"])
+    config = small_config(
+        {"sel": [24, 24], "rcut": 4.5, **(descriptor or {})},
+        training={
+            "training_data": {"systems": [str(root / "data")]},
+            "numb_steps": steps,
+            "save_freq": steps,
+        },
+    )
+    config["model"]["type_map"] = ["Al", "Cu"]
+    Trainer(config, root / "run", log=lambda *a: None).run()
+    freeze(root / "run", root / "model.pb")
+    (system,) = expand_systems(str(root / "data"))
+    return config, system.load_set(0).arrays, system.atype

@@ -3,13 +3,11 @@ compressed model against the original."""
 
 import json
 
-import ase.io
 import numpy as np
 import pytest
 import tensorflow as tf
-from datasets import emt_frames
 from finite_diff import numeric_force, numeric_virial
-from models import small_config
+from models import frozen_alcu_model
 
 from deepkit import DeepPot, ops
 from deepkit.cli import main
@@ -17,8 +15,6 @@ from deepkit.compress import TableOverflowWarning
 from deepkit.compress.command import compress
 from deepkit.compress.frozen import read_constants
 from deepkit.compress.table import Layer, evaluate, net_with_derivatives, tabulate
-from deepkit.data import expand_systems
-from deepkit.data.convert import convert
 from deepkit.freeze import freeze
 from deepkit.train.trainer import Trainer
 
@@ -126,22 +122,9 @@ def test_fused_op_gradients(rng):
 @pytest.fixture(scope="module", params=list(DESCRIPTORS))
 def models(request, tmp_path_factory):
     root = tmp_path_factory.mktemp("compress")
-    ase.io.write(root / "frames.xyz", emt_frames(np.random.default_rng(1), 6), format="extxyz")
-    convert([str(root / "frames.xyz")], root / "data", "npy", type_map=["Al", "Cu"])
-    config = small_config(
-        {"sel": [24, 24], "rcut": 4.5, **DESCRIPTORS[request.param]},
-        training={
-            "training_data": {"systems": [str(root / "data")]},
-            "numb_steps": 10,
-            "save_freq": 10,
-        },
-    )
-    config["model"]["type_map"] = ["Al", "Cu"]
-    Trainer(config, root / "run", log=lambda *a: None).run()
-    freeze(root / "run", root / "model.pb")
+    config, arrays, atype = frozen_alcu_model(root, DESCRIPTORS[request.param], steps=10)
     compress(root / "model.pb", root / "model-c.pb", log=lambda *a: None)
-    (system,) = expand_systems(str(root / "data"))
-    return root, config, system.load_set(0).arrays, system.atype
+    return root, config, arrays, atype
 
 
 def test_compressed_model_equals_original(models):
@@ -224,16 +207,22 @@ def test_test_command_and_ase_calculator_take_compressed_models(models, capsys):
     np.testing.assert_allclose(atoms.get_forces(), f[0], atol=1e-8)
 
 
-def test_overflow_warns(models, tmp_path):
-    """Atoms closer than the table reaches: a warning, finite results."""
-    root, _, arrays, atype = models
-    out = compress(
+def tight_model(root, path, check_frequency=-1):
+    """A compressed model whose table ends below the inputs the data produce."""
+    return compress(
         root / "model.pb",
-        tmp_path / "tight.pb",
+        path,
         extrapolate=1.01,
+        check_frequency=check_frequency,
         min_nbor_dist=50.0,
         log=lambda *a: None,
     )
+
+
+def test_overflow_warns(models, tmp_path):
+    """Atoms closer than the table reaches: a warning, finite results."""
+    root, _, arrays, atype = models
+    out = tight_model(root, tmp_path / "tight.pb")
     with pytest.warns(TableOverflowWarning):
         e, f, _ = DeepPot(out).eval(arrays["coord"][:1], arrays["box"][:1], atype)
     assert np.isfinite(e).all() and np.isfinite(f).all()
@@ -266,14 +255,7 @@ def test_fine_tune_compressed_model(models, tmp_path):
 def test_fine_tuning_checks_the_table(models, tmp_path):
     """compress --check-frequency: fine-tuning warns when the batch leaves the table."""
     root, config, _, _ = models
-    tight = compress(
-        root / "model.pb",
-        tmp_path / "tight.pb",
-        extrapolate=1.01,
-        check_frequency=1,
-        min_nbor_dist=50.0,
-        log=lambda *a: None,
-    )
+    tight = tight_model(root, tmp_path / "tight.pb", check_frequency=1)
     config = json.loads(json.dumps(config))
     config["training"]["numb_steps"] = 2
     with pytest.warns(TableOverflowWarning):

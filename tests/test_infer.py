@@ -1,17 +1,13 @@
 """deepkit freeze and DeepPot: the frozen graph computes what the checkpoint does."""
 
-import ase.io
 import numpy as np
 import pytest
 import tensorflow as tf
-from datasets import emt_frames
 from finite_diff import numeric_force, numeric_virial
-from models import small_config
+from models import frozen_alcu_model
 
 from deepkit import DeepPot
 from deepkit.cli import main
-from deepkit.data import expand_systems
-from deepkit.data.convert import convert
 from deepkit.errors import InputError
 from deepkit.freeze import freeze
 from deepkit.model.ener_model import EnergyModel
@@ -21,22 +17,8 @@ from deepkit.train.trainer import Trainer, checkpoint_path
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     root = tmp_path_factory.mktemp("infer")
-    ase.io.write(root / "frames.xyz", emt_frames(np.random.default_rng(1), 6), format="extxyz")
-    convert([str(root / "frames.xyz")], root / "data", "npy", type_map=["Al", "Cu"])
-    config = small_config(
-        {"sel": [24, 24], "rcut": 4.5},
-        training={
-            "training_data": {"systems": [str(root / "data")]},
-            "numb_steps": 5,
-            "save_freq": 5,
-        },
-    )
-    config["model"]["type_map"] = ["Al", "Cu"]
-    Trainer(config, root / "run", log=lambda *a: None).run()
-    freeze(root / "run", root / "model.pb")
-    (system,) = expand_systems(str(root / "data"))
-    arrays = system.load_set(0).arrays
-    return root, config, arrays, system.atype
+    config, arrays, atype = frozen_alcu_model(root)
+    return root, config, arrays, atype
 
 
 def checkpoint_eval(root, config, coord, box, atype):

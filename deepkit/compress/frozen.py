@@ -14,14 +14,9 @@ def read_constants(path: str | Path) -> dict[str, np.ndarray]:
     """Every Const node of the frozen model at `path`, by node name."""
     import tensorflow as tf
 
-    path = Path(path)
-    graph_def = tf.compat.v1.GraphDef()
-    try:
-        graph_def.ParseFromString(path.read_bytes())
-    except OSError as err:
-        raise InputError(f"{path}: cannot read the model ({err.strerror})") from None
-    except Exception as err:  # noqa: BLE001 - protobuf's DecodeError and friends
-        raise InputError(f"{path}: not a frozen model ({err})") from None
+    from deepkit.model.graph_file import read_graph_def
+
+    graph_def = read_graph_def(path)
     return {
         node.name: tf.make_ndarray(node.attr["value"].tensor)
         for node in graph_def.node

@@ -31,16 +31,11 @@ class DeepPot:
 
         from deepkit import ops
         from deepkit.model import names
+        from deepkit.model.graph_file import read_graph_def
 
         ops.op_library()  # the graph uses deepkit's ops
         path = Path(model)
-        graph_def = tf.compat.v1.GraphDef()
-        try:
-            graph_def.ParseFromString(path.read_bytes())
-        except OSError as err:
-            raise InputError(f"{path}: cannot read the model ({err.strerror})") from None
-        except Exception as err:  # noqa: BLE001 - protobuf's DecodeError and friends
-            raise InputError(f"{path}: not a frozen model ({err})") from None
+        graph_def = read_graph_def(path)
         self.graph = tf.Graph()
         with self.graph.as_default():
             try:

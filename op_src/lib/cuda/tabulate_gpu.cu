@@ -50,13 +50,20 @@ __device__ void stage_slots(double* sx, double* sr, Located* sloc, const TableIn
 
 int channel_threads(int width) { return width >= 256 ? 256 : (width + 31) / 32 * 32; }
 
+// out[centre, m, c] = sum_j term(j, m, c), one thread per channel m, slots staged in
+// shared memory. Forward (ddx == nullptr): term = G_m(x_j) rows_jc, padded slots reusing
+// the previous G. Gradient of gradient: term = ddx_j G'_m(x_j) rows_jc + ddrows_jc G_m(x_j).
 template <int NCOMP>
-__global__ void forward_kernel(double* out, const double* table, TableInfo info, const double* x,
-                               const double* rows, int nnei) {
+__global__ void channel_sum_kernel(double* out, const double* table, TableInfo info,
+                                   const double* x, const double* rows, const double* ddx,
+                                   const double* ddrows, int nnei) {
   constexpr int ncomp = NCOMP;
   __shared__ double sx[kSlotChunk];
   __shared__ double sr[kSlotChunk * kMaxComp];
   __shared__ Located sloc[kSlotChunk];
+  __shared__ double sddx[kSlotChunk];
+  __shared__ double sdr[kSlotChunk * kMaxComp];
+  const bool grad_grad = ddx != nullptr;
   const long centre = blockIdx.x;
   const int w = info.width;
   for (int m0 = 0; m0 < w; m0 += blockDim.x) {
@@ -64,65 +71,33 @@ __global__ void forward_kernel(double* out, const double* table, TableInfo info,
     double acc[kMaxComp] = {0.0, 0.0, 0.0, 0.0};
     for (int j0 = 0; j0 < nnei; j0 += kSlotChunk) {
       const int count = min(kSlotChunk, nnei - j0);
+      const long first = centre * nnei + j0;
       __syncthreads();
-      stage_slots<ncomp>(sx, sr, sloc, info, x + centre * nnei + j0,
-                         rows + (centre * nnei + j0) * ncomp, count);
+      stage_slots<ncomp>(sx, sr, sloc, info, x + first, rows + first * ncomp, count);
+      if (grad_grad) {
+        for (int k = threadIdx.x; k < count; k += blockDim.x) sddx[k] = ddx[first + k];
+        for (int k = threadIdx.x; k < count * ncomp; k += blockDim.x) {
+          sdr[k] = ddrows[first * ncomp + k];
+        }
+      }
       __syncthreads();
-      if (m < w) {
-        double g = 0.0, dg;
-        for (int j = 0; j < count; ++j) {
-          // Padded slots repeat the previous one: same g, no table read.
-          if (j == 0 || !same_slot<ncomp>(sx, sr, j)) {
-            quintic(table + static_cast<long>(sloc[j].k) * 6 * w, w, m, sloc[j].t, &g, &dg);
-          }
+      if (m >= w) continue;
+      double g = 0.0, dg = 0.0;
+      for (int j = 0; j < count; ++j) {
+        // Padded slots repeat the previous one: same G, no table read.
+        if (grad_grad || j == 0 || !same_slot<ncomp>(sx, sr, j)) {
+          quintic(table + static_cast<long>(sloc[j].k) * 6 * w, w, m, sloc[j].t, &g, &dg);
+        }
+        if (grad_grad) {
+          const double a = sddx[j] * dg * sloc[j].slope;
+          for (int c = 0; c < ncomp; ++c) acc[c] += a * sr[j * ncomp + c] + sdr[j * ncomp + c] * g;
+        } else {
           for (int c = 0; c < ncomp; ++c) acc[c] += g * sr[j * ncomp + c];
         }
       }
     }
     if (m < w) {
       for (int c = 0; c < ncomp; ++c) out[(centre * w + m) * ncomp + c] = acc[c];
-    }
-  }
-}
-
-template <int NCOMP>
-__global__ void grad_grad_kernel(double* ddy, const double* table, TableInfo info, const double* x,
-                                 const double* rows, const double* ddx, const double* ddrows,
-                                 int nnei) {
-  constexpr int ncomp = NCOMP;
-  __shared__ double sx[kSlotChunk];
-  __shared__ double sddx[kSlotChunk];
-  __shared__ double sr[kSlotChunk * kMaxComp];
-  __shared__ double sdr[kSlotChunk * kMaxComp];
-  __shared__ Located sloc[kSlotChunk];
-  const long centre = blockIdx.x;
-  const int w = info.width;
-  for (int m0 = 0; m0 < w; m0 += blockDim.x) {
-    const int m = m0 + threadIdx.x;
-    double acc[kMaxComp] = {0.0, 0.0, 0.0, 0.0};
-    for (int j0 = 0; j0 < nnei; j0 += kSlotChunk) {
-      const int count = min(kSlotChunk, nnei - j0);
-      __syncthreads();
-      stage_slots<ncomp>(sx, sr, sloc, info, x + centre * nnei + j0,
-                         rows + (centre * nnei + j0) * ncomp, count);
-      for (int k = threadIdx.x; k < count; k += blockDim.x) sddx[k] = ddx[centre * nnei + j0 + k];
-      for (int k = threadIdx.x; k < count * ncomp; k += blockDim.x) {
-        sdr[k] = ddrows[(centre * nnei + j0) * ncomp + k];
-      }
-      __syncthreads();
-      if (m < w) {
-        for (int j = 0; j < count; ++j) {
-          double g, dg;
-          quintic(table + static_cast<long>(sloc[j].k) * 6 * w, w, m, sloc[j].t, &g, &dg);
-          dg *= sloc[j].slope;
-          for (int c = 0; c < ncomp; ++c) {
-            acc[c] += sddx[j] * dg * sr[j * ncomp + c] + sdr[j * ncomp + c] * g;
-          }
-        }
-      }
-    }
-    if (m < w) {
-      for (int c = 0; c < ncomp; ++c) ddy[(centre * w + m) * ncomp + c] = acc[c];
     }
   }
 }
@@ -214,8 +189,8 @@ void tabulate_fusion(double* out, const double* table, const TableInfo& info, co
   check(n, nnei, ncomp);
   if (n == 0) return;
   with_ncomp(ncomp, [&](auto nc) {
-    forward_kernel<nc()><<<n, channel_threads(info.width), 0, stream>>>(out, table, info, x, rows,
-                                                                        nnei);
+    channel_sum_kernel<nc()><<<n, channel_threads(info.width), 0, stream>>>(
+        out, table, info, x, rows, nullptr, nullptr, nnei);
   });
   check_launch("tabulate_fusion");
 }
@@ -240,8 +215,8 @@ void tabulate_fusion_grad_grad(double* ddy, const double* table, const TableInfo
   check(n, nnei, ncomp);
   if (n == 0) return;
   with_ncomp(ncomp, [&](auto nc) {
-    grad_grad_kernel<nc()><<<n, channel_threads(info.width), 0, stream>>>(ddy, table, info, x,
-                                                                          rows, ddx, ddrows, nnei);
+    channel_sum_kernel<nc()><<<n, channel_threads(info.width), 0, stream>>>(
+        ddy, table, info, x, rows, ddx, ddrows, nnei);
   });
   check_launch("tabulate_fusion_grad_grad");
 }

@@ -252,6 +252,20 @@ def test_fine_tune_compressed_model(models, tmp_path):
     assert tuned.eval(coord, None, [0, 1, 0, 1])[0] != before.eval(coord, None, [0, 1, 0, 1])[0]
 
 
+def test_init_from_uncompressed_frozen_model(models, tmp_path):
+    """--init-frz-model with an ordinary frozen model: step 0 reproduces its error."""
+    root, config, _, _ = models
+    config = json.loads(json.dumps(config))
+    config["training"]["numb_steps"] = 2
+    Trainer(config, tmp_path / "ft", log=lambda *a: None).run(init_frz_model=str(root / "model.pb"))
+    Trainer(config, tmp_path / "cf", log=lambda *a: None).run(
+        init_frz_model=str(root / "model-c.pb")
+    )
+    first = np.loadtxt(tmp_path / "ft" / "lcurve.out", ndmin=2)[0]
+    first_c = np.loadtxt(tmp_path / "cf" / "lcurve.out", ndmin=2)[0]
+    np.testing.assert_allclose(first_c[1:], first[1:], rtol=1e-8)
+
+
 def test_fine_tuning_checks_the_table(models, tmp_path):
     """compress --check-frequency: fine-tuning warns when the batch leaves the table."""
     root, config, _, _ = models

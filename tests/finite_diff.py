@@ -25,3 +25,13 @@ def numeric_virial(energy, coord, box, h):
             minus = energy(coord @ (np.eye(3) - eps), box @ (np.eye(3) - eps))
             virial[a, b] = -(plus - minus) / (2 * h)
     return virial
+
+
+def assert_deep_pot_derivatives(dp, coord, box, atype, h=1e-5):
+    """A DeepPot's force and virial of one frame equal -dE/dx and the strain derivative."""
+    energy = lambda c, b: dp.eval(c[None], b.reshape(1, 9), atype)[0][0, 0]
+    _, f, v = dp.eval(coord[None], box.reshape(1, 9), atype)
+    np.testing.assert_allclose(f[0], numeric_force(energy, coord, box, h), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(
+        v[0].reshape(3, 3), numeric_virial(energy, coord, box, h), rtol=1e-6, atol=1e-7
+    )

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 import tensorflow as tf
-from finite_diff import numeric_force, numeric_virial
+from finite_diff import assert_deep_pot_derivatives
 from models import frozen_alcu_model
 
 from deepkit import DeepPot
@@ -54,14 +54,8 @@ def test_frozen_model_equals_checkpoint_graph(trained):
 
 def test_frozen_forces_and_virial_are_derivatives(trained):
     root, _, arrays, atype = trained
-    dp = DeepPot(root / "model.pb")
     coord, box = arrays["coord"][0].reshape(-1, 3), arrays["box"][0].reshape(3, 3)
-    energy = lambda c, b: dp.eval(c[None], b.reshape(1, 9), atype)[0][0, 0]
-    _, f, v = dp.eval(coord[None], box.reshape(1, 9), atype)
-    np.testing.assert_allclose(f[0], numeric_force(energy, coord, box, 1e-5), rtol=1e-6, atol=1e-8)
-    np.testing.assert_allclose(
-        v[0].reshape(3, 3), numeric_virial(energy, coord, box, 1e-5), rtol=1e-6, atol=1e-7
-    )
+    assert_deep_pot_derivatives(DeepPot(root / "model.pb"), coord, box, atype)
 
 
 def test_atom_order_and_open_systems(trained):

@@ -116,15 +116,23 @@ def test_ctrl_c_saves_a_checkpoint_that_restarts(emt_data, tmp_path):
     config = config_for(emt_data, numb_steps=100000, disp_freq=1, save_freq=100000)
     (tmp_path / "input.json").write_text(json.dumps(config))
     command = [sys.executable, "-m", "deepkit.cli", "train", "input.json", "-o", "out"]
-    process = subprocess.Popen(command, cwd=tmp_path, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        path = tmp_path / "out" / "lcurve.out"
-        if path.exists() and len(path.read_text().splitlines()) > 3:
-            break
-        time.sleep(0.2)
-    process.send_signal(signal.SIGINT)
-    _, stderr = process.communicate(timeout=60)
+    # stderr to a file, not a pipe: an undrained pipe could block the trainer's writes.
+    log = tmp_path / "stderr.txt"
+    with log.open("w") as stderr_file:
+        process = subprocess.Popen(command, cwd=tmp_path, stderr=stderr_file, text=True)
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            path = tmp_path / "out" / "lcurve.out"
+            if path.exists() and len(path.read_text().splitlines()) > 3:
+                break
+            time.sleep(0.2)
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            pytest.fail(f"no exit 120 s after SIGINT; stderr:\n{log.read_text()[-3000:]}")
+    stderr = log.read_text()
     assert process.returncode == 130
     assert "interrupted at step" in stderr and "Traceback" not in stderr
     assert any(p.name.endswith(".index") for p in (tmp_path / "out").iterdir())

@@ -46,6 +46,7 @@ __global__ void env_mat_kernel(double* em, double* em_deriv, Status* status, con
   __syncthreads();
   const long count = min(static_cast<long>(kSlotsPerBlock), nslots - first);
   for (long k = threadIdx.x; k < count * ncomp; k += blockDim.x) em[first * ncomp + k] = stage_em[k];
+  if (em_deriv == nullptr) return;
   for (long k = threadIdx.x; k < count * ncomp * 3; k += blockDim.x) {
     em_deriv[first * ncomp * 3 + k] = stage_deriv[k];
   }

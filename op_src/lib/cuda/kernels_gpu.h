@@ -76,6 +76,14 @@ void prod_force_virial(double* force, double* virial, double* atom_virial, Statu
                        const int* nlist, int nloc, int nall, int nnei, int ncomp,
                        cudaStream_t stream);
 
+// env_mat accepts em_deriv == nullptr (em only). prod_force_virial_rij is
+// prod_force_virial with em_deriv recomputed from rij (what env_mat would have written, the
+// same arithmetic) instead of read: 60 rather than 156 bytes per slot for the pair.
+void prod_force_virial_rij(double* force, double* virial, double* atom_virial, Status* status,
+                           const double* net_deriv, const double* rij, const int* nlist,
+                           const int* atype, const double* std, int nloc, int nall, int nnei,
+                           int ncomp, double rcut_smth, double rcut, cudaStream_t stream);
+
 void prod_force_grad(double* grad_net, const double* grad_force, const double* em_deriv,
                      const int* nlist, int nloc, int nall, int nnei, int ncomp,
                      cudaStream_t stream);

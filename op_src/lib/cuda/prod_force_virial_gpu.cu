@@ -13,9 +13,39 @@ namespace {
 
 constexpr int kWarpsPerBlock = 8;
 
+// Where em_deriv comes from: read (the op interface) or recomputed from rij and std.
+struct EmDerivSource {
+  const double* em_deriv;  // nullptr: recompute
+  const int* atype;
+  const double* std;
+  double rcut_smth, rcut;
+
+  __device__ void gradient(double* g, const double* net_deriv, const double* rij, long slot, int i,
+                           int jj, int nnei, int ncomp) const {
+    if (em_deriv != nullptr) {
+      slot_gradient(g, net_deriv, em_deriv, slot, ncomp);
+      return;
+    }
+    double raw[4], draw[12];
+    env_row(rij + 3 * slot, ncomp, rcut_smth, rcut, raw, draw);
+    // em_deriv = draw / std as env_mat computes it, then slot_gradient's sum in its order.
+    const double* sd = std + (static_cast<long>(atype[i]) * nnei + jj) * ncomp;
+    g[0] = g[1] = g[2] = 0.0;
+#pragma unroll
+    for (int c = 0; c < 4; ++c) {
+      if (c >= ncomp) break;
+      const double inv_std = 1.0 / sd[c];
+      const double nd = net_deriv[slot * ncomp + c];
+      g[0] += nd * (draw[3 * c] * inv_std);
+      g[1] += nd * (draw[3 * c + 1] * inv_std);
+      g[2] += nd * (draw[3 * c + 2] * inv_std);
+    }
+  }
+};
+
 template <bool kForce, bool kVirial>
 __global__ void scatter_kernel(double* force, double* atom_virial, Status* status,
-                               const double* net_deriv, const double* em_deriv,
+                               const double* net_deriv, EmDerivSource source,
                                const double* rij, const int* nlist, int nloc, int nall, int nnei,
                                int ncomp) {
   const int i = blockIdx.x * kWarpsPerBlock + threadIdx.x / 32;
@@ -34,7 +64,7 @@ __global__ void scatter_kernel(double* force, double* atom_virial, Status* statu
       continue;
     }
     double g[3];
-    slot_gradient(g, net_deriv, em_deriv, slot, ncomp);
+    source.gradient(g, net_deriv, rij, slot, i, jj, nnei, ncomp);
     if (kForce) {
       for (int e = 0; e < 3; ++e) {
         fi[e] += g[e];
@@ -75,13 +105,13 @@ __global__ void sum_atom_virial(double* virial, const double* atom_virial, int n
 
 template <bool kForce, bool kVirial>
 void scatter(double* force, double* virial, double* atom_virial, Status* status,
-             const double* net_deriv, const double* em_deriv, const double* rij, const int* nlist,
+             const double* net_deriv, EmDerivSource source, const double* rij, const int* nlist,
              int nloc, int nall, int nnei, int ncomp, cudaStream_t stream) {
   if (kForce) cudaMemsetAsync(force, 0, 3L * nall * sizeof(double), stream);
   if (kVirial) cudaMemsetAsync(atom_virial, 0, 9L * nall * sizeof(double), stream);
   if (nloc > 0 && nnei > 0) {
     scatter_kernel<kForce, kVirial><<<blocks_for(nloc, kWarpsPerBlock), 32 * kWarpsPerBlock, 0, stream>>>(
-        force, atom_virial, status, net_deriv, em_deriv, rij, nlist, nloc, nall, nnei, ncomp);
+        force, atom_virial, status, net_deriv, source, rij, nlist, nloc, nall, nnei, ncomp);
     check_launch("prod_force_virial");
   }
   if (kVirial) {
@@ -130,26 +160,37 @@ __global__ void virial_grad_kernel(double* grad_net, const double* grad_virial,
   }
 }
 
+EmDerivSource read(const double* em_deriv) { return {em_deriv, nullptr, nullptr, 0.0, 0.0}; }
+
 }  // namespace
 
 void prod_force(double* force, Status* status, const double* net_deriv, const double* em_deriv,
                 const int* nlist, int nloc, int nall, int nnei, int ncomp, cudaStream_t stream) {
-  scatter<true, false>(force, nullptr, nullptr, status, net_deriv, em_deriv, nullptr, nlist, nloc,
-                       nall, nnei, ncomp, stream);
+  scatter<true, false>(force, nullptr, nullptr, status, net_deriv, read(em_deriv), nullptr, nlist,
+                       nloc, nall, nnei, ncomp, stream);
 }
 
 void prod_virial(double* virial, double* atom_virial, Status* status, const double* net_deriv,
                  const double* em_deriv, const double* rij, const int* nlist, int nloc, int nall,
                  int nnei, int ncomp, cudaStream_t stream) {
-  scatter<false, true>(nullptr, virial, atom_virial, status, net_deriv, em_deriv, rij, nlist,
-                       nloc, nall, nnei, ncomp, stream);
+  scatter<false, true>(nullptr, virial, atom_virial, status, net_deriv, read(em_deriv), rij,
+                       nlist, nloc, nall, nnei, ncomp, stream);
 }
 
 void prod_force_virial(double* force, double* virial, double* atom_virial, Status* status,
                        const double* net_deriv, const double* em_deriv, const double* rij,
                        const int* nlist, int nloc, int nall, int nnei, int ncomp,
                        cudaStream_t stream) {
-  scatter<true, true>(force, virial, atom_virial, status, net_deriv, em_deriv, rij, nlist, nloc,
+  scatter<true, true>(force, virial, atom_virial, status, net_deriv, read(em_deriv), rij, nlist,
+                      nloc, nall, nnei, ncomp, stream);
+}
+
+void prod_force_virial_rij(double* force, double* virial, double* atom_virial, Status* status,
+                           const double* net_deriv, const double* rij, const int* nlist,
+                           const int* atype, const double* std, int nloc, int nall, int nnei,
+                           int ncomp, double rcut_smth, double rcut, cudaStream_t stream) {
+  const EmDerivSource source{nullptr, atype, std, rcut_smth, rcut};
+  scatter<true, true>(force, virial, atom_virial, status, net_deriv, source, rij, nlist, nloc,
                       nall, nnei, ncomp, stream);
 }
 

@@ -115,7 +115,14 @@ def test_init_model_starts_from_trained_weights(emt_data, tmp_path):
 def test_ctrl_c_saves_a_checkpoint_that_restarts(emt_data, tmp_path):
     config = config_for(emt_data, numb_steps=100000, disp_freq=1, save_freq=100000)
     (tmp_path / "input.json").write_text(json.dumps(config))
-    command = [sys.executable, "-m", "deepkit.cli", "train", "input.json", "-o", "out"]
+    # A shell's background job (as CI scripts may run it) starts with SIGINT ignored, which
+    # Python keeps: the trainer gets Python's handler back, as under an interactive Ctrl-C.
+    script = (
+        "import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+        "sys.argv = ['deepkit', 'train', 'input.json', '-o', 'out']; "
+        "runpy.run_module('deepkit.cli', run_name='__main__')"
+    )
+    command = [sys.executable, "-c", script]
     # stderr to a file, not a pipe: an undrained pipe could block the trainer's writes.
     log = tmp_path / "stderr.txt"
     with log.open("w") as stderr_file:

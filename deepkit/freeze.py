@@ -34,7 +34,7 @@ def freeze(checkpoint: str | Path, output: str | Path) -> Path:
     compress = _tables_from_checkpoint(model, prefix, saved)
     graph = tf.Graph()
     with graph.as_default():
-        model.build(**model.placeholders())
+        model.build_inference()
         add_metadata(model, config, compress)
         init = tf.compat.v1.global_variables_initializer()
         variables = tf.compat.v1.global_variables()

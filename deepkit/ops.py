@@ -18,6 +18,7 @@ import tensorflow as tf
 __all__ = [
     "env_mat",
     "error_text",
+    "external_neighbor_list",
     "matmul",
     "neighbor_list",
     "op_library",
@@ -64,6 +65,19 @@ def neighbor_list(coord, atype, box, rcut: float, sel: Sequence[int]):
     """
     return op_library().dk_neighbor_list(
         coord, atype, box, tf.constant(rcut, tf.float64), sel=list(sel)
+    )
+
+
+def external_neighbor_list(coord, atype, nloc, offsets, neighbors, rcut: float, sel):
+    """Neighbour rows of the first nloc atoms from a caller's list (local atoms, then ghosts).
+
+    coord (nf, nall, 3) float64 Angstrom; atype (nf, nall) int32; nloc int32 scalar;
+    offsets (nloc + 1) and neighbors (nnz) int32: the candidates of local atom i are
+    neighbors[offsets[i]:offsets[i+1]], shared by all frames. Returns nlist (nf, nloc, nnei),
+    rij (nf, nloc, nnei, 3) and max_count (nf, ntypes) as neighbor_list does.
+    """
+    return op_library().dk_external_neighbor_list(
+        coord, atype, nloc, offsets, neighbors, tf.constant(rcut, tf.float64), sel=list(sel)
     )
 
 

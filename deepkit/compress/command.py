@@ -76,7 +76,7 @@ def compress(
     }
     graph = tf.Graph()
     with graph.as_default():
-        model.build(**model.placeholders())
+        model.build_inference()
         add_metadata(model, config, compress=settings)
         init = tf.compat.v1.global_variables_initializer()
     with tf.compat.v1.Session(graph=graph) as sess:

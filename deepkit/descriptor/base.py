@@ -55,3 +55,8 @@ class Descriptor(ABC):
     @abstractmethod
     def build(self, coord, atype, box):
         """coord (nf, natoms, 3), atype (nf, natoms), box (nf, 9) -> (nf * natoms, dim_out)."""
+
+    @abstractmethod
+    def build_external(self, coord, atype, nloc, offsets, neighbors):
+        """The same descriptor from a caller's neighbour list (ops.external_neighbor_list):
+        coord (nf, nall, 3), atype (nf, nall), local atoms first -> (nf * nloc, dim_out)."""

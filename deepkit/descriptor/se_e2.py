@@ -10,7 +10,7 @@ from deepkit.data.stats import env_mat_stats
 from deepkit.descriptor.base import Descriptor, register
 from deepkit.model import names
 from deepkit.nn.by_type import map_by_type
-from deepkit.nn.layers import PRECISIONS, SeedSequence, embedding_net
+from deepkit.nn.layers import PRECISIONS, SeedSequence, constant_variable, embedding_net
 
 v1 = tf.compat.v1
 
@@ -105,13 +105,23 @@ class SmoothEdition(Descriptor):
         return mask
 
     def build(self, coord, atype, box):
+        nlist, rij, max_count = ops.neighbor_list(coord, atype, box, self.rcut, self.sel)
+        return self._from_neighbors(nlist, rij, max_count, atype, atype)
+
+    def build_external(self, coord, atype, nloc, offsets, neighbors):
+        nlist, rij, max_count = ops.external_neighbor_list(
+            coord, atype, nloc, offsets, neighbors, self.rcut, self.sel
+        )
+        return self._from_neighbors(nlist, rij, max_count, atype, atype[:, :nloc])
+
+    def _from_neighbors(self, nlist, rij, max_count, atype, centre_type):
+        """Neighbour rows of the centres (the first nloc atoms) -> their descriptors."""
         with v1.variable_scope("descrpt_attr", reuse=v1.AUTO_REUSE):
-            avg = v1.get_variable("t_avg", initializer=tf.constant(self.avg), trainable=False)
-            std = v1.get_variable("t_std", initializer=tf.constant(self.std), trainable=False)
+            avg = constant_variable("t_avg", self.avg)
+            std = constant_variable("t_std", self.std)
         assert avg.name.startswith(names.DESCRIPTOR_AVG) and std.name.startswith(
             names.DESCRIPTOR_STD
         )
-        nlist, rij, max_count = ops.neighbor_list(coord, atype, box, self.rcut, self.sel)
         em, em_deriv = ops.env_mat(
             rij, nlist, atype, avg, std, self.rcut_smth, self.rcut, self.kind
         )
@@ -123,10 +133,10 @@ class SmoothEdition(Descriptor):
             "max_count": max_count,
         }
         if self.tables is not None:
-            self.env["table_overflow"] = self._table_overflow(em, atype)
+            self.env["table_overflow"] = self._table_overflow(em, centre_type)
 
         rows = tf.cast(tf.reshape(em, [-1, self.nnei, self.ncomp]), self.dtype)
-        atype_flat = tf.reshape(atype, [-1])
+        atype_flat = tf.reshape(centre_type, [-1])
         if self.exclude_types:
             pair_mask = tf.gather(tf.constant(self._pair_mask(), self.dtype), atype_flat)
             slot_type = np.repeat(np.arange(self.ntypes), self.sel)
@@ -189,10 +199,8 @@ class SmoothEdition(Descriptor):
         # Non-trainable variables rather than constants: checkpoints of a fine-tuned
         # compressed model then carry the tables, and freezing folds them back.
         with v1.variable_scope(f"{names.TABLE_PREFIX}/{scope}", reuse=v1.AUTO_REUSE):
-            coefficients = v1.get_variable(
-                "table", initializer=tf.constant(table.coefficients), trainable=False
-            )
-            info = v1.get_variable("info", initializer=tf.constant(table.info), trainable=False)
+            coefficients = constant_variable("table", table.coefficients)
+            info = constant_variable("info", table.info)
         part = ops.tabulate_fusion(coefficients, info, x, rows)
         if self.kind == "r":
             part = tf.squeeze(part, axis=2)
@@ -207,7 +215,7 @@ class SmoothEdition(Descriptor):
             for centre in range(self.ntypes) if ti is None else [ti]:
                 if not excluded[centre, t]:
                     ext[centre, begin[t] : begin[t + 1]] = self.tables[scope].info[2]
-        limit = tf.gather(tf.constant(ext), atype)  # (nf, natoms, nnei)
+        limit = tf.gather(tf.constant(ext), atype)  # (nf, nloc, nnei)
         beyond = tf.cast(em[..., 0] > limit, tf.int32)
         return tf.reduce_sum(beyond, axis=[1, 2])
 

@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from deepkit.errors import InputError
 from deepkit.nn.by_type import map_by_type
-from deepkit.nn.layers import PRECISIONS, SeedSequence, fitting_net
+from deepkit.nn.layers import PRECISIONS, SeedSequence, constant_variable, fitting_net
 
 v1 = tf.compat.v1
 
@@ -71,12 +71,8 @@ class EnergyFitting:
 
     def _normalised(self, values, name, stats, natoms_rows):
         with v1.variable_scope("fitting_attr", reuse=v1.AUTO_REUSE):
-            avg = v1.get_variable(
-                f"t_{name}_avg", initializer=tf.constant(stats[0]), trainable=False
-            )
-            istd = v1.get_variable(
-                f"t_{name}_istd", initializer=tf.constant(stats[1]), trainable=False
-            )
+            avg = constant_variable(f"t_{name}_avg", stats[0])
+            istd = constant_variable(f"t_{name}_istd", stats[1])
         return tf.reshape((tf.reshape(values, [-1, len(stats[0])]) - avg) * istd, natoms_rows)
 
     def build(self, descriptor, atype, fparam=None, aparam=None):

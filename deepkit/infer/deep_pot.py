@@ -73,6 +73,7 @@ class DeepPot:
                 ("atom_virial", names.ATOM_VIRIAL),
             )
         }
+        self._external = self._external_tensors(tensor)
         self.frames_per_call = frames_per_call
         # Compressed models count the net inputs beyond their table, per frame.
         self._overflow = tensor(names.TABLE_OVERFLOW) if self.compressed else None
@@ -146,6 +147,63 @@ class DeepPot:
             result["atom_energy"].reshape(nframes, natoms, 1),
             result["atom_virial"].reshape(nframes, natoms, 9),
         )
+
+    def _external_tensors(self, tensor) -> dict | None:
+        from deepkit.model import names
+
+        try:
+            return {
+                key: tensor(name)
+                for key, name in (
+                    ("coord", names.EXT_COORD),
+                    ("atype", names.EXT_ATYPE),
+                    ("nloc", names.EXT_NLOC),
+                    ("offsets", names.EXT_OFFSETS),
+                    ("neighbors", names.EXT_NEIGHBORS),
+                    ("energy", names.EXT_ENERGY),
+                    ("force", names.EXT_FORCE),
+                    ("virial", names.EXT_VIRIAL),
+                    ("atom_energy", names.EXT_ATOM_ENERGY),
+                    ("atom_virial", names.EXT_ATOM_VIRIAL),
+                )
+            }
+        except KeyError:
+            return None  # frozen by deepkit < 0.3
+
+    def eval_external(self, coord, atype, nloc: int, offsets, neighbors, atomic: bool = False):
+        """One frame from a caller's neighbour list with ghost atoms (deepkit.infer.external):
+        coord (nall, 3), atype (nall,), the first nloc atoms local; the candidates of local
+        atom i are neighbors[offsets[i]:offsets[i+1]] (any order, a skin beyond rcut is
+        fine). Returns e (local atoms' energy), f (nall, 3), v (9,) [, ae (nloc,),
+        av (nall, 9)]: forces on ghosts are the caller's to add to their owners."""
+        if self._external is None:
+            raise InputError(
+                f"this model (deepkit {self.version}) has no external-neighbour-list path; "
+                "freeze or compress it again with deepkit >= 0.3"
+            )
+        import tensorflow as tf
+
+        from deepkit.ops import error_text
+
+        coord, _, atype, nframes, nall = self._shapes(coord, None, atype)
+        if nframes != 1:
+            raise ValueError(f"eval_external takes one frame, got {nframes}")
+        ext = self._external
+        keys = ["energy", "force", "virial"] + (["atom_energy", "atom_virial"] if atomic else [])
+        feed = {
+            ext["coord"]: coord,
+            ext["atype"]: atype[None],
+            ext["nloc"]: int(nloc),
+            ext["offsets"]: np.asarray(offsets, np.int32),
+            ext["neighbors"]: np.asarray(neighbors, np.int32),
+        }
+        try:
+            out = self.session.run([ext[k] for k in keys], feed)
+        except tf.errors.InvalidArgumentError as err:
+            raise ValueError(error_text(err)) from None
+        shapes = {"energy": (), "force": (nall, 3), "virial": (9,), "atom_energy": (-1,)}
+        shapes["atom_virial"] = (nall, 9)
+        return tuple(np.reshape(v, shapes[k]) for k, v in zip(keys, out, strict=True))
 
     def get_type_map(self) -> list[str]:
         return list(self.type_map)

@@ -11,6 +11,7 @@ from deepkit import ops
 from deepkit.descriptor.base import make_descriptor
 from deepkit.fit.ener import EnergyFitting
 from deepkit.model import names
+from deepkit.nn.layers import constant_variable
 
 v1 = tf.compat.v1
 
@@ -58,32 +59,86 @@ class EnergyModel:
         """coord (nf, natoms*3), atype (nf, natoms), box (nf, 9), fparam (nf, numb_fparam),
         aparam (nf, natoms * numb_aparam) -> named outputs."""
         nframes, natoms = tf.shape(atype)[0], tf.shape(atype)[1]
-        with v1.variable_scope(names.MIN_NBOR_DIST.split("/")[0], reuse=v1.AUTO_REUSE):
-            v1.get_variable(
-                names.MIN_NBOR_DIST.split("/")[1],
-                initializer=tf.constant(float(self.min_nbor_dist), tf.float64),
-                trainable=False,
-            )
+        self._min_nbor_dist_variable()
         coord3 = tf.reshape(coord, [nframes, natoms, 3])
         descriptor = self.descriptor.build(coord3, atype, box)
+        return self._outputs(descriptor, atype, natoms, fparam, aparam, OUTPUT_NAMES)
+
+    def build_external(
+        self, coord, atype, nloc, offsets, neighbors, fparam=None, aparam=None
+    ) -> dict:
+        """The same model from a caller's neighbour list with ghost atoms (local atoms first):
+        coord (nf, nall*3), atype (nf, nall), nloc scalar, offsets (nloc + 1) and neighbors
+        (nnz) as in ops.external_neighbor_list, aparam (nf, nloc * numb_aparam). Energies
+        are those of the local atoms; forces and atomic virials cover all nall atoms."""
+        nframes, nall = tf.shape(atype)[0], tf.shape(atype)[1]
+        coord3 = tf.reshape(coord, [nframes, nall, 3])
+        descriptor = self.descriptor.build_external(coord3, atype, nloc, offsets, neighbors)
+        centre_type = atype[:, :nloc]
+        return self._outputs(descriptor, centre_type, nall, fparam, aparam, EXTERNAL_NAMES)
+
+    def build_inference(self) -> dict:
+        """Both entry points of a frozen model on their placeholders (names.py); returns the
+        outputs of the first."""
+        inputs = self.placeholders()
+        outputs = self.build(**inputs)
+        shared = {k: v for k, v in inputs.items() if k in ("fparam", "aparam")}
+        self.build_external(
+            v1.placeholder(tf.float64, [None, None], names.EXT_COORD),
+            v1.placeholder(tf.int32, [None, None], names.EXT_ATYPE),
+            v1.placeholder(tf.int32, [], names.EXT_NLOC),
+            v1.placeholder(tf.int32, [None], names.EXT_OFFSETS),
+            v1.placeholder(tf.int32, [None], names.EXT_NEIGHBORS),
+            **shared,
+        )
+        return outputs
+
+    def _min_nbor_dist_variable(self) -> None:
+        with v1.variable_scope(names.MIN_NBOR_DIST.split("/")[0], reuse=v1.AUTO_REUSE):
+            constant_variable(names.MIN_NBOR_DIST.split("/")[1], float(self.min_nbor_dist))
+
+    def _outputs(self, descriptor, centre_type, nall, fparam, aparam, output_names) -> dict:
+        """Fitting, energy, and forces / virials through the descriptor's env (prod ops)."""
+        nframes = tf.shape(centre_type)[0]
         env = self.descriptor.env
         atom_energy = tf.reshape(
-            self.fitting.build(descriptor, atype, fparam, aparam), [nframes, natoms]
+            self.fitting.build(descriptor, centre_type, fparam, aparam), [nframes, -1]
         )
         energy = tf.reduce_sum(atom_energy, axis=1)
         net_deriv = tf.gradients(energy, env["em"])[0]
-        force = ops.prod_force(net_deriv, env["em_deriv"], env["nlist"], natoms)
+        force = ops.prod_force(net_deriv, env["em_deriv"], env["nlist"], nall)
         virial, atom_virial = ops.prod_virial(
-            net_deriv, env["em_deriv"], env["rij"], env["nlist"], natoms
+            net_deriv, env["em_deriv"], env["rij"], env["nlist"], nall
         )
+        name = output_names
         outputs = {
-            "energy": tf.identity(energy, names.ENERGY),
-            "atom_energy": tf.identity(atom_energy, names.ATOM_ENERGY),
-            "force": tf.reshape(force, [nframes, -1], name=names.FORCE),
-            "virial": tf.identity(virial, names.VIRIAL),
-            "atom_virial": tf.reshape(atom_virial, [nframes, -1], name=names.ATOM_VIRIAL),
-            "max_count": tf.identity(env["max_count"], names.MAX_NEIGHBORS),
+            "energy": tf.identity(energy, name["energy"]),
+            "atom_energy": tf.identity(atom_energy, name["atom_energy"]),
+            "force": tf.reshape(force, [nframes, -1], name=name["force"]),
+            "virial": tf.identity(virial, name["virial"]),
+            "atom_virial": tf.reshape(atom_virial, [nframes, -1], name=name["atom_virial"]),
         }
+        if "max_count" in name:
+            outputs["max_count"] = tf.identity(env["max_count"], name["max_count"])
         if "table_overflow" in env:
-            outputs["table_overflow"] = tf.identity(env["table_overflow"], names.TABLE_OVERFLOW)
+            outputs["table_overflow"] = tf.identity(env["table_overflow"], name["table_overflow"])
         return outputs
+
+
+OUTPUT_NAMES = {
+    "energy": names.ENERGY,
+    "atom_energy": names.ATOM_ENERGY,
+    "force": names.FORCE,
+    "virial": names.VIRIAL,
+    "atom_virial": names.ATOM_VIRIAL,
+    "max_count": names.MAX_NEIGHBORS,
+    "table_overflow": names.TABLE_OVERFLOW,
+}
+EXTERNAL_NAMES = {
+    "energy": names.EXT_ENERGY,
+    "atom_energy": names.EXT_ATOM_ENERGY,
+    "force": names.EXT_FORCE,
+    "virial": names.EXT_VIRIAL,
+    "atom_virial": names.EXT_ATOM_VIRIAL,
+    "table_overflow": names.EXT_TABLE_OVERFLOW,
+}

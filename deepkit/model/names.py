@@ -11,6 +11,14 @@ BOX = "t_box"  # (nf, 9) float64, cell vectors as rows; zero rows: non-periodic
 FPARAM = "t_fparam"  # (nf, numb_fparam) float64, frame parameters (when the model has them)
 APARAM = "t_aparam"  # (nf, natoms * numb_aparam) float64, atomic parameters
 
+# Inputs of the external-neighbour-list path (C API, MD engines with ghost atoms):
+# atoms 0..nloc-1 are local, the rest ghosts; fparam / aparam (nloc atoms) as above.
+EXT_COORD = "t_ext_coord"  # (nf, nall * 3) float64, Angstrom
+EXT_ATYPE = "t_ext_type"  # (nf, nall) int32
+EXT_NLOC = "t_ext_nloc"  # int32 scalar
+EXT_OFFSETS = "t_ext_offsets"  # (nloc + 1) int32, CSR offsets into EXT_NEIGHBORS
+EXT_NEIGHBORS = "t_ext_neighbors"  # (nnz) int32, neighbour candidates of each local atom
+
 # Labels (training only)
 LABEL_ENERGY = "t_energy"  # (nf,)
 LABEL_FORCE = "t_force"  # (nf, natoms * 3)
@@ -26,6 +34,14 @@ ATOM_ENERGY = "o_atom_energy"  # (nf, natoms)
 ATOM_VIRIAL = "o_atom_virial"  # (nf, natoms * 9)
 MAX_NEIGHBORS = "o_max_neighbors"  # (nf, ntypes) largest neighbour count per type
 TABLE_OVERFLOW = "o_table_overflow"  # (nf,) compressed models: net inputs beyond the table
+# The external-list path: energies of the local atoms, forces on all nall atoms (the caller
+# adds ghost forces to their owners), virial of the local atoms' energy.
+EXT_ENERGY = "o_ext_energy"  # (nf,)
+EXT_FORCE = "o_ext_force"  # (nf, nall * 3)
+EXT_VIRIAL = "o_ext_virial"  # (nf, 9)
+EXT_ATOM_ENERGY = "o_ext_atom_energy"  # (nf, nloc)
+EXT_ATOM_VIRIAL = "o_ext_atom_virial"  # (nf, nall * 9)
+EXT_TABLE_OVERFLOW = "o_ext_table_overflow"  # (nf,)
 
 # Descriptor statistics (non-trainable variables, restored from checkpoints)
 DESCRIPTOR_AVG = "descrpt_attr/t_avg"
@@ -58,4 +74,14 @@ FROZEN_ATTRS = (
     ATTR_TRAIN_INPUT,
 )
 # Kept when present: models frozen before they existed lack them.
-FROZEN_OPTIONAL = (MIN_NBOR_DIST, TABLE_OVERFLOW, ATTR_COMPRESS)
+FROZEN_OPTIONAL = (
+    MIN_NBOR_DIST,
+    TABLE_OVERFLOW,
+    ATTR_COMPRESS,
+    EXT_ENERGY,
+    EXT_FORCE,
+    EXT_VIRIAL,
+    EXT_ATOM_ENERGY,
+    EXT_ATOM_VIRIAL,
+    EXT_TABLE_OVERFLOW,
+)

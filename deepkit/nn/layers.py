@@ -24,6 +24,14 @@ ACTIVATIONS = {
 PRECISIONS = {"default": tf.float64, "float64": tf.float64, "float32": tf.float32}
 
 
+def constant_variable(name: str, value):
+    """A non-trainable float64 variable holding `value` (statistics, tables): kept in
+    checkpoints, folded into a constant by freeze, shared when a scope is built again."""
+    return v1.get_variable(
+        name, initializer=tf.constant(value, tf.float64), dtype=tf.float64, trainable=False
+    )
+
+
 class SeedSequence:
     """Seeds for successive layers: None stays None, an int counts up (DeePMD-kit style)."""
 

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "errors.h"
+#include "neighbor_rows.h"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -155,38 +156,6 @@ Points periodic_points(const double* coord, int natoms, const Cell& cell, const 
   return pts;
 }
 
-struct Candidate {
-  double r2;
-  int atom;
-  int point;
-  bool operator<(const Candidate& o) const {
-    if (r2 != o.r2) return r2 < o.r2;
-    if (atom != o.atom) return atom < o.atom;
-    return point < o.point;
-  }
-};
-
-void validate(const double* coord, const int* atype, int natoms, int ntypes, const int* sel,
-              double rcut) {
-  if (natoms < 0) throw InputError("natoms is negative");
-  if (ntypes <= 0) throw InputError("sel is empty: it needs one entry per atom type");
-  if (!(rcut > 0) || !std::isfinite(rcut)) throw InputError("rcut must be a positive number");
-  for (int t = 0; t < ntypes; ++t) {
-    if (sel[t] < 0) throw InputError("sel[" + std::to_string(t) + "] is negative");
-  }
-  for (int i = 0; i < natoms; ++i) {
-    if (atype[i] < 0 || atype[i] >= ntypes) {
-      throw InputError("atom " + std::to_string(i) + " has type " + std::to_string(atype[i]) +
-                       ", expected 0.." + std::to_string(ntypes - 1) + " (one per sel entry)");
-    }
-    for (int k = 0; k < 3; ++k) {
-      if (!std::isfinite(coord[3 * i + k])) {
-        throw InputError("coordinate of atom " + std::to_string(i) + " is not finite");
-      }
-    }
-  }
-}
-
 }  // namespace
 
 bool box_is_empty(const double* box) {
@@ -199,7 +168,7 @@ bool box_is_empty(const double* box) {
 void build_neighbor_list(int* nlist, double* rij, int* max_count, const double* coord,
                          const int* atype, const double* box, int natoms, int ntypes,
                          const int* sel, double rcut) {
-  validate(coord, atype, natoms, ntypes, sel, rcut);
+  validate_atoms(coord, atype, natoms, ntypes, sel, rcut);
   std::vector<int> sel_begin(ntypes + 1, 0);
   for (int t = 0; t < ntypes; ++t) sel_begin[t + 1] = sel_begin[t] + sel[t];
   const int nnei = sel_begin[ntypes];
@@ -290,26 +259,17 @@ void build_neighbor_list(int* nlist, double* rij, int* max_count, const double* 
           }
         }
       }
-      std::sort(found.begin(), found.end());
-      if (!found.empty() && found[0].r2 == 0.0) {
+      int* row = nlist + static_cast<long>(i) * nnei;
+      double* row_rij = rij + static_cast<long>(i) * nnei * 3;
+      const double nearest = fill_row(found, pts.pos.data(), ri, atype, sel, sel_begin.data(), ntypes,
+                                      row, row_rij, count.data(), local_max.data());
+      if (nearest == 0.0) {
 #pragma omp critical(deepkit_nlist_overlap)
         {
           overlap_i = i;
           overlap_j = found[0].atom;
         }
       }
-      std::fill(count.begin(), count.end(), 0);
-      int* row = nlist + static_cast<long>(i) * nnei;
-      double* row_rij = rij + static_cast<long>(i) * nnei * 3;
-      for (const Candidate& cand : found) {
-        const int t = atype[cand.atom];
-        const int slot = count[t]++;
-        if (slot >= sel[t]) continue;
-        const int s = sel_begin[t] + slot;
-        row[s] = cand.atom;
-        for (int k = 0; k < 3; ++k) row_rij[3 * s + k] = pts.pos[3 * cand.point + k] - ri[k];
-      }
-      for (int t = 0; t < ntypes; ++t) local_max[t] = std::max(local_max[t], count[t]);
     }
 #pragma omp critical(deepkit_nlist_max)
     for (int t = 0; t < ntypes; ++t) max_count[t] = std::max(max_count[t], local_max[t]);

@@ -1,7 +1,9 @@
 """Builds deepkit's op library (op_src/lib kernels + op_src/tf wrappers) against the
 installed TensorFlow, with the compile and link flags that tf.sysconfig reports.
 
-The library lands at deepkit/_ops*.so and is loaded by deepkit.ops.  With DEEPKIT_CUDA=1
+The library lands at deepkit/_ops*.so and is loaded by deepkit.ops. The C API for frozen
+models (op_src/capi) lands at deepkit/capi/libdeepkit_c.so with its header in
+deepkit/capi/include; `deepkit config --cflags --libs` prints how to use them.  With DEEPKIT_CUDA=1
 (and a CUDA build of TensorFlow) the CUDA kernels of op_src/lib/cuda are compiled with nvcc
 and registered for DEVICE_GPU too; DEEPKIT_CUDA_ARCH ("70;80;90" by default) picks the
 GPU generations, CUDA_HOME (or the nvcc on PATH) the toolkit.
@@ -85,8 +87,34 @@ def nvcc_command(cuda: str, source: str, obj: str) -> list[str]:
     ]
 
 
+CAPI_FILES = ("libdeepkit_c.so", os.path.join("include", "deepkit_c.h"))
+
+
 class BuildOps(build_ext):
     """Compiles every source of an extension in parallel and links one shared library."""
+
+    def run(self) -> None:
+        super().run()  # builds into build_lib, then copies the extension in place if asked
+        if self.inplace:
+            for built, in_place in self._capi_mapping():
+                os.makedirs(os.path.dirname(in_place), exist_ok=True)
+                shutil.copyfile(built, in_place)
+
+    def _capi_mapping(self):
+        """(built, in-place) paths of the C API files (build_capi writes them)."""
+        built = os.path.join(self.build_lib, "deepkit", "capi")
+        for name in CAPI_FILES:
+            yield os.path.join(built, name), os.path.join("deepkit", "capi", name)
+
+    def _get_output_mapping(self):
+        yield from super()._get_output_mapping()
+        if self.inplace:
+            yield from self._capi_mapping()
+
+    def get_outputs(self) -> list[str]:
+        if self.inplace:
+            return super().get_outputs()
+        return super().get_outputs() + [built for built, _ in self._capi_mapping()]
 
     def build_extension(self, ext: Extension) -> None:
         compile_flags, link_flags = tensorflow_flags()
@@ -127,11 +155,41 @@ class BuildOps(build_ext):
                 extra_postargs=link_flags + ["-fopenmp"],
                 target_lang="c++",
             )
+            self.build_capi(compile_flags, os.path.basename(self.get_ext_fullpath(ext.name)))
         except (CompileError, LinkError) as err:
             raise SystemExit(
                 f"deepkit: building the op library failed ({err}). The compiler output above "
                 "says why; a C++17 compiler with OpenMP (gcc >= 9) is required."
             ) from None
+
+    def build_capi(self, compile_flags: list[str], ops_name: str) -> None:
+        """libdeepkit_c.so over TensorFlow's C API, which it opens at run time from the
+        TensorFlow found here (no link-time dependency), and its header beside it."""
+        import tensorflow as tf
+
+        package = os.path.dirname(self.get_ext_fullpath("deepkit._ops"))
+        capi = os.path.join(package, "capi")
+        os.makedirs(os.path.join(capi, "include"), exist_ok=True)
+        shutil.copyfile("op_src/capi/deepkit_c.h", os.path.join(capi, CAPI_FILES[1]))
+        defines = {
+            "DEEPKIT_VERSION": self.distribution.get_version(),
+            "DEEPKIT_OPS_NAME": ops_name,
+            "DEEPKIT_TF_LIB_DIR": tf.sysconfig.get_lib(),
+        }
+        objects = self.compiler.compile(
+            sorted(glob.glob("op_src/capi/*.cc")),
+            output_dir=os.path.join(self.build_temp, "capi"),
+            include_dirs=["op_src"],
+            macros=[(k, f'"{v}"') for k, v in defines.items()],
+            extra_postargs=compile_flags + ["-std=c++17", "-O2", "-fPIC", "-Wall"],
+        )
+        self.compiler.link_shared_object(
+            objects,
+            os.path.join(capi, CAPI_FILES[0]),
+            libraries=["dl"],
+            extra_postargs=["-Wl,-soname,libdeepkit_c.so"],
+            target_lang="c++",
+        )
 
     def compile_cuda(self, cuda: str, jobs: int) -> list[str]:
         os.makedirs(self.build_temp, exist_ok=True)

@@ -4,7 +4,7 @@ Importing the package is cheap: TensorFlow and the op library load only when an 
 first used (deepkit.ops).
 """
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 
 def __getattr__(name: str):

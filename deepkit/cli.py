@@ -21,6 +21,7 @@ COMMANDS = {
     "model-devi": ("deepkit.infer.model_devi", "deviation of an ensemble of models per frame"),
     "show": ("deepkit.show", "print the metadata of a frozen model"),
     "neighbor-stat": ("deepkit.neighbor_stat", "largest neighbour count per type and closest pair"),
+    "config": ("deepkit.capi.command", "compiler and linker flags for the C API (deepkit_c.h)"),
     "convert": ("deepkit.data.convert", "convert ASE-readable files <-> DeePMD npy / HDF5"),
     "doc-train-input": ("deepkit.doc_input", "print the training-input reference (markdown)"),
 }

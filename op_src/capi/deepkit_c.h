@@ -1,0 +1,92 @@
+/* deepkit C API: energies, forces and virials from frozen deepkit models (.pb, compressed
+ * or not) for MD engines and other C/C++ programs.
+ *
+ * Compile and link with the flags deepkit prints:
+ *   cc md.c $(deepkit config --cflags) $(deepkit config --libs) -o md
+ *
+ * Units: Angstrom, eV, eV/Angstrom; double precision throughout. Arrays are row-major:
+ * coord (nframes, natoms, 3), box (nframes, 3, 3) with the cell vectors as rows, virial
+ * (nframes, 9) = -sum_i r_i (x) f_i in DeePMD-kit's convention.
+ *
+ * Errors: functions that can fail return DK_OK (0) or a nonzero dk_status; dk_load returns
+ * NULL. dk_last_error() then gives a one-line message for the calling thread. No function
+ * exits or aborts on bad input.
+ *
+ * Threads: a loaded model is read-only; dk_compute and dk_compute_nlist may be called on
+ * one handle from several threads at once (TensorFlow runs the calls concurrently, each
+ * with its own buffers). The error message is per thread. Load and free a handle from one
+ * thread, with no computation running on it. TensorFlow's thread pools are sized by
+ * dk_load's arguments, deepkit's own kernels by OMP_NUM_THREADS.
+ */
+#ifndef DEEPKIT_C_H_
+#define DEEPKIT_C_H_
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct dk_model dk_model;
+
+typedef enum dk_status {
+  DK_OK = 0,
+  DK_ERR_ARGUMENT = 1, /* bad input: sizes, NULL arrays, type indices, non-finite values */
+  DK_ERR_MODEL = 2,    /* the model cannot do this (e.g. no external-list path)        */
+  DK_ERR_RUNTIME = 3   /* TensorFlow failed while computing                            */
+} dk_status;
+
+/* Version of this library, e.g. "0.3.0". */
+const char* dk_version(void);
+
+/* The last error of the calling thread ("" if none). Valid until its next deepkit call. */
+const char* dk_last_error(void);
+
+/* Loads a frozen model. intra_threads / inter_threads size TensorFlow's pools (0: its
+ * default, all cores). Returns NULL on failure (unreadable file, not a deepkit model).
+ * TensorFlow's start-up log is hidden unless the environment sets TF_CPP_MIN_LOG_LEVEL. */
+dk_model* dk_load(const char* path, int intra_threads, int inter_threads);
+
+/* Frees a model; NULL is allowed. */
+void dk_free(dk_model* model);
+
+/* Metadata. */
+double dk_rcut(const dk_model* model);              /* cut-off radius, Angstrom        */
+int dk_ntypes(const dk_model* model);               /* number of atom types            */
+const char* dk_type_map(const dk_model* model);     /* element names, space separated  */
+int dk_type_index(const dk_model* model, const char* element); /* index, -1 if absent */
+int dk_is_compressed(const dk_model* model);        /* 1: tabulated embedding nets     */
+const char* dk_model_version(const dk_model* model); /* deepkit version that froze it  */
+int dk_numb_fparam(const dk_model* model);          /* frame parameters per frame      */
+int dk_numb_aparam(const dk_model* model);          /* atomic parameters per atom      */
+int dk_has_nlist_path(const dk_model* model);       /* 1: dk_compute_nlist available   */
+
+/* nframes frames of natoms atoms with their own neighbour search (periodic images within
+ * rcut included, so boxes shorter than 2 rcut work).
+ *   coord   (nframes, natoms, 3)      atype (natoms) indices into the type map
+ *   box     (nframes, 9), or NULL for non-periodic frames
+ *   fparam  (nframes, numb_fparam), aparam (nframes, natoms, numb_aparam): NULL when the
+ *           model has none
+ * Outputs: energy (nframes), force (nframes, natoms, 3), virial (nframes, 9); atom_energy
+ * (nframes, natoms) and atom_virial (nframes, natoms, 9) only when not NULL. */
+int dk_compute(const dk_model* model, int nframes, int natoms, const double* coord,
+               const int* atype, const double* box, const double* fparam,
+               const double* aparam, double* energy, double* force, double* virial,
+               double* atom_energy, double* atom_virial);
+
+/* One frame with the caller's neighbour list (domain decomposition): atoms 0..nloc-1 are
+ * local, nloc..nall-1 ghosts at their actual positions (no box). The candidates of local
+ * atom i are neighbors[offsets[i] .. offsets[i+1]), indices in [0, nall), in any order; a
+ * list with a skin beyond rcut is fine. offsets has nloc + 1 entries, offsets[0] = 0.
+ *   aparam (nloc, numb_aparam) when the model has atomic parameters.
+ * Outputs: energy = sum of the local atoms' energies; force (nall, 3) on every atom, the
+ * ghosts' to be added to their owners by the caller; virial (9); atom_energy (nloc) and
+ * atom_virial (nall, 9) only when not NULL. */
+int dk_compute_nlist(const dk_model* model, int nall, int nloc, const double* coord,
+                     const int* atype, const int* offsets, const int* neighbors,
+                     const double* fparam, const double* aparam, double* energy,
+                     double* force, double* virial, double* atom_energy, double* atom_virial);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* DEEPKIT_C_H_ */

@@ -1,0 +1,176 @@
+#include "capi/session.h"
+
+#include <dlfcn.h>
+#include <libgen.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <mutex>
+
+namespace deepkit {
+namespace capi {
+namespace {
+
+TfApi api;
+
+struct StatusDeleter {
+  void operator()(TF_Status* s) const { api.TF_DeleteStatus(s); }
+};
+using Status = std::unique_ptr<TF_Status, StatusDeleter>;
+
+Status new_status() { return Status(api.TF_NewStatus()); }
+
+// ConfigProto with intra_op_parallelism_threads (field 2) and inter_op_parallelism_threads
+// (field 5), written by hand: two varints need no protobuf dependency.
+std::string thread_config(int intra, int inter) {
+  std::string proto;
+  auto varint_field = [&proto](int tag, int value) {
+    if (value <= 0) return;
+    proto.push_back(static_cast<char>(tag << 3));
+    auto v = static_cast<uint32_t>(value);
+    while (v >= 0x80) {
+      proto.push_back(static_cast<char>((v & 0x7f) | 0x80));
+      v >>= 7;
+    }
+    proto.push_back(static_cast<char>(v));
+  };
+  varint_field(2, intra);
+  varint_field(5, inter);
+  return proto;
+}
+
+std::string this_library_dir() {
+  Dl_info info;
+  if (dladdr(reinterpret_cast<void*>(&thread_config), &info) == 0 || info.dli_fname == nullptr) {
+    return ".";
+  }
+  std::string path(info.dli_fname);
+  return std::string(dirname(&path[0]));
+}
+
+// Returns "" on success, else what failed.
+std::string open_libraries() {
+  setenv("TF_CPP_MIN_LOG_LEVEL", "2", 0);  // quiet unless the caller chose a level
+  const std::string dir = DEEPKIT_TF_LIB_DIR;
+  void* handle = nullptr;
+  for (const char* name : {"libtensorflow_framework.so.2", "libtensorflow_cc.so.2"}) {
+    handle = dlopen((dir + "/" + name).c_str(), RTLD_NOW | RTLD_GLOBAL);
+    if (handle == nullptr) {
+      return std::string("cannot open the TensorFlow deepkit was built against: ") + dlerror();
+    }
+  }
+#define DEEPKIT_TF_LOOKUP(name)                                                   \
+  api.name = reinterpret_cast<decltype(api.name)>(dlsym(handle, #name));          \
+  if (api.name == nullptr) return std::string("TensorFlow lacks ") + #name;
+  DEEPKIT_TF_FUNCTIONS(DEEPKIT_TF_LOOKUP)
+#undef DEEPKIT_TF_LOOKUP
+  // deepkit's ops: $DEEPKIT_OPS_LIBRARY, else the library installed beside this one.
+  const char* env = std::getenv("DEEPKIT_OPS_LIBRARY");
+  const std::string ops =
+      env != nullptr && *env ? std::string(env) : this_library_dir() + "/../" DEEPKIT_OPS_NAME;
+  Status status = new_status();
+  TF_Library* lib = api.TF_LoadLibrary(ops.c_str(), status.get());
+  if (api.TF_GetCode(status.get()) != TF_OK) {
+    return "cannot load deepkit's op library " + ops + ": " + first_line(api.TF_Message(status.get()));
+  }
+  // The ops stay registered for the life of the process; only the handle is freed.
+  api.TF_DeleteLibraryHandle(lib);
+  return "";
+}
+
+}  // namespace
+
+Tensor make_tensor(TF_DataType type, const std::vector<int64_t>& dims, const void* data) {
+  int64_t count = 1;
+  for (int64_t d : dims) count *= d;
+  const size_t bytes = static_cast<size_t>(count) * tf().TF_DataTypeSize(type);
+  Tensor t(tf().TF_AllocateTensor(type, dims.data(), static_cast<int>(dims.size()), bytes));
+  if (data != nullptr && bytes > 0) std::memcpy(tf().TF_TensorData(t.get()), data, bytes);
+  return t;
+}
+
+std::string first_line(const char* message) {
+  std::string text(message == nullptr ? "" : message);
+  const size_t end = text.find('\n');
+  return end == std::string::npos ? text : text.substr(0, end);
+}
+
+const TfApi& tf() { return api; }
+
+const TfApi* open_tensorflow(std::string* error) {
+  static std::once_flag once;
+  static std::string failure;
+  std::call_once(once, [] { failure = open_libraries(); });
+  if (!failure.empty()) {
+    *error = failure;
+    return nullptr;
+  }
+  return &api;
+}
+
+std::unique_ptr<Session> Session::open(const std::string& path, int intra_threads,
+                                       int inter_threads, std::string* error) {
+  std::ifstream file(path, std::ios::binary);
+  if (!file) {
+    *error = path + ": cannot open (" + std::strerror(errno) + ")";
+    return nullptr;
+  }
+  const std::string bytes((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  TF_Buffer* buffer = tf().TF_NewBufferFromString(bytes.data(), bytes.size());
+  TF_Graph* graph = tf().TF_NewGraph();
+  TF_ImportGraphDefOptions* import = tf().TF_NewImportGraphDefOptions();
+  Status status = new_status();
+  tf().TF_GraphImportGraphDef(graph, buffer, import, status.get());
+  tf().TF_DeleteImportGraphDefOptions(import);
+  tf().TF_DeleteBuffer(buffer);
+  if (tf().TF_GetCode(status.get()) != TF_OK) {
+    *error = path + ": not a frozen TensorFlow graph (" + first_line(tf().TF_Message(status.get())) + ")";
+    tf().TF_DeleteGraph(graph);
+    return nullptr;
+  }
+  TF_SessionOptions* options = tf().TF_NewSessionOptions();
+  const std::string config = thread_config(intra_threads, inter_threads);
+  tf().TF_SetConfig(options, config.data(), config.size(), status.get());
+  TF_Session* session = nullptr;
+  if (tf().TF_GetCode(status.get()) == TF_OK) session = tf().TF_NewSession(graph, options, status.get());
+  tf().TF_DeleteSessionOptions(options);
+  if (tf().TF_GetCode(status.get()) != TF_OK) {
+    *error = path + ": cannot open a TensorFlow session (" + first_line(tf().TF_Message(status.get())) + ")";
+    tf().TF_DeleteGraph(graph);
+    return nullptr;
+  }
+  return std::unique_ptr<Session>(new Session(graph, session));
+}
+
+Session::~Session() {
+  Status status = new_status();
+  tf().TF_CloseSession(session_, status.get());
+  tf().TF_DeleteSession(session_, status.get());
+  tf().TF_DeleteGraph(graph_);
+}
+
+TF_Output Session::output(const char* name) const {
+  return TF_Output{tf().TF_GraphOperationByName(graph_, name), 0};
+}
+
+bool Session::run(const std::vector<TF_Output>& inputs, const std::vector<TF_Tensor*>& values,
+                  const std::vector<TF_Output>& fetches, std::vector<Tensor>* results,
+                  std::string* error) const {
+  std::vector<TF_Tensor*> raw(fetches.size(), nullptr);
+  Status status = new_status();
+  tf().TF_SessionRun(session_, nullptr, inputs.data(), values.data(), static_cast<int>(inputs.size()),
+                fetches.data(), raw.data(), static_cast<int>(fetches.size()), nullptr, 0, nullptr,
+                status.get());
+  results->clear();
+  for (TF_Tensor* t : raw) results->emplace_back(t);
+  if (tf().TF_GetCode(status.get()) != TF_OK) {
+    *error = first_line(tf().TF_Message(status.get()));
+    return false;
+  }
+  return true;
+}
+
+}  // namespace capi
+}  // namespace deepkit

@@ -10,12 +10,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef struct {
   int nframes, natoms, nloc, has_box, nnz;
   double *coord, *box;
   int *atype, *offsets, *neighbors;
 } Case;
+
+static void free_case(Case* c) {
+  free(c->coord);
+  free(c->box);
+  free(c->atype);
+  free(c->offsets);
+  free(c->neighbors);
+}
 
 static void* read_array(const char* dir, const char* name, size_t bytes) {
   char path[4096];
@@ -54,6 +63,16 @@ static Case read_case(const char* dir) {
   c.offsets = c.nloc ? read_array(dir, "offsets.bin", sizeof(int) * (c.nloc + 1)) : NULL;
   c.neighbors = c.nloc ? read_array(dir, "neighbors.bin", sizeof(int) * c.nnz) : NULL;
   return c;
+}
+
+static long resident_kib(void) {
+  long pages = 0, resident = 0;
+  FILE* f = fopen("/proc/self/statm", "r");
+  if (f) {
+    if (fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
+    fclose(f);
+  }
+  return resident * (sysconf(_SC_PAGESIZE) / 1024);
 }
 
 typedef struct {
@@ -156,8 +175,11 @@ int main(int argc, char** argv) {
   const char *path = argv[1], *dir = argv[2], *mode = argv[3];
   Case c = read_case(dir);
   if (strcmp(mode, "repeat") == 0) {
+    /* load / compute / free n times; prints the resident memory after the first tenth and
+     * at the end, for a leak check without valgrind */
     const int n = argc > 4 ? atoi(argv[4]) : 100;
     for (int k = 0; k < n; ++k) {
+      if (k == n / 10) printf("rss_kib_early %ld\n", resident_kib());
       dk_model* m = dk_load(path, 1, 1);
       Result r = new_result(&c);
       if (!m || compute(m, &c, &r) != DK_OK) {
@@ -167,6 +189,8 @@ int main(int argc, char** argv) {
       free_result(&r);
       dk_free(m);
     }
+    printf("rss_kib_end %ld\n", resident_kib());
+    free_case(&c);
     return 0;
   }
   dk_model* m = dk_load(path, 0, 0);
@@ -195,6 +219,8 @@ int main(int argc, char** argv) {
       if (jobs[t].status != DK_OK || !same(&jobs[t].result, &alone, &c)) status = 1;
     }
     printf("threads agree: %s\n", status == 0 ? "yes" : "no");
+    for (int t = 0; t < kThreads; ++t) free_result(&jobs[t].result);
+    free_result(&alone);
   } else {
     Result r = new_result(&c);
     status = compute(m, &c, &r);
@@ -212,5 +238,6 @@ int main(int argc, char** argv) {
     free_result(&r);
   }
   dk_free(m);
+  free_case(&c);
   return status == 0 ? 0 : 1;
 }

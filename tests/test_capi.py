@@ -1,0 +1,182 @@
+"""The C API (deepkit_c.h): a C test driver (tests/capi/capi_check.c) built with the system
+compiler against `deepkit config` flags gives DeepPot's results, reports bad input with a
+message, is safe from several threads and does not leak over load/compute/free cycles."""
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from models import frozen_alcu_model
+
+from deepkit import capi
+from deepkit.compress.command import compress
+from deepkit.infer import DeepPot
+from deepkit.infer.external import ghost_frame
+
+HERE = Path(__file__).resolve().parent
+CC = shutil.which("cc") or shutil.which("gcc")
+pytestmark = pytest.mark.skipif(CC is None, reason="no C compiler (cc or gcc) on PATH")
+
+
+@pytest.fixture(scope="module")
+def driver(tmp_path_factory):
+    exe = tmp_path_factory.mktemp("capi") / "capi_check"
+    command = [CC, "-O2", "-Wall", "-Werror", str(HERE / "capi" / "capi_check.c"), "-o", str(exe)]
+    command += capi.cflags().split() + capi.libs().split() + ["-lpthread"]
+    subprocess.run(command, check=True)
+    return exe
+
+
+@pytest.fixture(scope="module")
+def alcu(tmp_path_factory):
+    root = tmp_path_factory.mktemp("alcu")
+    _, arrays, atype = frozen_alcu_model(root)
+    compress(root / "model.pb", root / "model-c.pb", log=lambda *a: None)
+    return root, arrays, atype
+
+
+def write_case(folder: Path, coord, atype, box=None, frame=None) -> Path:
+    """The driver's input: meta.txt and raw arrays (see capi_check.c)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    coord = np.asarray(coord, np.float64).reshape(-1, len(atype) * 3)
+    np.asarray(atype, np.int32).tofile(folder / "atype.bin")
+    coord.tofile(folder / "coord.bin")
+    if box is not None:
+        np.asarray(box, np.float64).tofile(folder / "box.bin")
+    nloc = nnz = 0
+    if frame is not None:
+        nloc, nnz = frame.nloc, len(frame.neighbors)
+        frame.offsets.astype(np.int32).tofile(folder / "offsets.bin")
+        frame.neighbors.astype(np.int32).tofile(folder / "neighbors.bin")
+    meta = f"{len(coord)} {len(atype)} {nloc} {int(box is not None)} {nnz}"
+    (folder / "meta.txt").write_text(meta)
+    return folder
+
+
+def run_driver(driver, model, folder, *mode) -> subprocess.CompletedProcess:
+    result = subprocess.run(
+        [str(driver), str(model), str(folder), *mode], check=False, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+def outputs(folder: Path) -> dict:
+    names = ("energy", "force", "virial", "atom_energy", "atom_virial")
+    return {k: np.fromfile(folder / f"out_{k}.bin") for k in names}
+
+
+def assert_close(actual, expected):
+    scale = max(np.abs(expected).max(), 1e-300)
+    assert np.abs(actual - expected).max() <= 1e-10 * scale
+
+
+@pytest.mark.parametrize("model_name", ["model.pb", "model-c.pb"])
+@pytest.mark.parametrize("periodic", [True, False])
+def test_compute_equals_deep_pot(driver, alcu, tmp_path, model_name, periodic):
+    root, arrays, atype = alcu
+    coord, box = arrays["coord"][:3], arrays["box"][:3] if periodic else None
+    folder = write_case(tmp_path / "case", coord, atype, box)
+    result = run_driver(driver, root / model_name, folder, "compute")
+    assert f"compressed {int(model_name == 'model-c.pb')}" in result.stdout
+    assert "type_map Al Cu" in result.stdout and "rcut 4.5" in result.stdout
+    assert result.stderr == ""  # TensorFlow's start-up log stays hidden
+    e, f, v, ae, av = DeepPot(root / model_name).eval(coord, box, atype, atomic=True)
+    out = outputs(folder)
+    for key, expected in zip(out, (e, f, v, ae, av), strict=True):
+        assert_close(out[key], expected.ravel())
+
+
+def test_ghost_atoms_and_external_list_give_the_periodic_result(driver, alcu, tmp_path, rng):
+    root, arrays, atype = alcu
+    coord, box = arrays["coord"][0].reshape(-1, 3), arrays["box"][0].reshape(3, 3)
+    frame = ghost_frame(coord, atype, box, 4.5 + 1.0, rng=rng)
+    folder = write_case(tmp_path / "case", frame.coord, frame.atype, frame=frame)
+    run_driver(driver, root / "model.pb", folder, "compute")
+    out = outputs(folder)
+    nall = len(frame.coord)
+    e, f, v, ae, av = DeepPot(root / "model.pb").eval(coord[None], box[None], atype, atomic=True)
+    assert_close(out["energy"], e.ravel())
+    assert_close(frame.reduce(out["force"].reshape(nall, 3)), f[0])
+    assert_close(out["virial"], v.ravel())
+    assert_close(out["atom_energy"][: frame.nloc], ae.ravel())
+    assert_close(frame.reduce(out["atom_virial"].reshape(nall, 9)), av[0])
+
+
+def test_bad_input_returns_errors_with_messages(driver, alcu, tmp_path):
+    root, arrays, atype = alcu
+    folder = write_case(tmp_path / "case", arrays["coord"][:1], atype, arrays["box"][:1])
+    result = run_driver(driver, root / "model.pb", folder, "errors")
+    lines = dict(line.split(": ", 1) for line in result.stdout.splitlines()[1:])
+    assert lines["natoms 0"] == "1 dk_compute: nframes = 1 and natoms = 0 must be positive"
+    assert lines["bad type"] == "1 atype[0] = 2, expected 0..1 (type map: Al Cu)"
+    assert lines["nan coord"] == "1 dk_compute: coord holds NaN or inf"
+    assert lines["singular box"].startswith("3 DkNeighborList: frame 0: box is singular")
+    assert "neighbour 5 of local atom 0 is outside [0, nall = 2)" in lines["neighbour out of range"]
+    assert lines["nloc > nall"].startswith("1 dk_compute_nlist: need 0 < nloc <= nall")
+    assert lines["bad path"].endswith(
+        "/nonexistent/model.pb: cannot open (No such file or directory)"
+    )
+    assert "not a frozen TensorFlow graph" in lines["not a model"]
+
+
+def test_one_handle_from_several_threads(driver, alcu, tmp_path):
+    root, arrays, atype = alcu
+    folder = write_case(tmp_path / "case", arrays["coord"][:2], atype, arrays["box"][:2])
+    assert "threads agree: yes" in run_driver(driver, root / "model-c.pb", folder, "threads").stdout
+
+
+def test_load_compute_free_does_not_grow_memory(driver, alcu, tmp_path):
+    root, arrays, atype = alcu
+    folder = write_case(tmp_path / "case", arrays["coord"][:1], atype, arrays["box"][:1])
+    result = run_driver(driver, root / "model.pb", folder, "repeat", "100")
+    rss = dict(line.split() for line in result.stdout.splitlines())
+    # A leaked graph or session would cost megabytes per cycle; 90 cycles stay within 4 MiB.
+    assert int(rss["rss_kib_end"]) - int(rss["rss_kib_early"]) < 4096
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind is not installed")
+def test_valgrind_finds_no_leak(driver, alcu, tmp_path):
+    root, arrays, atype = alcu
+    folder = write_case(tmp_path / "case", arrays["coord"][:1], atype, arrays["box"][:1])
+    result = subprocess.run(
+        ["valgrind", "--leak-check=full", "--errors-for-leak-kinds=definite",
+         "--error-exitcode=9", str(driver), str(root / "model.pb"), str(folder), "repeat", "100"],
+        check=False, capture_output=True, text=True,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "definitely lost: 0 bytes" in result.stderr or "no leaks are possible" in result.stderr
+
+
+def test_md_example_builds_and_conserves_energy(alcu, tmp_path):
+    """examples/c_api: its Makefile builds md.c with `deepkit config` flags; NVE from the
+    example's al.xyz starts at DeepPot's energy and conserves the total energy."""
+    import sys
+
+    import ase.io
+
+    root, _, _ = alcu
+    example = HERE.parent / "examples" / "c_api"
+    deepkit = Path(sys.executable).parent / "deepkit"
+    subprocess.run(
+        ["make", "-s", "-C", str(example), f"OUT={tmp_path / 'md'}", f"DEEPKIT={deepkit}"],
+        check=True,
+    )
+    result = subprocess.run(
+        [str(tmp_path / "md"), str(root / "model.pb"), str(example / "al.xyz"), "40", "1.0"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    rows = np.array([line.split() for line in result.stdout.splitlines() if line[0] != "#"], float)
+    assert rows[-1, 0] == 40 and result.stderr == ""
+    atoms = ase.io.read(example / "al.xyz")
+    dp = DeepPot(root / "model.pb")
+    e, _, _ = dp.eval(atoms.positions[None], atoms.cell.array[None], np.zeros(len(atoms), int))
+    assert abs(rows[0, 2] - e[0, 0]) < 1e-9
+    kinetic = rows[0, 3]
+    assert np.abs(rows[:, 4] - rows[0, 4]).max() < 0.01 * kinetic
+    assert np.ptp(rows[:, 2]) > 0.05 * kinetic  # the atoms did move

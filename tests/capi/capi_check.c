@@ -2,8 +2,9 @@
  *
  *   capi_check MODEL DIR compute|threads|repeat N|errors
  *
- * DIR holds meta.txt ("nframes natoms nloc has_box nnz") and raw arrays written by numpy:
- * coord.bin, atype.bin (int32), box.bin, offsets.bin and neighbors.bin (int32). Results go
+ * DIR holds meta.txt ("nframes natoms nloc has_box nnz nfparam naparam") and raw arrays
+ * written by numpy: coord.bin, atype.bin (int32), box.bin, offsets.bin and neighbors.bin
+ * (int32), fparam.bin and aparam.bin (per frame / per atom, when nfparam / naparam). Results go
  * to DIR/out_*.bin. Exit status 0 on success, 1 with the message on stderr otherwise. */
 #include <deepkit_c.h>
 #include <pthread.h>
@@ -13,8 +14,8 @@
 #include <unistd.h>
 
 typedef struct {
-  int nframes, natoms, nloc, has_box, nnz;
-  double *coord, *box;
+  int nframes, natoms, nloc, has_box, nnz, nfparam, naparam;
+  double *coord, *box, *fparam, *aparam;
   int *atype, *offsets, *neighbors;
 } Case;
 
@@ -24,6 +25,8 @@ static void free_case(Case* c) {
   free(c->atype);
   free(c->offsets);
   free(c->neighbors);
+  free(c->fparam);
+  free(c->aparam);
 }
 
 static void* read_array(const char* dir, const char* name, size_t bytes) {
@@ -52,7 +55,8 @@ static Case read_case(const char* dir) {
   char path[4096];
   snprintf(path, sizeof path, "%s/meta.txt", dir);
   FILE* f = fopen(path, "r");
-  if (!f || fscanf(f, "%d %d %d %d %d", &c.nframes, &c.natoms, &c.nloc, &c.has_box, &c.nnz) != 5) {
+  if (!f || fscanf(f, "%d %d %d %d %d %d %d", &c.nframes, &c.natoms, &c.nloc, &c.has_box, &c.nnz,
+                  &c.nfparam, &c.naparam) != 7) {
     fprintf(stderr, "cannot read %s\n", path);
     exit(1);
   }
@@ -62,6 +66,10 @@ static Case read_case(const char* dir) {
   c.box = c.has_box ? read_array(dir, "box.bin", sizeof(double) * 9 * c.nframes) : NULL;
   c.offsets = c.nloc ? read_array(dir, "offsets.bin", sizeof(int) * (c.nloc + 1)) : NULL;
   c.neighbors = c.nloc ? read_array(dir, "neighbors.bin", sizeof(int) * c.nnz) : NULL;
+  const int centres = c.nloc ? c.nloc : c.natoms;
+  c.fparam = c.nfparam ? read_array(dir, "fparam.bin", sizeof(double) * c.nframes * c.nfparam) : NULL;
+  c.aparam = c.naparam ? read_array(dir, "aparam.bin", sizeof(double) * c.nframes * centres * c.naparam)
+                       : NULL;
   return c;
 }
 
@@ -98,10 +106,10 @@ static void free_result(Result* r) {
 static int compute(const dk_model* m, const Case* c, Result* r) {
   if (c->nloc) {
     return dk_compute_nlist(m, c->natoms, c->nloc, c->coord, c->atype, c->offsets, c->neighbors,
-                            NULL, NULL, r->energy, r->force, r->virial, r->atom_energy,
+                            c->fparam, c->aparam, r->energy, r->force, r->virial, r->atom_energy,
                             r->atom_virial);
   }
-  return dk_compute(m, c->nframes, c->natoms, c->coord, c->atype, c->box, NULL, NULL, r->energy,
+  return dk_compute(m, c->nframes, c->natoms, c->coord, c->atype, c->box, c->fparam, c->aparam, r->energy,
                     r->force, r->virial, r->atom_energy, r->atom_virial);
 }
 

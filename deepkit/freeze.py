@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from deepkit.atomic_file import write_atomic
 from deepkit.errors import InputError
 
 
@@ -106,16 +105,7 @@ def write_frozen(sess, output: str | Path) -> Path:
     frozen = tf.compat.v1.graph_util.convert_variables_to_constants(
         sess, graph.as_graph_def(), keep
     )
-    output = Path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.")
-    with os.fdopen(fd, "wb") as out:
-        out.write(frozen.SerializeToString())
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
-    os.replace(tmp, output)
-    return output
+    return write_atomic(output, frozen.SerializeToString())
 
 
 def _has_op(graph, name: str) -> bool:

@@ -7,8 +7,6 @@ print(doc_markdown())               # the reference, made from the schema
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 from deepkit.config.args import REQUIRED, Arg, Group, group_markdown, normalize_group
@@ -101,12 +99,9 @@ def load_input(path: str | Path) -> dict:
 
 def write_json(config: dict, path: str | Path) -> None:
     """Write atomically (temporary file + rename), e.g. the normalised input."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as out:
-        json.dump(config, out, indent=2)
-        out.write("\n")
-    os.replace(tmp, path)
+    from deepkit.atomic_file import write_atomic
+
+    write_atomic(path, json.dumps(config, indent=2) + "\n")
 
 
 def doc_markdown() -> str:

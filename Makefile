@@ -13,7 +13,7 @@ TF_REQ := tensorflow-cpu>=2.21,<2.22
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml setup.py $(wildcard op_src/*/*.cc op_src/*/*.h)
+$(STAMP): pyproject.toml setup.py $(wildcard op_src/*/*.cc op_src/*/*.h op_src/*/*.map)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet "$(TF_REQ)" "setuptools>=68" wheel

@@ -181,13 +181,21 @@ class BuildOps(build_ext):
             output_dir=os.path.join(self.build_temp, "capi"),
             include_dirs=["op_src"],
             macros=[(k, f'"{v}"') for k, v in defines.items()],
-            extra_postargs=compile_flags + ["-std=c++17", "-O2", "-fPIC", "-Wall"],
+            # Only the dk_* functions leave the library (and exports.map at link time):
+            # exported template copies (std::vector<std::string> ...) would be bound by
+            # TensorFlow's own code, which the library opens later with RTLD_GLOBAL.
+            extra_postargs=compile_flags
+            + ["-std=c++17", "-O2", "-fPIC", "-Wall", "-fvisibility=hidden"]
+            + ["-fvisibility-inlines-hidden"],
         )
         self.compiler.link_shared_object(
             objects,
             os.path.join(capi, CAPI_FILES[0]),
             libraries=["dl"],
-            extra_postargs=["-Wl,-soname,libdeepkit_c.so"],
+            extra_postargs=[
+                "-Wl,-soname,libdeepkit_c.so",
+                "-Wl,--version-script=op_src/capi/exports.map",
+            ],
             target_lang="c++",
         )
 

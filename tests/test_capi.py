@@ -79,6 +79,18 @@ def assert_close(actual, expected):
     assert np.abs(actual - expected).max() <= 1e-10 * scale
 
 
+@pytest.mark.skipif(shutil.which("nm") is None, reason="nm (binutils) is not installed")
+def test_library_exports_only_the_api():
+    """Exported C++ template copies would be bound by TensorFlow's code, opened later."""
+    library = capi.library_dir() / "libdeepkit_c.so"
+    listing = subprocess.run(
+        ["nm", "-D", "--defined-only", str(library)], check=True, capture_output=True, text=True
+    ).stdout
+    exported = {line.split()[-1] for line in listing.splitlines()}
+    assert exported and all(name.startswith("dk_") for name in exported), exported
+    assert {"dk_load", "dk_compute", "dk_compute_nlist", "dk_last_error"} <= exported
+
+
 @pytest.mark.parametrize("model_name", ["model.pb", "model-c.pb"])
 @pytest.mark.parametrize("periodic", [True, False])
 def test_compute_equals_deep_pot(driver, alcu, tmp_path, model_name, periodic):

@@ -25,6 +25,13 @@
 extern "C" {
 #endif
 
+/* The library exports these functions only (built with hidden visibility otherwise). */
+#if defined(__GNUC__)
+#define DK_API __attribute__((visibility("default")))
+#else
+#define DK_API
+#endif
+
 typedef struct dk_model dk_model;
 
 typedef enum dk_status {
@@ -35,29 +42,30 @@ typedef enum dk_status {
 } dk_status;
 
 /* Version of this library, e.g. "0.3.0". */
-const char* dk_version(void);
+DK_API const char* dk_version(void);
 
 /* The last error of the calling thread ("" if none). Valid until its next deepkit call. */
-const char* dk_last_error(void);
+DK_API const char* dk_last_error(void);
 
 /* Loads a frozen model. intra_threads / inter_threads size TensorFlow's pools (0: its
  * default, all cores). Returns NULL on failure (unreadable file, not a deepkit model).
- * TensorFlow's start-up log is hidden unless the environment sets TF_CPP_MIN_LOG_LEVEL. */
-dk_model* dk_load(const char* path, int intra_threads, int inter_threads);
+ * The first call opens TensorFlow with TF_CPP_MIN_LOG_LEVEL=2 (start-up log hidden) and
+ * TF_CPU_ALLOCATOR_USE_BFC=true (pooled buffers), unless the environment sets them. */
+DK_API dk_model* dk_load(const char* path, int intra_threads, int inter_threads);
 
 /* Frees a model; NULL is allowed. */
-void dk_free(dk_model* model);
+DK_API void dk_free(dk_model* model);
 
 /* Metadata. */
-double dk_rcut(const dk_model* model);              /* cut-off radius, Angstrom        */
-int dk_ntypes(const dk_model* model);               /* number of atom types            */
-const char* dk_type_map(const dk_model* model);     /* element names, space separated  */
-int dk_type_index(const dk_model* model, const char* element); /* index, -1 if absent */
-int dk_is_compressed(const dk_model* model);        /* 1: tabulated embedding nets     */
-const char* dk_model_version(const dk_model* model); /* deepkit version that froze it  */
-int dk_numb_fparam(const dk_model* model);          /* frame parameters per frame      */
-int dk_numb_aparam(const dk_model* model);          /* atomic parameters per atom      */
-int dk_has_nlist_path(const dk_model* model);       /* 1: dk_compute_nlist available   */
+DK_API double dk_rcut(const dk_model* model);              /* cut-off radius, Angstrom        */
+DK_API int dk_ntypes(const dk_model* model);               /* number of atom types            */
+DK_API const char* dk_type_map(const dk_model* model);     /* element names, space separated  */
+DK_API int dk_type_index(const dk_model* model, const char* element); /* index, -1 if absent */
+DK_API int dk_is_compressed(const dk_model* model);        /* 1: tabulated embedding nets     */
+DK_API const char* dk_model_version(const dk_model* model); /* deepkit version that froze it  */
+DK_API int dk_numb_fparam(const dk_model* model);          /* frame parameters per frame      */
+DK_API int dk_numb_aparam(const dk_model* model);          /* atomic parameters per atom      */
+DK_API int dk_has_nlist_path(const dk_model* model);       /* 1: dk_compute_nlist available   */
 
 /* nframes frames of natoms atoms with their own neighbour search (periodic images within
  * rcut included, so boxes shorter than 2 rcut work).
@@ -67,7 +75,7 @@ int dk_has_nlist_path(const dk_model* model);       /* 1: dk_compute_nlist avail
  *           model has none
  * Outputs: energy (nframes), force (nframes, natoms, 3), virial (nframes, 9); atom_energy
  * (nframes, natoms) and atom_virial (nframes, natoms, 9) only when not NULL. */
-int dk_compute(const dk_model* model, int nframes, int natoms, const double* coord,
+DK_API int dk_compute(const dk_model* model, int nframes, int natoms, const double* coord,
                const int* atype, const double* box, const double* fparam,
                const double* aparam, double* energy, double* force, double* virial,
                double* atom_energy, double* atom_virial);
@@ -80,7 +88,7 @@ int dk_compute(const dk_model* model, int nframes, int natoms, const double* coo
  * Outputs: energy = sum of the local atoms' energies; force (nall, 3) on every atom, the
  * ghosts' to be added to their owners by the caller; virial (9); atom_energy (nloc) and
  * atom_virial (nall, 9) only when not NULL. */
-int dk_compute_nlist(const dk_model* model, int nall, int nloc, const double* coord,
+DK_API int dk_compute_nlist(const dk_model* model, int nall, int nloc, const double* coord,
                      const int* atype, const int* offsets, const int* neighbors,
                      const double* fparam, const double* aparam, double* energy,
                      double* force, double* virial, double* atom_energy, double* atom_virial);

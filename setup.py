@@ -97,8 +97,10 @@ class BuildOps(build_ext):
         super().run()  # builds into build_lib, then copies the extension in place if asked
         if self.inplace:
             for built, in_place in self._capi_mapping():
+                # copy + rename: a running program keeps its mapped copy of the old library
                 os.makedirs(os.path.dirname(in_place), exist_ok=True)
-                shutil.copyfile(built, in_place)
+                shutil.copyfile(built, in_place + ".tmp")
+                os.replace(in_place + ".tmp", in_place)
 
     def _capi_mapping(self):
         """(built, in-place) paths of the C API files (build_capi writes them)."""

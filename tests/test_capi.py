@@ -275,3 +275,13 @@ def test_frame_and_atomic_parameters(driver, tmp_path, rng):
                             check=False, capture_output=True, text=True)  # fmt: skip
     assert result.returncode == 1
     assert "takes 2 frame parameters per frame: fparam must not be NULL" in result.stderr
+
+
+def test_config_command_prints_the_flags(capsys):
+    from deepkit.cli import main
+
+    assert main(["config", "--cflags", "--libs"]) == 0
+    flags = capsys.readouterr().out.split()
+    include = Path(flags[0].removeprefix("-I"))
+    assert (include / "deepkit_c.h").is_file()
+    assert f"-Wl,-rpath,{capi.library_dir()}" in flags and "-ldeepkit_c" in flags

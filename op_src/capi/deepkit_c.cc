@@ -154,17 +154,20 @@ dk_model* dk_load(const char* path, int intra_threads, int inter_threads) {
 
 void dk_free(dk_model* model) { delete model; }
 
-double dk_rcut(const dk_model* model) { return model->rcut; }
-int dk_ntypes(const dk_model* model) { return static_cast<int>(model->types.size()); }
-const char* dk_type_map(const dk_model* model) { return model->type_map.c_str(); }
-int dk_is_compressed(const dk_model* model) { return model->compressed ? 1 : 0; }
-const char* dk_model_version(const dk_model* model) { return model->version.c_str(); }
-int dk_numb_fparam(const dk_model* model) { return model->numb_fparam; }
-int dk_numb_aparam(const dk_model* model) { return model->numb_aparam; }
-int dk_has_nlist_path(const dk_model* model) { return model->external.energy.oper != nullptr; }
+// Metadata of a NULL model: 0, "" (never a crash).
+double dk_rcut(const dk_model* model) { return model ? model->rcut : 0.0; }
+int dk_ntypes(const dk_model* model) { return model ? static_cast<int>(model->types.size()) : 0; }
+const char* dk_type_map(const dk_model* model) { return model ? model->type_map.c_str() : ""; }
+int dk_is_compressed(const dk_model* model) { return model && model->compressed ? 1 : 0; }
+const char* dk_model_version(const dk_model* model) { return model ? model->version.c_str() : ""; }
+int dk_numb_fparam(const dk_model* model) { return model ? model->numb_fparam : 0; }
+int dk_numb_aparam(const dk_model* model) { return model ? model->numb_aparam : 0; }
+int dk_has_nlist_path(const dk_model* model) {
+  return model && model->external.energy.oper != nullptr ? 1 : 0;
+}
 
 int dk_type_index(const dk_model* model, const char* element) {
-  for (size_t t = 0; element != nullptr && t < model->types.size(); ++t) {
+  for (size_t t = 0; model && element && t < model->types.size(); ++t) {
     if (model->types[t] == element) return static_cast<int>(t);
   }
   return -1;

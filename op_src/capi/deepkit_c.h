@@ -49,23 +49,28 @@ DK_API const char* dk_last_error(void);
 
 /* Loads a frozen model. intra_threads / inter_threads size TensorFlow's pools (0: its
  * default, all cores). Returns NULL on failure (unreadable file, not a deepkit model).
- * The first call opens TensorFlow with TF_CPP_MIN_LOG_LEVEL=2 (start-up log hidden) and
- * TF_CPU_ALLOCATOR_USE_BFC=true (pooled buffers), unless the environment sets them. */
+ * The first call opens TensorFlow (the one installed beside deepkit, else the one it was
+ * built against, or $DEEPKIT_TF_LIB_DIR) with TF_CPP_MIN_LOG_LEVEL=2 (start-up log hidden)
+ * and TF_CPU_ALLOCATOR_USE_BFC=true (pooled buffers), unless the environment sets them. */
 DK_API dk_model* dk_load(const char* path, int intra_threads, int inter_threads);
 
 /* Frees a model; NULL is allowed. */
 DK_API void dk_free(dk_model* model);
 
-/* Metadata. */
-DK_API double dk_rcut(const dk_model* model);              /* cut-off radius, Angstrom        */
-DK_API int dk_ntypes(const dk_model* model);               /* number of atom types            */
-DK_API const char* dk_type_map(const dk_model* model);     /* element names, space separated  */
-DK_API int dk_type_index(const dk_model* model, const char* element); /* index, -1 if absent */
-DK_API int dk_is_compressed(const dk_model* model);        /* 1: tabulated embedding nets     */
-DK_API const char* dk_model_version(const dk_model* model); /* deepkit version that froze it  */
-DK_API int dk_numb_fparam(const dk_model* model);          /* frame parameters per frame      */
-DK_API int dk_numb_aparam(const dk_model* model);          /* atomic parameters per atom      */
-DK_API int dk_has_nlist_path(const dk_model* model);       /* 1: dk_compute_nlist available   */
+/* Metadata: cut-off radius (Angstrom); number of types; element names, space separated;
+ * index of an element in the type map (-1 if absent); 1 for a compressed model (tabulated
+ * embedding nets); the deepkit version that froze it; frame / atomic parameters the model
+ * takes; 1 when dk_compute_nlist is available (models frozen by deepkit >= 0.3). A NULL
+ * model gives 0, -1 or "". */
+DK_API double dk_rcut(const dk_model* model);
+DK_API int dk_ntypes(const dk_model* model);
+DK_API const char* dk_type_map(const dk_model* model);
+DK_API int dk_type_index(const dk_model* model, const char* element);
+DK_API int dk_is_compressed(const dk_model* model);
+DK_API const char* dk_model_version(const dk_model* model);
+DK_API int dk_numb_fparam(const dk_model* model);
+DK_API int dk_numb_aparam(const dk_model* model);
+DK_API int dk_has_nlist_path(const dk_model* model);
 
 /* nframes frames of natoms atoms with their own neighbour search (periodic images within
  * rcut included, so boxes shorter than 2 rcut work).

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <iterator>
 #include <mutex>
+#include <vector>
 
 namespace deepkit {
 namespace capi {
@@ -56,13 +57,23 @@ std::string open_libraries() {
   // Pooled CPU buffers: with TensorFlow's default allocator the large per-step outputs are
   // returned to the system and page-faulted back each call (4x slower at 12,288 atoms).
   setenv("TF_CPU_ALLOCATOR_USE_BFC", "true", 0);
-  const std::string dir = DEEPKIT_TF_LIB_DIR;
+  // TensorFlow beside this package (site-packages/tensorflow, for an installed wheel), else
+  // the one deepkit was built against; $DEEPKIT_TF_LIB_DIR first when set.
+  std::vector<std::string> dirs = {this_library_dir() + "/../../tensorflow", DEEPKIT_TF_LIB_DIR};
+  const char* chosen = std::getenv("DEEPKIT_TF_LIB_DIR");
+  if (chosen != nullptr && *chosen) dirs.insert(dirs.begin(), chosen);
   void* handle = nullptr;
-  for (const char* name : {"libtensorflow_framework.so.2", "libtensorflow_cc.so.2"}) {
-    handle = dlopen((dir + "/" + name).c_str(), RTLD_NOW | RTLD_GLOBAL);
-    if (handle == nullptr) {
-      return std::string("cannot open the TensorFlow deepkit was built against: ") + dlerror();
+  std::string tried;
+  for (const std::string& dir : dirs) {
+    if (dlopen((dir + "/libtensorflow_framework.so.2").c_str(), RTLD_NOW | RTLD_GLOBAL) &&
+        (handle = dlopen((dir + "/libtensorflow_cc.so.2").c_str(), RTLD_NOW | RTLD_GLOBAL))) {
+      break;
     }
+    tried += std::string(tried.empty() ? "" : "; ") + dlerror();
+  }
+  if (handle == nullptr) {
+    return "cannot open the TensorFlow deepkit was built against (set DEEPKIT_TF_LIB_DIR): " +
+           tried;
   }
 #define DEEPKIT_TF_LOOKUP(name)                                                   \
   api.name = reinterpret_cast<decltype(api.name)>(dlsym(handle, #name));          \

@@ -163,6 +163,10 @@ static int check_errors(const dk_model* m, const Case* c, const char* dir) {
                                 r.energy, r.force, r.virial, NULL, NULL), "nloc > nall");
   EXPECT_ERROR(dk_compute(NULL, 1, 1, c->coord, c->atype, NULL, NULL, NULL, r.energy, r.force,
                           r.virial, NULL, NULL), "null model");
+  const int null_ok = dk_rcut(NULL) == 0 && dk_ntypes(NULL) == 0 && !dk_type_map(NULL)[0] &&
+                      dk_type_index(NULL, "O") == -1 && !dk_has_nlist_path(NULL);
+  printf("null metadata: %s\n", null_ok ? "0 safe" : "1 unsafe");
+  if (!null_ok) ++failures;
   dk_model* missing = dk_load("/nonexistent/model.pb", 1, 1);
   printf("bad path: %p %s\n", (void*)missing, dk_last_error());
   if (missing != NULL || dk_last_error()[0] == '\0') ++failures;

@@ -1,15 +1,16 @@
 # Two entry points, both self-contained on a fresh machine (Python 3.11, gcc, PyPI):
 #   make example   set up .venv, build the ops, train the bundled aluminium example
-#   make test      set up .venv, build the ops, lint and run the test suite
+#   make test      set up .venv, build the ops and Horovod, lint and run the test suite
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.deepkit-installed
+HOROVOD_STAMP := $(VENV)/.horovod-installed
 # Keep in step with the "cpu" extra of pyproject.toml. TensorFlow is installed first so the
 # ops build against it without pip's isolated build environment (one copy, not two).
 TF_REQ := tensorflow-cpu>=2.21,<2.22
 
-.PHONY: install example test bench clean
+.PHONY: install horovod example test bench clean
 
 install: $(STAMP)
 
@@ -20,11 +21,18 @@ $(STAMP): pyproject.toml setup.py $(wildcard op_src/*/*.cc op_src/*/*.h op_src/*
 	$(BIN)/python -m pip install --quiet --no-build-isolation -e ".[cpu,test]"
 	touch $@
 
+# Horovod for multi-process training (tools/install_horovod.sh: patched 0.28.1 sdist, Gloo).
+horovod: $(HOROVOD_STAMP)
+
+$(HOROVOD_STAMP): $(STAMP) tools/install_horovod.sh
+	PYTHON=$(BIN)/python bash tools/install_horovod.sh
+	touch $@
+
 example: install
 	test -d examples/aluminium/data || $(BIN)/python tools/make_al_data.py examples/aluminium/data
 	cd examples/aluminium && $(abspath $(BIN))/deepkit train input.json -o run
 
-test: install
+test: install horovod
 	$(BIN)/ruff check deepkit tests tools examples setup.py
 	$(BIN)/ruff format --check deepkit tests tools examples setup.py
 	$(BIN)/python -m pytest

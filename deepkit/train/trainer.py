@@ -17,6 +17,7 @@ from deepkit.descriptor.env_mat import NeighborOverflowWarning
 from deepkit.errors import InputError
 from deepkit.model.ener_model import EnergyModel
 from deepkit.neighbor_stat import resolve_sel
+from deepkit.train.distributed import Workers
 from deepkit.train.lcurve import LearningCurve
 from deepkit.train.loss import EnergyLoss, label_placeholders
 from deepkit.train.lr import exp_learning_rate, lr_at
@@ -32,7 +33,11 @@ def _format_seconds(seconds: float) -> str:
 
 class Trainer:
     """Trains the model an input describes. Files go to out_dir: out.json (the normalised
-    input, sel resolved), lcurve.out, checkpoints (save_ckpt-STEP.*, `checkpoint`)."""
+    input, sel resolved), lcurve.out, checkpoints (save_ckpt-STEP.*, `checkpoint`).
+
+    Under a Horovod launcher (deepkit.train.distributed) every process runs this: each
+    draws its own batches, gradients are averaged, rank 0 computes the statistics, its
+    variables are broadcast at the start, and only rank 0 writes files and logs."""
 
     def __init__(
         self,
@@ -48,6 +53,7 @@ class Trainer:
         self.threads = (intra_threads, inter_threads)
         self.training = config["training"]
         self.frozen: tuple[str, dict] | None = None  # --init-frz-model: (path, constants)
+        self.workers = Workers(requested=False)  # one process until run() looks
 
     # -- set-up ---------------------------------------------------------------------
     def _data(self):
@@ -67,6 +73,7 @@ class Trainer:
             train["sys_probs"],
             train["auto_prob"],
             seed=seed,
+            rank=self.workers.rank,
             cache=cache,
         )
         valid = self.training["validation_data"]
@@ -79,6 +86,7 @@ class Trainer:
                 valid["sys_probs"],
                 valid["auto_prob"],
                 seed=None if seed is None else seed + 7919,
+                rank=self.workers.rank,
                 cache=cache,
             )
 
@@ -102,7 +110,7 @@ class Trainer:
             from deepkit.compress.frozen import restore_model
 
             restore_model(self.model, self.frozen[1], self.frozen[0])
-        elif compute_stats:
+        elif compute_stats and self.workers.is_root:  # the other ranks get them by broadcast
             frames = self.model.data_stat_nbatch * max(self.train_data.batch_size)
             self.log(
                 f"statistics from up to {frames} frames of each of "
@@ -119,13 +127,18 @@ class Trainer:
             self.outputs = self.model.build(**self.inputs)
             self.global_step = v1.train.get_or_create_global_step()
             lr_params = self.config["learning_rate"]
-            self.lr = exp_learning_rate(self.global_step, lr_params, self.training["numb_steps"])
-            self.loss = EnergyLoss(self.config["loss"], lr_params["start_lr"])
+            self.lr_scale = self.workers.lr_scale(lr_params["scale_by_worker"])
+            self.lr = exp_learning_rate(
+                self.global_step, lr_params, self.training["numb_steps"], self.lr_scale
+            )
+            # Prefactors follow lr / start_lr: the scaled start, so they keep their range.
+            self.loss = EnergyLoss(self.config["loss"], lr_params["start_lr"] * self.lr_scale)
             natoms = tf.shape(self.inputs["atype"])[1]
             loss, self.metrics = self.loss.build(self.lr, natoms, self.outputs, self.labels)
-            optimizer = v1.train.AdamOptimizer(self.lr)
+            optimizer = self.workers.optimizer(v1.train.AdamOptimizer(self.lr))
             self.train_op = optimizer.minimize(loss, global_step=self.global_step)
             self.init = v1.global_variables_initializer()
+            self.broadcast = self.workers.broadcast_op()
             self.saver = v1.train.Saver(max_to_keep=self.training["max_ckpt_keep"])
             model_vars = [
                 v
@@ -166,11 +179,31 @@ class Trainer:
         init_model: str | None = None,
         init_frz_model: str | None = None,
     ) -> None:
-        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.workers = Workers(self.training["distributed"])
+        try:
+            self._run(restart, init_model, init_frz_model)
+        except InputError as err:
+            if self.workers.size == 1:
+                raise
+            raise InputError(f"rank {self.workers.rank} of {self.workers.size}: {err}") from None
+
+    def _run(self, restart, init_model, init_frz_model) -> None:
+        if not self.workers.is_root:
+            self.log = lambda *args: None
+        if self.workers.size > 1:
+            batch = self.training["training_data"]["batch_size"]
+            self.log(
+                f"Horovod: {self.workers.size} ranks, each its own batches (batch_size "
+                f"{batch} per rank), gradients averaged; learning rate x"
+                f"{self.workers.lr_scale(self.config['learning_rate']['scale_by_worker']):g} "
+                f"(scale_by_worker {self.config['learning_rate']['scale_by_worker']})"
+            )
         if init_frz_model:
             self._frozen_start(init_frz_model)
         self._data()
-        write_json(self.config, self.out_dir / "out.json")
+        if self.workers.is_root:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            write_json(self.config, self.out_dir / "out.json")
         self._graph(compute_stats=restart is None and init_model is None)
         config = v1.ConfigProto(
             intra_op_parallelism_threads=self.threads[0],
@@ -190,7 +223,10 @@ class Trainer:
                 skip = ("Adam", "beta1_power", "beta2_power", "global_step", names.MIN_NBOR_DIST)
                 count = load_variables(sess, consts, path, skip=skip)
                 self.log(f"{count} weight arrays from {path}")
+            if self.broadcast is not None:
+                sess.run(self.broadcast)  # rank 0's statistics, weights and step everywhere
             self._loop(sess, append=restart is not None)
+            self._check_ranks_agree(sess)
 
     def _evaluate(self, sess, data: DataSystems, nbatch: int) -> dict:
         totals: dict[str, float] = {}
@@ -205,8 +241,16 @@ class Trainer:
         save_freq = self.training["save_freq"]
         ckpt_prefix = str(self.out_dir / self.training["save_ckpt"])
         metrics = ["rmse"] + [f"rmse_{s}" for s, _ in EnergyLoss.TERMS if self.loss.used(s)]
-        lcurve = LearningCurve(
-            self.out_dir / self.training["disp_file"], metrics, self.valid_data is not None, append
+        root = self.workers.is_root
+        lcurve = (
+            LearningCurve(
+                self.out_dir / self.training["disp_file"],
+                metrics,
+                self.valid_data is not None,
+                append,
+            )
+            if root
+            else None
         )
         nvalid = self.training["validation_data"]["numb_btch"] if self.valid_data else 0
         sel = self.config["model"]["descriptor"]["sel"]
@@ -216,9 +260,11 @@ class Trainer:
         check_every = self._table_check_frequency()
 
         def display(batch_feed):
+            if not root:
+                return
             train = sess.run(self.metrics, batch_feed)
             valid = self._evaluate(sess, self.valid_data, nvalid) if self.valid_data else None
-            lcurve.write(step, train, valid, lr_at(step, lr_params, numb_steps))
+            lcurve.write(step, train, valid, lr_at(step, lr_params, numb_steps, self.lr_scale))
 
         try:
             if step == 0:
@@ -250,17 +296,34 @@ class Trainer:
                             else ""
                         )
                         self.log(f"step {step}/{numb_steps}{timing}")
-                if step % save_freq == 0 or step == numb_steps:
+                if root and (step % save_freq == 0 or step == numb_steps):
                     self.saver.save(sess, ckpt_prefix, global_step=step)
         except KeyboardInterrupt:
-            path = self.saver.save(sess, ckpt_prefix, global_step=step)
-            self.log(
-                f"interrupted at step {step}; saved {path}; continue with --restart {self.out_dir}"
-            )
-            lcurve.close()
+            if root:
+                path = self.saver.save(sess, ckpt_prefix, global_step=step)
+                self.log(
+                    f"interrupted at step {step}; saved {path}; continue with --restart "
+                    f"{self.out_dir}"
+                )
+                lcurve.close()
             raise
-        lcurve.close()
+        if root:
+            lcurve.close()
         self.log(f"finished {numb_steps} steps; checkpoint {ckpt_prefix}-{numb_steps}")
+
+    def _check_ranks_agree(self, sess) -> None:
+        """Data parallelism keeps one model: every rank's weights must be rank 0's."""
+        if self.workers.size == 1:
+            return
+        values = np.concatenate([w.ravel() for w in sess.run(v1.trainable_variables())])
+        # Position-weighted: weights swapped between arrays would change it too.
+        fingerprint = float(values @ np.cos(np.arange(values.size)))
+        every = self.workers.allgather_scalar(fingerprint)
+        if any(value != every[0] for value in every):
+            raise InputError(f"the ranks' weights differ after training: fingerprints {every}")
+        self.log(
+            f"weights identical on all {self.workers.size} ranks (fingerprint {every[0]:.12g})"
+        )
 
     def _table_check_frequency(self) -> int:
         """deepkit compress --check-frequency of a compressed --init-frz-model, else -1."""

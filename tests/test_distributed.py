@@ -1,0 +1,123 @@
+"""Horovod data-parallel training: two ranks on this machine (horovodrun, Gloo) keep one
+model, write files from rank 0 only, and learn like one rank with twice the batch."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import ase.io
+import numpy as np
+import pytest
+from datasets import emt_frames
+from models import small_config
+
+from deepkit.data.convert import convert
+from deepkit.errors import InputError
+from deepkit.train.distributed import Workers, launched_processes
+
+BIN = Path(sys.executable).parent
+HOROVODRUN = BIN / "horovodrun"
+
+
+def test_launcher_detection_and_missing_horovod(monkeypatch):
+    for name in ("HOROVOD_SIZE", "OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setitem(sys.modules, "horovod.tensorflow", None)  # as if not installed
+    assert launched_processes() == 1 and Workers().size == 1  # one process: no Horovod needed
+    monkeypatch.setenv("OMPI_COMM_WORLD_SIZE", "4")
+    assert launched_processes() == 4
+    assert Workers(requested=False).size == 1  # training.distributed = false wins
+    with pytest.raises(InputError, match="4 processes were launched .* `make horovod`"):
+        Workers()
+    workers = Workers(requested=False)
+    workers.size = 8
+    assert (workers.lr_scale("linear"), workers.lr_scale("sqrt"), workers.lr_scale("none")) == (
+        8.0,
+        pytest.approx(8**0.5),
+        1.0,
+    )
+
+
+needs_horovod = pytest.mark.skipif(
+    not HOROVODRUN.exists(), reason="Horovod is not installed here (`make horovod` builds it)"
+)
+
+
+@pytest.fixture(scope="module")
+def job(tmp_path_factory):
+    root = tmp_path_factory.mktemp("hvd")
+    ase.io.write(root / "frames.xyz", emt_frames(np.random.default_rng(1), 12), format="extxyz")
+    convert([str(root / "frames.xyz")], root / "data", "npy", type_map=["Al", "Cu"])
+    config = small_config(
+        {"sel": [24, 24], "rcut": 4.5},
+        training={
+            "training_data": {"systems": ["data"], "batch_size": 1},
+            "validation_data": {"systems": ["data"], "batch_size": 1, "numb_btch": 4},
+            "numb_steps": 40,
+            "save_freq": 20,
+            "disp_freq": 10,
+        },
+    )
+    config["model"]["type_map"] = ["Al", "Cu"]
+    return root, config
+
+
+def write_input(root: Path, config: dict, name: str, **changes) -> str:
+    config = json.loads(json.dumps(config))
+    for path, value in changes.items():
+        section, key = path.split("__")
+        config[section][key] = value
+    (root / name).write_text(json.dumps(config))
+    return name
+
+
+def run(command: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result
+
+
+def horovodrun(root: Path, args: str) -> subprocess.CompletedProcess:
+    """Two ranks; each trains into run_<its rank> so that a rank > 0 writing shows."""
+    shell = f"exec {BIN / 'deepkit'} train {args} -o run_$HOROVOD_RANK"
+    command = [str(HOROVODRUN), "-np", "2", "-H", "localhost:2", "--gloo", "sh", "-c", shell]
+    return run(command, root)
+
+
+def lcurve(folder: Path) -> np.ndarray:
+    return np.loadtxt(folder / "lcurve.out", ndmin=2)
+
+
+@needs_horovod
+def test_two_ranks_keep_one_model_and_rank_0_writes(job):
+    root, config = job
+    name = write_input(root, config, "two.json")
+    result = horovodrun(root, name)
+    out = result.stdout + result.stderr
+    assert "Horovod: 2 ranks, each its own batches (batch_size 1 per rank)" in out
+    assert "learning rate x2 (scale_by_worker linear)" in out
+    assert "weights identical on all 2 ranks" in out
+    assert not (root / "run_1").exists()  # rank 1 wrote nothing
+    written = sorted(p.name for p in (root / "run_0").iterdir())
+    assert "lcurve.out" in written and "out.json" in written and "model.ckpt-40.index" in written
+    assert out.count("finished 40 steps") == 1  # only rank 0 logs
+    curve = lcurve(root / "run_0")
+    assert curve[0, -1] == pytest.approx(2 * config["learning_rate"]["start_lr"])
+    assert curve[-1, 1] < 0.5 * curve[0, 1]  # rmse_val fell
+
+
+@needs_horovod
+def test_two_ranks_match_one_rank_with_twice_the_batch(job):
+    root, config = job
+    two = write_input(root, config, "two_none.json", learning_rate__scale_by_worker="none")
+    horovodrun(root, two)
+    one = dict(config["training"])
+    one["training_data"] = {"systems": ["data"], "batch_size": 2}
+    name = write_input(root, config, "one.json", training__training_data=one["training_data"])
+    run([str(BIN / "deepkit"), "train", name, "-o", "run_single"], root)
+    final_two, final_one = lcurve(root / "run_0")[-1], lcurve(root / "run_single")[-1]
+    # rmse_val of the same model, data and effective batch: the batches differ, not the model.
+    assert final_two[1] == pytest.approx(final_one[1], rel=0.25)

@@ -113,7 +113,8 @@ def test_two_ranks_keep_one_model_and_rank_0_writes(job):
 def test_two_ranks_match_one_rank_with_twice_the_batch(job):
     root, config = job
     two = write_input(root, config, "two_none.json", learning_rate__scale_by_worker="none")
-    horovodrun(root, two)
+    result = horovodrun(root, f"{two} --mpi-log workers")
+    assert "rank 1: step 40/40" in result.stdout + result.stderr  # every rank reports
     one = dict(config["training"])
     one["training_data"] = {"systems": ["data"], "batch_size": 2}
     name = write_input(root, config, "one.json", training__training_data=one["training_data"])

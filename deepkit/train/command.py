@@ -31,6 +31,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "model keeps its tables: the fitting net is fine-tuned)",
     )
 
+    parser.add_argument(
+        "-m",
+        "--mpi-log",
+        choices=("master", "workers", "collect"),
+        default="master",
+        help="under Horovod: progress from rank 0 only (master, the default) or from every "
+        "rank, prefixed with its rank (workers; collect is the same here)",
+    )
+
 
 def _threads(*names: str) -> int:
     for name in names:
@@ -49,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
         Path(args.output),
         input_dir=Path(args.input).resolve().parent,
         log=_log,
+        log_all_ranks=args.mpi_log != "master",
         intra_threads=_threads(
             "DP_INTRA_OP_PARALLELISM_THREADS", "TF_INTRA_OP_PARALLELISM_THREADS"
         ),

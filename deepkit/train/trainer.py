@@ -47,6 +47,7 @@ class Trainer:
         intra_threads: int = 0,
         inter_threads: int = 0,
         log=print,
+        log_all_ranks: bool = False,
     ):
         self.config, self.out_dir, self.log = config, Path(out_dir), log
         self.input_dir = input_dir
@@ -54,6 +55,7 @@ class Trainer:
         self.training = config["training"]
         self.frozen: tuple[str, dict] | None = None  # --init-frz-model: (path, constants)
         self.workers = Workers(requested=False)  # one process until run() looks
+        self.log_all_ranks = log_all_ranks  # --mpi-log workers
 
     # -- set-up ---------------------------------------------------------------------
     def _data(self):
@@ -189,7 +191,10 @@ class Trainer:
 
     def _run(self, restart, init_model, init_frz_model) -> None:
         if not self.workers.is_root:
-            self.log = lambda *args: None
+            log, rank = self.log, self.workers.rank
+            self.log = (
+                (lambda m: log(f"rank {rank}: {m}")) if self.log_all_ranks else (lambda m: None)
+            )
         if self.workers.size > 1:
             batch = self.training["training_data"]["batch_size"]
             self.log(

@@ -1,0 +1,141 @@
+"""Benchmark: data-parallel training throughput with Horovod on this machine, and a model of
+the allreduce cost per step to predict scaling to many GPUs.
+
+DeePMD-kit's water example (../shared/data/water_se_e2_a.json, batch_size 1 per rank,
+no validation) trained for --steps steps with 1 and with 2 ranks (`horovodrun --gloo`), one
+thread per rank (OMP / TensorFlow intra-op 1, inter-op 1). The time per step is taken
+between step --skip and the last step from the trainer's own s/batch log (start-up and
+graph warm-up excluded); samples/s = ranks x batch / time per step. A third row runs two
+independent single-process trainings at once: the ceiling this machine gives two ranks,
+against which Horovod's own cost shows.
+
+    python tools/bench_horovod.py --workdir /tmp/bench_hvd
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = Path(os.environ.get("DEEPKIT_SHARED_DATA", REPO.parent / "shared" / "data"))
+BIN = Path(sys.executable).parent
+
+
+def make_input(folder: Path, steps: int, skip: int) -> Path:
+    raw = json.loads((DATA / "water_se_e2_a.json").read_text())
+    raw["training"]["numb_steps"] = steps
+    raw["training"]["disp_freq"] = skip
+    raw["training"]["save_freq"] = steps
+    raw["training"]["training_data"]["batch_size"] = 1
+    raw["training"]["training_data"]["systems"] = [
+        str(DATA / s) for s in raw["training"]["training_data"]["systems"]
+    ]
+    raw["training"].pop("validation_data", None)
+    path = folder / "input.json"
+    path.write_text(json.dumps(raw))
+    return path
+
+
+def seconds_per_step(log: str, steps: int, skip: int) -> float:
+    """From the running averages the trainer prints at step `skip` and at the last step."""
+    per_batch = {int(s): float(t) for s, t in re.findall(r"step (\d+)/\d+, ([\d.]+) s/batch", log)}
+    return (steps * per_batch[steps] - skip * per_batch[skip]) / (steps - skip)
+
+
+def train(folder: Path, ranks: int, steps: int, skip: int) -> str:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env.update(DP_INTRA_OP_PARALLELISM_THREADS="1", DP_INTER_OP_PARALLELISM_THREADS="1")
+    command = [
+        str(BIN / "deepkit"),
+        "train",
+        str(folder / "input.json"),
+        "-o",
+        str(folder / f"run{ranks}"),
+    ]
+    if ranks > 1:
+        command = [
+            str(BIN / "horovodrun"),
+            "-np",
+            str(ranks),
+            "-H",
+            f"localhost:{ranks}",
+            "--gloo",
+            *command,
+        ]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+    return result.stdout + result.stderr
+
+
+def independent_pair(folder: Path, steps: int, skip: int) -> float:
+    """Two single-process trainings at once, no Horovod: what this machine gives two ranks."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env.update(DP_INTRA_OP_PARALLELISM_THREADS="1", DP_INTER_OP_PARALLELISM_THREADS="1")
+    procs = [
+        subprocess.Popen(
+            [
+                str(BIN / "deepkit"),
+                "train",
+                str(folder / "input.json"),
+                "-o",
+                str(folder / f"pair{k}"),
+            ],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for k in range(2)
+    ]
+    logs = [p.communicate()[0] for p in procs]
+    return sum(seconds_per_step(log, steps, skip) for log in logs) / 2
+
+
+def parameter_count(checkpoint_dir: Path) -> int:
+    import tensorflow as tf
+
+    skip = ("Adam", "beta1_power", "beta2_power", "global_step", "attr")
+    prefix = tf.train.latest_checkpoint(str(checkpoint_dir))
+    return sum(
+        int(__import__("numpy").prod(shape))
+        for name, shape in tf.train.list_variables(prefix)
+        if not any(s in name for s in skip)
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workdir", type=Path, required=True)
+    parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--skip", type=int, default=50)
+    args = parser.parse_args()
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    make_input(args.workdir, args.steps, args.skip)
+    rows = []
+    for ranks in (1, 2):
+        log = train(args.workdir, ranks, args.steps, args.skip)
+        step = seconds_per_step(log, args.steps, args.skip)
+        rows.append((ranks, step, ranks / step))
+    pair = independent_pair(args.workdir, args.steps, args.skip)
+    params = parameter_count(args.workdir / "run1")
+    print(
+        f"water se_e2_a, batch 1 per rank, steps {args.skip + 1}..{args.steps}; "
+        f"{params} parameters = {params * 8 / 1e6:.2f} MB of float64 gradients per step\n"
+    )
+    print("| ranks | s/step | samples/s | speed-up |")
+    print("|---:|---:|---:|---:|")
+    for ranks, step, rate in rows:
+        print(f"| {ranks} | {step:.4f} | {rate:.2f} | {rate / rows[0][2]:.2f}x |")
+    print(
+        f"| 2 independent 1-rank runs at once (no Horovod) | {pair:.4f} | {2 / pair:.2f} | "
+        f"{2 / pair / rows[0][2]:.2f}x |"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -62,8 +62,6 @@ int main(int argc, char** argv) {
   double* box = read_file(dir, "box.bin", &nb);
   double energy, virial[9];
   double* force = malloc(sizeof(double) * 3 * natoms);
-  double* atom_energy = malloc(sizeof(double) * natoms);
-  double* atom_virial = malloc(sizeof(double) * 9 * natoms);
 
   dk_model* dk = NULL;
   DP_DeepPot* dp = NULL;
@@ -117,8 +115,6 @@ int main(int argc, char** argv) {
   free(atype);
   free(box);
   free(force);
-  free(atom_energy);
-  free(atom_virial);
   dk_free(dk);
   return 0;
 }

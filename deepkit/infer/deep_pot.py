@@ -63,16 +63,8 @@ class DeepPot:
             k: tensor(n)
             for k, n in (("coord", names.COORD), ("atype", names.ATYPE), ("box", names.BOX))
         }
-        self._outputs = {
-            k: tensor(n)
-            for k, n in (
-                ("energy", names.ENERGY),
-                ("force", names.FORCE),
-                ("virial", names.VIRIAL),
-                ("atom_energy", names.ATOM_ENERGY),
-                ("atom_virial", names.ATOM_VIRIAL),
-            )
-        }
+        keys = ("energy", "force", "virial", "atom_energy", "atom_virial")
+        self._outputs = {k: tensor(names.OUTPUTS[k]) for k in keys}
         self._external = self._external_tensors(tensor)
         self.frames_per_call = frames_per_call
         # Compressed models count the net inputs beyond their table, per frame.
@@ -151,22 +143,10 @@ class DeepPot:
     def _external_tensors(self, tensor) -> dict | None:
         from deepkit.model import names
 
+        nodes = {**names.EXT_INPUTS, **names.EXT_OUTPUTS}
+        nodes.pop("table_overflow")
         try:
-            return {
-                key: tensor(name)
-                for key, name in (
-                    ("coord", names.EXT_COORD),
-                    ("atype", names.EXT_ATYPE),
-                    ("nloc", names.EXT_NLOC),
-                    ("offsets", names.EXT_OFFSETS),
-                    ("neighbors", names.EXT_NEIGHBORS),
-                    ("energy", names.EXT_ENERGY),
-                    ("force", names.EXT_FORCE),
-                    ("virial", names.EXT_VIRIAL),
-                    ("atom_energy", names.EXT_ATOM_ENERGY),
-                    ("atom_virial", names.EXT_ATOM_VIRIAL),
-                )
-            }
+            return {key: tensor(name) for key, name in nodes.items()}
         except KeyError:
             return None  # frozen by deepkit < 0.3
 
@@ -201,8 +181,13 @@ class DeepPot:
             out = self.session.run([ext[k] for k in keys], feed)
         except tf.errors.InvalidArgumentError as err:
             raise ValueError(error_text(err)) from None
-        shapes = {"energy": (), "force": (nall, 3), "virial": (9,), "atom_energy": (-1,)}
-        shapes["atom_virial"] = (nall, 9)
+        shapes = {
+            "energy": (),
+            "force": (nall, 3),
+            "virial": (9,),
+            "atom_energy": (-1,),
+            "atom_virial": (nall, 9),
+        }
         return tuple(np.reshape(v, shapes[k]) for k, v in zip(keys, out, strict=True))
 
     def get_type_map(self) -> list[str]:

@@ -62,7 +62,7 @@ class EnergyModel:
         self._min_nbor_dist_variable()
         coord3 = tf.reshape(coord, [nframes, natoms, 3])
         descriptor = self.descriptor.build(coord3, atype, box)
-        return self._outputs(descriptor, atype, natoms, fparam, aparam, OUTPUT_NAMES)
+        return self._outputs(descriptor, atype, natoms, fparam, aparam, names.OUTPUTS)
 
     def build_external(
         self, coord, atype, nloc, offsets, neighbors, fparam=None, aparam=None
@@ -75,7 +75,7 @@ class EnergyModel:
         coord3 = tf.reshape(coord, [nframes, nall, 3])
         descriptor = self.descriptor.build_external(coord3, atype, nloc, offsets, neighbors)
         centre_type = atype[:, :nloc]
-        return self._outputs(descriptor, centre_type, nall, fparam, aparam, EXTERNAL_NAMES)
+        return self._outputs(descriptor, centre_type, nall, fparam, aparam, names.EXT_OUTPUTS)
 
     def build_inference(self) -> dict:
         """Both entry points of a frozen model on their placeholders (names.py); returns the
@@ -123,22 +123,3 @@ class EnergyModel:
         if "table_overflow" in env:
             outputs["table_overflow"] = tf.identity(env["table_overflow"], name["table_overflow"])
         return outputs
-
-
-OUTPUT_NAMES = {
-    "energy": names.ENERGY,
-    "atom_energy": names.ATOM_ENERGY,
-    "force": names.FORCE,
-    "virial": names.VIRIAL,
-    "atom_virial": names.ATOM_VIRIAL,
-    "max_count": names.MAX_NEIGHBORS,
-    "table_overflow": names.TABLE_OVERFLOW,
-}
-EXTERNAL_NAMES = {
-    "energy": names.EXT_ENERGY,
-    "atom_energy": names.EXT_ATOM_ENERGY,
-    "force": names.EXT_FORCE,
-    "virial": names.EXT_VIRIAL,
-    "atom_virial": names.EXT_ATOM_VIRIAL,
-    "table_overflow": names.EXT_TABLE_OVERFLOW,
-}

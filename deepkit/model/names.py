@@ -73,15 +73,31 @@ FROZEN_ATTRS = (
     ATTR_VERSION,
     ATTR_TRAIN_INPUT,
 )
+# The outputs of the two entry points by role: EnergyModel names its nodes with these,
+# DeepPot finds them with these.
+OUTPUTS = {
+    "energy": ENERGY,
+    "atom_energy": ATOM_ENERGY,
+    "force": FORCE,
+    "virial": VIRIAL,
+    "atom_virial": ATOM_VIRIAL,
+    "max_count": MAX_NEIGHBORS,
+    "table_overflow": TABLE_OVERFLOW,
+}
+EXT_INPUTS = {
+    "coord": EXT_COORD,
+    "atype": EXT_ATYPE,
+    "nloc": EXT_NLOC,
+    "offsets": EXT_OFFSETS,
+    "neighbors": EXT_NEIGHBORS,
+}
+EXT_OUTPUTS = {
+    "energy": EXT_ENERGY,
+    "atom_energy": EXT_ATOM_ENERGY,
+    "force": EXT_FORCE,
+    "virial": EXT_VIRIAL,
+    "atom_virial": EXT_ATOM_VIRIAL,
+    "table_overflow": EXT_TABLE_OVERFLOW,
+}
 # Kept when present: models frozen before they existed lack them.
-FROZEN_OPTIONAL = (
-    MIN_NBOR_DIST,
-    TABLE_OVERFLOW,
-    ATTR_COMPRESS,
-    EXT_ENERGY,
-    EXT_FORCE,
-    EXT_VIRIAL,
-    EXT_ATOM_ENERGY,
-    EXT_ATOM_VIRIAL,
-    EXT_TABLE_OVERFLOW,
-)
+FROZEN_OPTIONAL = (MIN_NBOR_DIST, TABLE_OVERFLOW, ATTR_COMPRESS, *EXT_OUTPUTS.values())

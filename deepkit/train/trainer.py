@@ -55,6 +55,7 @@ class Trainer:
         self.training = config["training"]
         self.frozen: tuple[str, dict] | None = None  # --init-frz-model: (path, constants)
         self.workers = Workers(requested=False)  # one process until run() looks
+        self.lr_scale = 1.0
         self.log_all_ranks = log_all_ranks  # --mpi-log workers
 
     # -- set-up ---------------------------------------------------------------------
@@ -129,7 +130,6 @@ class Trainer:
             self.outputs = self.model.build(**self.inputs)
             self.global_step = v1.train.get_or_create_global_step()
             lr_params = self.config["learning_rate"]
-            self.lr_scale = self.workers.lr_scale(lr_params["scale_by_worker"])
             self.lr = exp_learning_rate(
                 self.global_step, lr_params, self.training["numb_steps"], self.lr_scale
             )
@@ -182,6 +182,7 @@ class Trainer:
         init_frz_model: str | None = None,
     ) -> None:
         self.workers = Workers(self.training["distributed"])
+        self.lr_scale = self.workers.lr_scale(self.config["learning_rate"]["scale_by_worker"])
         try:
             self._run(restart, init_model, init_frz_model)
         except InputError as err:
@@ -199,8 +200,7 @@ class Trainer:
             batch = self.training["training_data"]["batch_size"]
             self.log(
                 f"Horovod: {self.workers.size} ranks, each its own batches (batch_size "
-                f"{batch} per rank), gradients averaged; learning rate x"
-                f"{self.workers.lr_scale(self.config['learning_rate']['scale_by_worker']):g} "
+                f"{batch} per rank), gradients averaged; learning rate x{self.lr_scale:g} "
                 f"(scale_by_worker {self.config['learning_rate']['scale_by_worker']})"
             )
         if init_frz_model:

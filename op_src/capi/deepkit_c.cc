@@ -34,6 +34,27 @@ struct Entry {
   TF_Output energy, force, virial, atom_energy, atom_virial, overflow;
 };
 
+// The nodes of one entry point: t_<infix>coord ... o_<infix>energy ... (names.py). Inputs
+// only one of them has (box; nloc, offsets, neighbors) are missing in the other.
+Entry find_entry(const Session& s, const std::string& infix) {
+  auto in = [&](const char* name) { return s.output(("t_" + infix + name).c_str()); };
+  auto out = [&](const char* name) { return s.output(("o_" + infix + name).c_str()); };
+  Entry e;
+  e.coord = in("coord");
+  e.atype = in("type");
+  e.box = in("box");
+  e.nloc = in("nloc");
+  e.offsets = in("offsets");
+  e.neighbors = in("neighbors");
+  e.energy = out("energy");
+  e.force = out("force");
+  e.virial = out("virial");
+  e.atom_energy = out("atom_energy");
+  e.atom_virial = out("atom_virial");
+  e.overflow = out("table_overflow");
+  return e;
+}
+
 std::string string_value(const Tensor& t) {
   const auto* s = static_cast<const TF_TString*>(tf().TF_TensorData(t.get()));
   return std::string(tf().TF_StringGetDataPointer(s), tf().TF_StringGetSize(s));
@@ -123,28 +144,9 @@ dk_model* dk_load(const char* path, int intra_threads, int inter_threads) {
   model->fparam = s.output("t_fparam");
   model->aparam = s.output("t_aparam");
 
-  Entry& p = model->periodic;
-  p.coord = s.output("t_coord");
-  p.atype = s.output("t_type");
-  p.box = s.output("t_box");
-  p.energy = s.output("o_energy");
-  p.force = s.output("o_force");
-  p.virial = s.output("o_virial");
-  p.atom_energy = s.output("o_atom_energy");
-  p.atom_virial = s.output("o_atom_virial");
-  p.overflow = s.output("o_table_overflow");
-  Entry& e = model->external;
-  e.coord = s.output("t_ext_coord");
-  e.atype = s.output("t_ext_type");
-  e.nloc = s.output("t_ext_nloc");
-  e.offsets = s.output("t_ext_offsets");
-  e.neighbors = s.output("t_ext_neighbors");
-  e.energy = s.output("o_ext_energy");
-  e.force = s.output("o_ext_force");
-  e.virial = s.output("o_ext_virial");
-  e.atom_energy = s.output("o_ext_atom_energy");
-  e.atom_virial = s.output("o_ext_atom_virial");
-  e.overflow = s.output("o_ext_table_overflow");
+  model->periodic = find_entry(s, "");
+  model->external = find_entry(s, "ext_");
+  const Entry& p = model->periodic;
   if (p.coord.oper == nullptr || p.energy.oper == nullptr || p.atom_virial.oper == nullptr) {
     fail(DK_ERR_ARGUMENT, std::string(path) + ": not a deepkit model (no t_coord / o_energy)");
     return nullptr;

@@ -3,16 +3,18 @@ installed TensorFlow, with the compile and link flags that tf.sysconfig reports.
 
 The library lands at deepkit/_ops*.so and is loaded by deepkit.ops. The C API for frozen
 models (op_src/capi) lands at deepkit/capi/libdeepkit_c.so with its header in
-deepkit/capi/include; `deepkit config --cflags --libs` prints how to use them.  With DEEPKIT_CUDA=1
-(and a CUDA build of TensorFlow) the CUDA kernels of op_src/lib/cuda are compiled with nvcc
-and registered for DEVICE_GPU too; DEEPKIT_CUDA_ARCH ("70;80;90" by default) picks the
-GPU generations, CUDA_HOME (or the nvcc on PATH) the toolkit.
+deepkit/capi/include; `deepkit config --cflags --libs` prints how to use them. With
+DEEPKIT_CUDA=1 (and a CUDA build of TensorFlow) the CUDA kernels of op_src/lib/cuda are
+compiled with nvcc and registered for DEVICE_GPU too; DEEPKIT_CUDA_ARCH picks the GPU
+generations (by default those TensorFlow was built for that the nvcc can build), CUDA_HOME
+(or the nvcc on PATH) the toolkit.
 """
 
 from __future__ import annotations
 
 import glob
 import os
+import re
 import shutil
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
@@ -57,7 +59,21 @@ def cuda_toolkit() -> str:
     raise SystemExit(f"deepkit: cannot find cuda_runtime.h beside {nvcc}; set CUDA_HOME")
 
 
-def check_tensorflow_cuda() -> None:
+def nvcc_release(cuda: str) -> str:
+    """'13.0' from `nvcc --version` ("Cuda compilation tools, release 13.0, V13.0.88")."""
+    out = subprocess.run(
+        [os.path.join(cuda, "bin", "nvcc"), "--version"],
+        check=False,
+        capture_output=True,
+        text=True,
+    ).stdout
+    match = re.search(r"release (\d+)\.(\d+)", out)
+    if not match:
+        raise SystemExit(f"deepkit: cannot read the CUDA version from {cuda}/bin/nvcc --version")
+    return f"{match.group(1)}.{match.group(2)}"
+
+
+def require_cuda_tensorflow() -> None:
     import tensorflow as tf
 
     if not tf.sysconfig.get_build_info().get("is_cuda_build", False):
@@ -67,10 +83,71 @@ def check_tensorflow_cuda() -> None:
         )
 
 
-def nvcc_command(cuda: str, source: str, obj: str) -> list[str]:
-    """nvcc without fused multiply-add, so the GPU rounds like the CPU kernels."""
-    archs = os.environ.get("DEEPKIT_CUDA_ARCH", "70;80;90").replace(",", ";").split(";")
-    gencode = [f"-gencode=arch=compute_{a},code=sm_{a}" for a in archs if a.strip()]
+def check_cuda_runtime(cuda: str) -> None:
+    """The kernels run on the CUDA runtime TensorFlow links in (libtensorflow_framework
+    exports it), so they must come from a toolkit of the same major version."""
+    import ctypes
+
+    import tensorflow as tf
+
+    info = tf.sysconfig.get_build_info()
+    framework = glob.glob(os.path.join(tf.sysconfig.get_lib(), "libtensorflow_framework.so*"))
+    if not framework or not hasattr(ctypes.CDLL(framework[0]), "__cudaRegisterFatBinary"):
+        raise SystemExit(
+            f"deepkit: TensorFlow {tf.__version__}'s libtensorflow_framework does not export "
+            "the CUDA runtime the kernels link against; use the PyPI build of TensorFlow"
+        )
+    theirs, ours = str(info.get("cuda_version", "?")), nvcc_release(cuda)
+    if theirs.split(".")[0] != ours.split(".")[0] and not os.environ.get(
+        "DEEPKIT_CUDA_ANY_VERSION"
+    ):
+        raise SystemExit(
+            f"deepkit: the CUDA toolkit in {cuda} is {ours}, but TensorFlow {tf.__version__} "
+            f"runs the kernels on its own CUDA {theirs} runtime: build with a CUDA "
+            f"{theirs.split('.')[0]}.x toolkit (CUDA_HOME=...), or set DEEPKIT_CUDA_ANY_VERSION=1 "
+            "to build anyway (unsupported)"
+        )
+
+
+def cuda_architectures(cuda: str) -> list[str]:
+    """The sm_XX codes to build: DEEPKIT_CUDA_ARCH, or those TensorFlow itself was built for,
+    each checked against what this nvcc can build (CUDA 13 dropped sm_70 and older)."""
+    listed = subprocess.run(
+        [os.path.join(cuda, "bin", "nvcc"), "--list-gpu-code"],
+        check=False,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    buildable = [code.removeprefix("sm_") for code in listed if code.startswith("sm_")]
+    requested = os.environ.get("DEEPKIT_CUDA_ARCH", "").replace(",", ";")
+    if requested.strip():
+        archs = [a.strip().removeprefix("sm_") for a in requested.split(";") if a.strip()]
+        unknown = [a for a in archs if buildable and a not in buildable]
+        if unknown:
+            raise SystemExit(
+                f"deepkit: DEEPKIT_CUDA_ARCH asks for {', '.join(unknown)}, which the nvcc in "
+                f"{cuda} cannot build; it builds {';'.join(buildable)}"
+            )
+        return archs
+    import tensorflow as tf
+
+    built_for = tf.sysconfig.get_build_info().get("cuda_compute_capabilities", [])
+    archs = [c.split("_")[-1] for c in built_for]
+    archs = [a for a in archs if not buildable or a in buildable]
+    if not archs:
+        raise SystemExit(
+            f"deepkit: the nvcc in {cuda} builds none of TensorFlow's GPU generations "
+            f"({', '.join(built_for)}); set DEEPKIT_CUDA_ARCH, e.g. DEEPKIT_CUDA_ARCH=90"
+        )
+    return archs
+
+
+def nvcc_command(cuda: str, archs: list[str], source: str, obj: str) -> list[str]:
+    """nvcc without fused multiply-add, so the GPU rounds like the CPU kernels. Machine code
+    for every arch, plus PTX of the newest so later GPUs compile it at load time."""
+    gencode = [f"-gencode=arch=compute_{a},code=sm_{a}" for a in archs]
+    newest = max(archs, key=int)
+    gencode.append(f"-gencode=arch=compute_{newest},code=compute_{newest}")
     return [
         os.path.join(cuda, "bin", "nvcc"),
         "-std=c++17",
@@ -130,10 +207,12 @@ class BuildOps(build_ext):
         jobs = max(1, int(os.environ.get("DEEPKIT_BUILD_JOBS", os.cpu_count() or 1)))
         cuda_objects: list[str] = []
         if cuda_requested():
-            check_tensorflow_cuda()
+            require_cuda_tensorflow()
             cuda = cuda_toolkit()
+            check_cuda_runtime(cuda)
+            # No -lcudart: the CUDA calls bind to the runtime in libtensorflow_framework, the
+            # one that made TensorFlow's streams (a second runtime would need its own path).
             cflags += ["-DDEEPKIT_CUDA", f"-I{os.path.join(cuda, 'include')}"]
-            link_flags = link_flags + [f"-L{os.path.join(cuda, 'lib64')}", "-lcudart"]
             cuda_objects = self.compile_cuda(cuda, jobs)
 
         def compile_one(source: str) -> list[str]:
@@ -203,11 +282,13 @@ class BuildOps(build_ext):
 
     def compile_cuda(self, cuda: str, jobs: int) -> list[str]:
         os.makedirs(self.build_temp, exist_ok=True)
+        archs = cuda_architectures(cuda)
+        print(f"deepkit: compiling the CUDA kernels for sm_{', sm_'.join(archs)}")
 
         def compile_one(source: str) -> str:
             obj = os.path.join(self.build_temp, os.path.basename(source) + ".o")
             result = subprocess.run(
-                nvcc_command(cuda, source, obj), check=False, capture_output=True, text=True
+                nvcc_command(cuda, archs, source, obj), check=False, capture_output=True, text=True
             )
             if result.returncode != 0:
                 raise SystemExit(f"deepkit: nvcc failed on {source}:\n{result.stderr}")

@@ -13,19 +13,21 @@
 namespace deepkit {
 
 // Smooth switch s(r) of DESIGN.md and its derivative ds/dr: 1/r below rcut_smth, a quintic
-// blend to zero between rcut_smth and rcut, zero beyond.
-DK_HOST_DEVICE inline void switch_fn(double r, double rcut_smth, double rcut, double* s,
-                                     double* ds_dr) {
+// blend to zero between rcut_smth and rcut, zero beyond. inv_r = 1/r: float64 divisions are
+// the slow part of this arithmetic (on a GPU above all), so it takes none.
+DK_HOST_DEVICE inline void switch_fn(double r, double inv_r, double rcut_smth, double rcut,
+                                     double* s, double* ds_dr) {
   if (r < rcut_smth) {
-    *s = 1.0 / r;
-    *ds_dr = -1.0 / (r * r);
+    *s = inv_r;
+    *ds_dr = -inv_r * inv_r;
   } else if (r < rcut) {
-    const double u = (r - rcut_smth) / (rcut - rcut_smth);
+    const double inv_width = 1.0 / (rcut - rcut_smth);  // loop-invariant where inlined
+    const double u = (r - rcut_smth) * inv_width;
     // u^3 (-6u^2 + 15u - 10) + 1 factored: exact zero and no negative rounding near rcut.
     const double poly = (1.0 - u) * (1.0 - u) * (1.0 - u) * (6.0 * u * u + 3.0 * u + 1.0);
-    const double dpoly_du = -30.0 * u * u * (u - 1.0) * (u - 1.0);
-    *s = poly / r;
-    *ds_dr = dpoly_du / ((rcut - rcut_smth) * r) - poly / (r * r);
+    const double dpoly_dr = -30.0 * u * u * (u - 1.0) * (u - 1.0) * inv_width;
+    *s = poly * inv_r;
+    *ds_dr = (dpoly_dr - *s) * inv_r;
   } else {
     *s = 0.0;
     *ds_dr = 0.0;
@@ -34,18 +36,21 @@ DK_HOST_DEVICE inline void switch_fn(double r, double rcut_smth, double rcut, do
 
 // Raw (unnormalised) environment row of one neighbour at d = r_ij and its derivative
 // draw[c * 3 + e] = d raw[c] / d d[e]. ncomp = 4: (s, s x/r, s y/r, s z/r); ncomp = 1: (s).
+// One division per slot (1/r), plus 1/(rcut - rcut_smth) where the caller does not hoist it.
 DK_HOST_DEVICE inline void env_row(const double* d, int ncomp, double rcut_smth, double rcut,
                                    double* raw, double* draw) {
-  const double r2 = d[0] * d[0] + d[1] * d[1] + d[2] * d[2];
-  const double r = sqrt(r2);
+  const double r = sqrt(d[0] * d[0] + d[1] * d[1] + d[2] * d[2]);
+  const double inv_r = 1.0 / r;
   double s, ds;
-  switch_fn(r, rcut_smth, rcut, &s, &ds);
+  switch_fn(r, inv_r, rcut_smth, rcut, &s, &ds);
   raw[0] = s;
-  for (int e = 0; e < 3; ++e) draw[e] = ds * d[e] / r;
+  const double ds_x = ds * inv_r;  // d s / d x_e = ds/dr x_e / r
+  for (int e = 0; e < 3; ++e) draw[e] = ds_x * d[e];
   if (ncomp == 4) {
-    // R_c = s x_c / r;  d R_c / d x_e = (s/r)' x_e x_c / r + (s/r) delta_ce
-    const double s_r = s / r;
-    const double ds_r = (ds / r - s / r2) / r;
+    // R_c = (s/r) x_c;  d R_c / d x_e = (s/r)' x_e x_c / r + (s/r) delta_ce,
+    // (s/r)' / r = (ds/dr - s/r) / r^2
+    const double s_r = s * inv_r;
+    const double ds_r = (ds - s_r) * inv_r * inv_r;
     for (int c = 0; c < 3; ++c) {
       raw[1 + c] = s_r * d[c];
       for (int e = 0; e < 3; ++e) draw[3 * (1 + c) + e] = ds_r * d[e] * d[c] + (c == e ? s_r : 0.0);

@@ -21,6 +21,7 @@
 #include "../lib/errors.h"
 #include "../lib/neighbor_list.h"
 #include "../lib/prod_force_virial.h"
+#include "../lib/reverse_list.h"
 #include "../lib/tabulate.h"
 #include "inputs.h"
 
@@ -101,6 +102,42 @@ DeviceArray<gpu::Status> fresh_status() {
   return s;
 }
 
+// The reverse-list products: the list equals the host's (sorted the same), forces and
+// atomic virials equal the host gather bit for bit, the virial the CPU's to rounding.
+void check_reverse_gather(const std::vector<int>& nlist, const std::vector<double>& rij,
+                          const std::vector<double>& em_deriv, const std::vector<double>& net_deriv,
+                          const std::vector<double>& virial, int nloc, int nall, int nnei,
+                          int ncomp) {
+  const size_t nslots = static_cast<size_t>(nloc) * nnei;
+  std::vector<int> offsets(nall + 1), slots(nslots, -1);
+  deepkit::build_reverse_list(offsets.data(), slots.data(), nlist.data(), nloc, nall, nnei);
+  std::vector<double> force(3L * nall), host_virial(9), atom_virial(9L * nall);
+  deepkit::prod_force_virial_gather(force.data(), host_virial.data(), atom_virial.data(),
+                                    offsets.data(), slots.data(), net_deriv.data(),
+                                    em_deriv.data(), rij.data(), nlist.data(), nloc, nall, nnei,
+                                    ncomp);
+  DeviceArray<int> d_nlist(nlist), d_offsets(nall + 1), d_slots(std::max<size_t>(1, nslots));
+  DeviceArray<double> d_rij(rij), d_ed(em_deriv), d_nd(net_deriv);
+  DeviceArray<double> d_force(3L * nall), d_virial(9), d_av(9L * nall);
+  DeviceArray<char> ws(gpu::reverse_list_workspace_bytes(nall));
+  auto status = fresh_status();
+  gpu::build_reverse_list(d_offsets.ptr, d_slots.ptr, status.ptr, ws.ptr, d_nlist.ptr, nloc, nall,
+                          nnei, 0);
+  gpu::prod_force_virial_gather(d_force.ptr, d_virial.ptr, d_av.ptr, d_offsets.ptr, d_slots.ptr,
+                                d_nd.ptr, d_ed.ptr, d_rij.ptr, d_nlist.ptr, nloc, nall, nnei,
+                                ncomp, 0);
+  const int used = offsets[nall];
+  auto gpu_slots = d_slots.get();
+  gpu_slots.resize(used);
+  slots.resize(used);
+  report("reverse list: offsets", mismatches(d_offsets.get(), offsets), 0);
+  report("reverse list: slots", mismatches(gpu_slots, slots), 0);
+  report("gather: force (bitwise vs host gather)", rel_diff(d_force.get(), force), 0);
+  report("gather: atom_virial (bitwise vs host gather)", rel_diff(d_av.get(), atom_virial), 0);
+  report("gather: virial", rel_diff(d_virial.get(), virial), 1e-12);
+  report("status after gather", read_status(status).code, 0);
+}
+
 // Every product kernel and gradient on one (nlist, rij, em_deriv), CPU vs GPU.
 void check_products(std::mt19937_64& rng, const std::vector<int>& nlist,
                     const std::vector<double>& rij, const std::vector<double>& em_deriv,
@@ -128,6 +165,7 @@ void check_products(std::mt19937_64& rng, const std::vector<int>& nlist,
   report("prod_force_virial (fused): force", rel_diff(f2.get(), force), 1e-12);
   report("prod_force_virial (fused): virial", rel_diff(v2.get(), virial), 1e-12);
   report("status after products", read_status(status).code, 0);
+  check_reverse_gather(nlist, rij, em_deriv, net_deriv, virial, nloc, nall, nnei, ncomp);
 
   const auto grad_force = random_vector(rng, 3L * nall, -1, 1);
   const auto grad_virial = random_vector(rng, 9, -1, 1);
@@ -516,12 +554,13 @@ void bench_system(std::mt19937_64& rng, const System& s, int reps) {
                                    em_deriv.data(), rij.data(), nlist.data(), n, nnei, ncomp);
        }},
   };
-  double step_gpu = 0, step_cpu = 0;
+  double step_gpu = 0, step_cpu = 0, rows_env = 0;
   for (const Row& row : rows) {
     const double g = time_gpu_ms(reps, row.gpu_fn);
     const double c = row.cpu_fn ? time_cpu_ms(3, row.cpu_fn) : NAN;
     std::printf("  %-28s %12.3f %12.1f %12.2f %12.1f\n", row.name, g, g * 1e6 / n, c, c / g);
     const std::string name = row.name;
+    if (name == "env_mat") rows_env = g;
     if (name == "env_mat" || name == "prod_force" || name == "prod_virial") {
       step_gpu += g;
       step_cpu += c;
@@ -540,6 +579,20 @@ void bench_system(std::mt19937_64& rng, const System& s, int reps) {
                                d_nlist.ptr, d_atype.ptr, d_std.ptr, n, n, nnei, ncomp, s.rcut_smth,
                                s.rcut, 0);
   });
+  DeviceArray<int> d_offsets(n + 1), d_slots(nslots);
+  DeviceArray<char> rws(gpu::reverse_list_workspace_bytes(n));
+  const double reverse = time_gpu_ms(reps, [&] {
+    gpu::build_reverse_list(d_offsets.ptr, d_slots.ptr, status.ptr, rws.ptr, d_nlist.ptr, n, n,
+                            nnei, 0);
+  });
+  const double gather = time_gpu_ms(reps, [&] {
+    gpu::prod_force_virial_gather(d_force.ptr, d_virial.ptr, d_av.ptr, d_offsets.ptr, d_slots.ptr,
+                                  d_nd.ptr, d_ed.ptr, d_rij.ptr, d_nlist.ptr, n, n, nnei, ncomp, 0);
+  });
+  std::printf("  %-28s %12.3f %12.1f\n", "reverse list (build)", reverse, reverse * 1e6 / n);
+  std::printf("  %-28s %12.3f %12.1f\n", "force+virial (gather)", gather, gather * 1e6 / n);
+  std::printf("  %-28s %12.3f %12.1f\n", "env_mat+reverse list+gather", rows_env + reverse + gather,
+              (rows_env + reverse + gather) * 1e6 / n);
   std::printf("  %-28s %12.3f %12.1f\n", "env_mat (em only)", em_only, em_only * 1e6 / n);
   std::printf("  %-28s %12.3f %12.1f\n", "prod_force_virial_rij", from_rij, from_rij * 1e6 / n);
   std::printf("  %-28s %12.3f %12.1f\n", "em only + products from rij", em_only + from_rij,

@@ -30,6 +30,9 @@ inline void check_launch(const char* kernel) {
   }
 }
 
+// virial[k] = sum_j atom_virial[j, k] in a fixed order (prod_force_virial_gpu.cu).
+void sum_atom_virial(double* virial, const double* atom_virial, int nall, cudaStream_t stream);
+
 inline int blocks_for(long n, int threads) {
   return static_cast<int>((n + threads - 1) / threads);
 }

@@ -84,6 +84,20 @@ void prod_force_virial_rij(double* force, double* virial, double* atom_virial, S
                            const int* atype, const double* std, int nloc, int nall, int nnei,
                            int ncomp, double rcut_smth, double rcut, cudaStream_t stream);
 
+// The reverse-list form of prod_force_virial (../reverse_list.h): build_reverse_list once per
+// neighbour list (offsets: nall + 1 ints; slots: nloc * nnei ints; workspace:
+// reverse_list_workspace_bytes), then prod_force_virial_gather gives force and atomic virial
+// without floating-point atomics, equal bit for bit to the host reference, and the virial.
+size_t reverse_list_workspace_bytes(int nall);
+
+void build_reverse_list(int* offsets, int* slots, Status* status, void* workspace,
+                        const int* nlist, int nloc, int nall, int nnei, cudaStream_t stream);
+
+void prod_force_virial_gather(double* force, double* virial, double* atom_virial,
+                              const int* offsets, const int* slots, const double* net_deriv,
+                              const double* em_deriv, const double* rij, const int* nlist,
+                              int nloc, int nall, int nnei, int ncomp, cudaStream_t stream);
+
 void prod_force_grad(double* grad_net, const double* grad_force, const double* em_deriv,
                      const int* nlist, int nloc, int nall, int nnei, int ncomp,
                      cudaStream_t stream);

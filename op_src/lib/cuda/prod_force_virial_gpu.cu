@@ -13,6 +13,21 @@ namespace {
 
 constexpr int kWarpsPerBlock = 8;
 
+// virial[k] = sum_j atom_virial[j, k]: one block per component, fixed reduction tree.
+__global__ void sum_atom_virial_kernel(double* virial, const double* atom_virial, int nall) {
+  __shared__ double part[1024];
+  const int k = blockIdx.x;
+  double sum = 0.0;
+  for (int j = threadIdx.x; j < nall; j += blockDim.x) sum += atom_virial[9L * j + k];
+  part[threadIdx.x] = sum;
+  __syncthreads();
+  for (int stride = blockDim.x / 2; stride > 0; stride /= 2) {
+    if (threadIdx.x < stride) part[threadIdx.x] += part[threadIdx.x + stride];
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) virial[k] = part[0];
+}
+
 // Where em_deriv comes from: read (the op interface) or recomputed from rij and std.
 struct EmDerivSource {
   const double* em_deriv;  // nullptr: recompute
@@ -88,21 +103,6 @@ __global__ void scatter_kernel(double* force, double* atom_virial, Status* statu
   }
 }
 
-// virial[k] = sum_j atom_virial[j, k]: one block per component, fixed reduction tree.
-__global__ void sum_atom_virial(double* virial, const double* atom_virial, int nall) {
-  __shared__ double part[1024];
-  const int k = blockIdx.x;
-  double sum = 0.0;
-  for (int j = threadIdx.x; j < nall; j += blockDim.x) sum += atom_virial[9L * j + k];
-  part[threadIdx.x] = sum;
-  __syncthreads();
-  for (int stride = blockDim.x / 2; stride > 0; stride /= 2) {
-    if (threadIdx.x < stride) part[threadIdx.x] += part[threadIdx.x + stride];
-    __syncthreads();
-  }
-  if (threadIdx.x == 0) virial[k] = part[0];
-}
-
 template <bool kForce, bool kVirial>
 void scatter(double* force, double* virial, double* atom_virial, Status* status,
              const double* net_deriv, EmDerivSource source, const double* rij, const int* nlist,
@@ -115,8 +115,7 @@ void scatter(double* force, double* virial, double* atom_virial, Status* status,
     check_launch("prod_force_virial");
   }
   if (kVirial) {
-    sum_atom_virial<<<9, 1024, 0, stream>>>(virial, atom_virial, nall);
-    check_launch("sum_atom_virial");
+    sum_atom_virial(virial, atom_virial, nall, stream);
   }
 }
 
@@ -163,6 +162,11 @@ __global__ void virial_grad_kernel(double* grad_net, const double* grad_virial,
 EmDerivSource read(const double* em_deriv) { return {em_deriv, nullptr, nullptr, 0.0, 0.0}; }
 
 }  // namespace
+
+void sum_atom_virial(double* virial, const double* atom_virial, int nall, cudaStream_t stream) {
+  sum_atom_virial_kernel<<<9, 1024, 0, stream>>>(virial, atom_virial, nall);
+  check_launch("sum_atom_virial");
+}
 
 void prod_force(double* force, Status* status, const double* net_deriv, const double* em_deriv,
                 const int* nlist, int nloc, int nall, int nnei, int ncomp, cudaStream_t stream) {

@@ -1,0 +1,42 @@
+#include "reverse_list.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "prod_force_virial.h"
+
+namespace deepkit {
+
+void build_reverse_list(int* offsets, int* slots, const int* nlist, int nloc, int nall,
+                        int nnei) {
+  check_nlist(nlist, nloc, nnei, nall);
+  const long nslots = static_cast<long>(nloc) * nnei;
+  std::fill(offsets, offsets + nall + 1, 0);
+  for (long s = 0; s < nslots; ++s) {
+    if (nlist[s] >= 0) ++offsets[nlist[s] + 1];
+  }
+  for (int j = 0; j < nall; ++j) offsets[j + 1] += offsets[j];
+  // Filling in slot order leaves every atom's slots sorted.
+  std::vector<int> cursor(offsets, offsets + nall);
+  for (long s = 0; s < nslots; ++s) {
+    if (nlist[s] >= 0) slots[cursor[nlist[s]]++] = static_cast<int>(s);
+  }
+}
+
+void prod_force_virial_gather(double* force, double* virial, double* atom_virial,
+                              const int* offsets, const int* slots, const double* net_deriv,
+                              const double* em_deriv, const double* rij, const int* nlist,
+                              int nloc, int nall, int nnei, int ncomp) {
+#pragma omp parallel for schedule(static)
+  for (int k = 0; k < nall; ++k) {
+    gather_atom(force + 3L * k, atom_virial + 9L * k, k, offsets, slots, net_deriv, em_deriv, rij,
+                nlist, nloc, nnei, ncomp);
+  }
+  // As prod_virial: the total summed over atoms in index order.
+  std::fill(virial, virial + 9, 0.0);
+  for (int j = 0; j < nall; ++j) {
+    for (int c = 0; c < 9; ++c) virial[c] += atom_virial[9L * j + c];
+  }
+}
+
+}  // namespace deepkit

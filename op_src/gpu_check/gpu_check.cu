@@ -111,21 +111,23 @@ void check_reverse_gather(const std::vector<int>& nlist, const std::vector<doubl
   const size_t nslots = static_cast<size_t>(nloc) * nnei;
   std::vector<int> offsets(nall + 1), slots(nslots, -1);
   deepkit::build_reverse_list(offsets.data(), slots.data(), nlist.data(), nloc, nall, nnei);
-  std::vector<double> force(3L * nall), host_virial(9), atom_virial(9L * nall);
+  std::vector<double> force(3L * nall), host_virial(9), atom_virial(9L * nall), slot_g(nslots * 3);
+  deepkit::slot_gradients(slot_g.data(), net_deriv.data(), em_deriv.data(), nlist.data(),
+                          static_cast<long>(nslots), ncomp);
   deepkit::prod_force_virial_gather(force.data(), host_virial.data(), atom_virial.data(),
-                                    offsets.data(), slots.data(), net_deriv.data(),
-                                    em_deriv.data(), rij.data(), nlist.data(), nloc, nall, nnei,
-                                    ncomp);
+                                    offsets.data(), slots.data(), slot_g.data(), rij.data(),
+                                    nlist.data(), nloc, nall, nnei);
   DeviceArray<int> d_nlist(nlist), d_offsets(nall + 1), d_slots(std::max<size_t>(1, nslots));
   DeviceArray<double> d_rij(rij), d_ed(em_deriv), d_nd(net_deriv);
-  DeviceArray<double> d_force(3L * nall), d_virial(9), d_av(9L * nall);
+  DeviceArray<double> d_force(3L * nall), d_virial(9), d_av(9L * nall), d_g(nslots * 3);
   DeviceArray<char> ws(gpu::reverse_list_workspace_bytes(nall));
   auto status = fresh_status();
   gpu::build_reverse_list(d_offsets.ptr, d_slots.ptr, status.ptr, ws.ptr, d_nlist.ptr, nloc, nall,
                           nnei, 0);
+  gpu::slot_gradients(d_g.ptr, d_nd.ptr, d_ed.ptr, d_nlist.ptr, static_cast<long>(nslots), ncomp, 0);
   gpu::prod_force_virial_gather(d_force.ptr, d_virial.ptr, d_av.ptr, d_offsets.ptr, d_slots.ptr,
-                                d_nd.ptr, d_ed.ptr, d_rij.ptr, d_nlist.ptr, nloc, nall, nnei,
-                                ncomp, 0);
+                                d_g.ptr, d_rij.ptr, d_nlist.ptr, nloc, nall, nnei, 0);
+  report("slot gradients (bitwise)", rel_diff(d_g.get(), slot_g), 0);
   const int used = offsets[nall];
   auto gpu_slots = d_slots.get();
   gpu_slots.resize(used);
@@ -580,17 +582,19 @@ void bench_system(std::mt19937_64& rng, const System& s, int reps) {
                                s.rcut, 0);
   });
   DeviceArray<int> d_offsets(n + 1), d_slots(nslots);
+  DeviceArray<double> d_g(nslots * 3);
   DeviceArray<char> rws(gpu::reverse_list_workspace_bytes(n));
   const double reverse = time_gpu_ms(reps, [&] {
     gpu::build_reverse_list(d_offsets.ptr, d_slots.ptr, status.ptr, rws.ptr, d_nlist.ptr, n, n,
                             nnei, 0);
   });
   const double gather = time_gpu_ms(reps, [&] {
+    gpu::slot_gradients(d_g.ptr, d_nd.ptr, d_ed.ptr, d_nlist.ptr, static_cast<long>(nslots), ncomp, 0);
     gpu::prod_force_virial_gather(d_force.ptr, d_virial.ptr, d_av.ptr, d_offsets.ptr, d_slots.ptr,
-                                  d_nd.ptr, d_ed.ptr, d_rij.ptr, d_nlist.ptr, n, n, nnei, ncomp, 0);
+                                  d_g.ptr, d_rij.ptr, d_nlist.ptr, n, n, nnei, 0);
   });
   std::printf("  %-28s %12.3f %12.1f\n", "reverse list (build)", reverse, reverse * 1e6 / n);
-  std::printf("  %-28s %12.3f %12.1f\n", "force+virial (gather)", gather, gather * 1e6 / n);
+  std::printf("  %-28s %12.3f %12.1f\n", "slot g + force/virial gather", gather, gather * 1e6 / n);
   std::printf("  %-28s %12.3f %12.1f\n", "env_mat+reverse list+gather", rows_env + reverse + gather,
               (rows_env + reverse + gather) * 1e6 / n);
   std::printf("  %-28s %12.3f %12.1f\n", "env_mat (em only)", em_only, em_only * 1e6 / n);

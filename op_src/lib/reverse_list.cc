@@ -23,14 +23,25 @@ void build_reverse_list(int* offsets, int* slots, const int* nlist, int nloc, in
   }
 }
 
+void slot_gradients(double* slot_g, const double* net_deriv, const double* em_deriv,
+                    const int* nlist, long nslots, int ncomp) {
+#pragma omp parallel for schedule(static)
+  for (long s = 0; s < nslots; ++s) {
+    if (nlist[s] >= 0) {
+      slot_gradient(slot_g + 3 * s, net_deriv, em_deriv, s, ncomp);
+    } else {
+      slot_g[3 * s] = slot_g[3 * s + 1] = slot_g[3 * s + 2] = 0.0;
+    }
+  }
+}
+
 void prod_force_virial_gather(double* force, double* virial, double* atom_virial,
-                              const int* offsets, const int* slots, const double* net_deriv,
-                              const double* em_deriv, const double* rij, const int* nlist,
-                              int nloc, int nall, int nnei, int ncomp) {
+                              const int* offsets, const int* slots, const double* slot_g,
+                              const double* rij, const int* nlist, int nloc, int nall, int nnei) {
 #pragma omp parallel for schedule(static)
   for (int k = 0; k < nall; ++k) {
-    gather_atom(force + 3L * k, atom_virial + 9L * k, k, offsets, slots, net_deriv, em_deriv, rij,
-                nlist, nloc, nnei, ncomp);
+    gather_atom(force + 3L * k, atom_virial + 9L * k, k, offsets, slots, slot_g, rij, nlist, nloc,
+                nnei);
   }
   // As prod_virial: the total summed over atoms in index order.
   std::fill(virial, virial + 9, 0.0);

@@ -66,10 +66,12 @@ void check(std::mt19937_64& rng, const char* name, const std::vector<int>& nlist
                         nnei, ncomp);
     deepkit::prod_virial(virial.data(), atom_virial.data(), net_deriv.data(), em_deriv.data(),
                          rij.data(), nlist.data(), nloc, nall, nnei, ncomp);
+    std::vector<double> slot_g(nslots * 3, NAN);
+    deepkit::slot_gradients(slot_g.data(), net_deriv.data(), em_deriv.data(), nlist.data(),
+                            nslots, ncomp);
     deepkit::prod_force_virial_gather(gforce.data(), gvirial.data(), gatom_virial.data(),
-                                      offsets.data(), slots.data(), net_deriv.data(),
-                                      em_deriv.data(), rij.data(), nlist.data(), nloc, nall, nnei,
-                                      ncomp);
+                                      offsets.data(), slots.data(), slot_g.data(), rij.data(),
+                                      nlist.data(), nloc, nall, nnei);
     // One thread: the same additions in the same order. More: the scatter's per-thread
     // buffers round differently, the gather does not change.
     const double tol = threads == 1 ? 0.0 : 1e-13;

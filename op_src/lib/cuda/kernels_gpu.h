@@ -86,17 +86,21 @@ void prod_force_virial_rij(double* force, double* virial, double* atom_virial, S
 
 // The reverse-list form of prod_force_virial (../reverse_list.h): build_reverse_list once per
 // neighbour list (offsets: nall + 1 ints; slots: nloc * nnei ints; workspace:
-// reverse_list_workspace_bytes), then prod_force_virial_gather gives force and atomic virial
-// without floating-point atomics, equal bit for bit to the host reference, and the virial.
+// reverse_list_workspace_bytes), slot_gradients (3 doubles per slot), then
+// prod_force_virial_gather gives force and atomic virial without floating-point atomics,
+// equal bit for bit to the host reference, and the virial.
 size_t reverse_list_workspace_bytes(int nall);
 
 void build_reverse_list(int* offsets, int* slots, Status* status, void* workspace,
                         const int* nlist, int nloc, int nall, int nnei, cudaStream_t stream);
 
+void slot_gradients(double* slot_g, const double* net_deriv, const double* em_deriv,
+                    const int* nlist, long nslots, int ncomp, cudaStream_t stream);
+
 void prod_force_virial_gather(double* force, double* virial, double* atom_virial,
-                              const int* offsets, const int* slots, const double* net_deriv,
-                              const double* em_deriv, const double* rij, const int* nlist,
-                              int nloc, int nall, int nnei, int ncomp, cudaStream_t stream);
+                              const int* offsets, const int* slots, const double* slot_g,
+                              const double* rij, const int* nlist, int nloc, int nall, int nnei,
+                              cudaStream_t stream);
 
 void prod_force_grad(double* grad_net, const double* grad_force, const double* em_deriv,
                      const int* nlist, int nloc, int nall, int nnei, int ncomp,

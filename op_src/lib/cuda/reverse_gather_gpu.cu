@@ -40,14 +40,25 @@ __global__ void sort_kernel(int* slots, const int* offsets, int nall) {
   if (k < nall) sort_slots(slots + offsets[k], offsets[k + 1] - offsets[k]);
 }
 
+__global__ void slot_gradient_kernel(double* slot_g, const double* net_deriv,
+                                     const double* em_deriv, const int* nlist, long nslots,
+                                     int ncomp) {
+  const long s = static_cast<long>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (s >= nslots) return;
+  if (nlist[s] >= 0) {
+    slot_gradient(slot_g + 3 * s, net_deriv, em_deriv, s, ncomp);
+  } else {
+    slot_g[3 * s] = slot_g[3 * s + 1] = slot_g[3 * s + 2] = 0.0;
+  }
+}
+
 __global__ void gather_kernel(double* force, double* atom_virial, const int* offsets,
-                              const int* slots, const double* net_deriv, const double* em_deriv,
-                              const double* rij, const int* nlist, int nloc, int nall, int nnei,
-                              int ncomp) {
+                              const int* slots, const double* slot_g, const double* rij,
+                              const int* nlist, int nloc, int nall, int nnei) {
   const int k = blockIdx.x * blockDim.x + threadIdx.x;
   if (k < nall) {
-    gather_atom(force + 3L * k, atom_virial + 9L * k, k, offsets, slots, net_deriv, em_deriv, rij,
-                nlist, nloc, nnei, ncomp);
+    gather_atom(force + 3L * k, atom_virial + 9L * k, k, offsets, slots, slot_g, rij, nlist, nloc,
+                nnei);
   }
 }
 
@@ -94,14 +105,21 @@ void build_reverse_list(int* offsets, int* slots, Status* status, void* workspac
   check_launch("reverse list: sort");
 }
 
+void slot_gradients(double* slot_g, const double* net_deriv, const double* em_deriv,
+                    const int* nlist, long nslots, int ncomp, cudaStream_t stream) {
+  if (nslots == 0) return;
+  slot_gradient_kernel<<<blocks_for(nslots, kThreads), kThreads, 0, stream>>>(
+      slot_g, net_deriv, em_deriv, nlist, nslots, ncomp);
+  check_launch("slot_gradients");
+}
+
 void prod_force_virial_gather(double* force, double* virial, double* atom_virial,
-                              const int* offsets, const int* slots, const double* net_deriv,
-                              const double* em_deriv, const double* rij, const int* nlist,
-                              int nloc, int nall, int nnei, int ncomp, cudaStream_t stream) {
+                              const int* offsets, const int* slots, const double* slot_g,
+                              const double* rij, const int* nlist, int nloc, int nall, int nnei,
+                              cudaStream_t stream) {
   if (nall > 0) {
     gather_kernel<<<blocks_for(nall, kThreads), kThreads, 0, stream>>>(
-        force, atom_virial, offsets, slots, net_deriv, em_deriv, rij, nlist, nloc, nall, nnei,
-        ncomp);
+        force, atom_virial, offsets, slots, slot_g, rij, nlist, nloc, nall, nnei);
     check_launch("prod_force_virial_gather");
   }
   sum_atom_virial(virial, atom_virial, nall, stream);

@@ -59,15 +59,15 @@ def cuda_toolkit() -> str:
     raise SystemExit(f"deepkit: cannot find cuda_runtime.h beside {nvcc}; set CUDA_HOME")
 
 
+def nvcc_says(cuda: str, flag: str) -> str:
+    """What the toolkit's nvcc prints for one query flag."""
+    nvcc = os.path.join(cuda, "bin", "nvcc")
+    return subprocess.run([nvcc, flag], check=False, capture_output=True, text=True).stdout
+
+
 def nvcc_release(cuda: str) -> str:
     """'13.0' from `nvcc --version` ("Cuda compilation tools, release 13.0, V13.0.88")."""
-    out = subprocess.run(
-        [os.path.join(cuda, "bin", "nvcc"), "--version"],
-        check=False,
-        capture_output=True,
-        text=True,
-    ).stdout
-    match = re.search(r"release (\d+)\.(\d+)", out)
+    match = re.search(r"release (\d+)\.(\d+)", nvcc_says(cuda, "--version"))
     if not match:
         raise SystemExit(f"deepkit: cannot read the CUDA version from {cuda}/bin/nvcc --version")
     return f"{match.group(1)}.{match.group(2)}"
@@ -112,12 +112,7 @@ def check_cuda_runtime(cuda: str) -> None:
 def cuda_architectures(cuda: str) -> list[str]:
     """The sm_XX codes to build: DEEPKIT_CUDA_ARCH, or those TensorFlow itself was built for,
     each checked against what this nvcc can build (CUDA 13 dropped sm_70 and older)."""
-    listed = subprocess.run(
-        [os.path.join(cuda, "bin", "nvcc"), "--list-gpu-code"],
-        check=False,
-        capture_output=True,
-        text=True,
-    ).stdout.split()
+    listed = nvcc_says(cuda, "--list-gpu-code").split()
     buildable = [code.removeprefix("sm_") for code in listed if code.startswith("sm_")]
     requested = os.environ.get("DEEPKIT_CUDA_ARCH", "").replace(",", ";")
     if requested.strip():

@@ -53,6 +53,13 @@ void check_nlist(const int* nlist, int nloc, int nnei, int nall) {
   }
 }
 
+void sum_atom_virial(double* virial, const double* atom_virial, int nall) {
+  std::fill(virial, virial + 9, 0.0);
+  for (int j = 0; j < nall; ++j) {
+    for (int k = 0; k < 9; ++k) virial[k] += atom_virial[9L * j + k];
+  }
+}
+
 void prod_force(double* force, const double* net_deriv, const double* em_deriv, const int* nlist,
                 int nloc, int nall, int nnei, int ncomp) {
   check_nlist(nlist, nloc, nnei, nall);
@@ -106,11 +113,7 @@ void prod_virial(double* virial, double* atom_virial, const double* net_deriv,
     }
   }
   reduce_buffers(atom_virial, buf, nthreads, n);
-  // The total is summed over atoms in index order: independent of the thread split.
-  std::fill(virial, virial + 9, 0.0);
-  for (int j = 0; j < nall; ++j) {
-    for (int k = 0; k < 9; ++k) virial[k] += atom_virial[9 * j + k];
-  }
+  sum_atom_virial(virial, atom_virial, nall);  // independent of the thread split
 }
 
 void prod_force_grad(double* grad_net, const double* grad_force, const double* em_deriv,

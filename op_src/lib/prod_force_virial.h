@@ -20,6 +20,10 @@ namespace deepkit {
 // Throws InputError unless every nlist entry is -1 or in [0, nall).
 void check_nlist(const int* nlist, int nloc, int nnei, int nall);
 
+// virial[k] = sum_j atom_virial[j, k], summed over atoms in index order: independent of
+// how the atomic virials were computed.
+void sum_atom_virial(double* virial, const double* atom_virial, int nall);
+
 void prod_force(double* force /* (nall, 3) */, const double* net_deriv, const double* em_deriv,
                 const int* nlist, int nloc, int nall, int nnei, int ncomp);
 

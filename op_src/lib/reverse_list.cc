@@ -27,11 +27,7 @@ void slot_gradients(double* slot_g, const double* net_deriv, const double* em_de
                     const int* nlist, long nslots, int ncomp) {
 #pragma omp parallel for schedule(static)
   for (long s = 0; s < nslots; ++s) {
-    if (nlist[s] >= 0) {
-      slot_gradient(slot_g + 3 * s, net_deriv, em_deriv, s, ncomp);
-    } else {
-      slot_g[3 * s] = slot_g[3 * s + 1] = slot_g[3 * s + 2] = 0.0;
-    }
+    occupied_slot_gradient(slot_g, net_deriv, em_deriv, nlist, s, ncomp);
   }
 }
 
@@ -43,11 +39,7 @@ void prod_force_virial_gather(double* force, double* virial, double* atom_virial
     gather_atom(force + 3L * k, atom_virial + 9L * k, k, offsets, slots, slot_g, rij, nlist, nloc,
                 nnei);
   }
-  // As prod_virial: the total summed over atoms in index order.
-  std::fill(virial, virial + 9, 0.0);
-  for (int j = 0; j < nall; ++j) {
-    for (int c = 0; c < 9; ++c) virial[c] += atom_virial[9L * j + c];
-  }
+  sum_atom_virial(virial, atom_virial, nall);
 }
 
 }  // namespace deepkit

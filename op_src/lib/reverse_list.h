@@ -29,6 +29,17 @@ DK_HOST_DEVICE inline void sort_slots(int* slots, int count) {
   }
 }
 
+// slot_g[3 s ..] = g of slot s (slot_gradient), zero for an empty slot.
+DK_HOST_DEVICE inline void occupied_slot_gradient(double* slot_g, const double* net_deriv,
+                                                  const double* em_deriv, const int* nlist, long s,
+                                                  int ncomp) {
+  if (nlist[s] >= 0) {
+    slot_gradient(slot_g + 3 * s, net_deriv, em_deriv, s, ncomp);
+  } else {
+    slot_g[3 * s] = slot_g[3 * s + 1] = slot_g[3 * s + 2] = 0.0;
+  }
+}
+
 // Force on atom k (3 values) and, when atom_virial_k is not null, its atomic virial (9),
 // from g = dE/dr_ij of every slot (slot_g: 3 per slot, from slot_gradient; empty slots are
 // not read). k < nloc also owns a row of the list.

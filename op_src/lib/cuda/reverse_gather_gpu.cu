@@ -44,12 +44,7 @@ __global__ void slot_gradient_kernel(double* slot_g, const double* net_deriv,
                                      const double* em_deriv, const int* nlist, long nslots,
                                      int ncomp) {
   const long s = static_cast<long>(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (s >= nslots) return;
-  if (nlist[s] >= 0) {
-    slot_gradient(slot_g + 3 * s, net_deriv, em_deriv, s, ncomp);
-  } else {
-    slot_g[3 * s] = slot_g[3 * s + 1] = slot_g[3 * s + 2] = 0.0;
-  }
+  if (s < nslots) occupied_slot_gradient(slot_g, net_deriv, em_deriv, nlist, s, ncomp);
 }
 
 __global__ void gather_kernel(double* force, double* atom_virial, const int* offsets,

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from models import frozen_alcu_model
+from toolchain import CC
 
 from deepkit import capi
 from deepkit.compress.command import compress
@@ -17,7 +18,6 @@ from deepkit.infer import DeepPot
 from deepkit.infer.external import ghost_frame
 
 HERE = Path(__file__).resolve().parent
-CC = shutil.which("cc") or shutil.which("gcc")
 pytestmark = pytest.mark.skipif(CC is None, reason="no C compiler (cc or gcc) on PATH")
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import tensorflow as tf
 from systems import SHARED_DATA
+from toolchain import CXX
 
 ROOT = Path(__file__).resolve().parents[1]
 NVCC = shutil.which("nvcc")
@@ -55,9 +56,8 @@ def test_tensorflow_gpu_registrations_compile():
         "prod_ops.cc",
         "tabulate_ops.cc",
     ]
-    compiler = shutil.which("g++") or shutil.which("c++")
     with ThreadPoolExecutor(2) as pool:
-        list(pool.map(lambda s: run([compiler, *flags, f"op_src/tf/{s}"]), sources))
+        list(pool.map(lambda s: run([CXX, *flags, f"op_src/tf/{s}"]), sources))
 
 
 def test_setup_refuses_cuda_with_cpu_tensorflow():

@@ -3,14 +3,13 @@ deterministic, atomic-free form the CUDA products can take: tests/lib/reverse_li
 compares it with prod_force / prod_virial (bit for bit on one thread) on small periodic
 boxes with self images, a triclinic box, an open cluster, 1,536-atom water and ghost atoms."""
 
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+from toolchain import CXX
 
 ROOT = Path(__file__).resolve().parents[1]
-CXX = shutil.which("g++") or shutil.which("c++")
 
 
 @pytest.mark.skipif(CXX is None, reason="no C++ compiler (g++ or c++) on PATH")

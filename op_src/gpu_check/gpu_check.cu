@@ -23,6 +23,7 @@
 #include "../lib/prod_force_virial.h"
 #include "../lib/reverse_list.h"
 #include "../lib/tabulate.h"
+#include "compare.h"
 #include "inputs.h"
 
 namespace gpu = deepkit::gpu;
@@ -66,25 +67,6 @@ void report(const std::string& what, double value, double tol) {
   const bool ok = std::isfinite(value) && value <= tol;
   if (!ok) ++failures;
   std::printf("  %-44s %10.3e  (tol %.0e)  %s\n", what.c_str(), value, tol, ok ? "ok" : "FAIL");
-}
-
-// max |a - b| / max |ref|: the error relative to the array's scale.
-double rel_diff(const std::vector<double>& got, const std::vector<double>& ref) {
-  if (got.size() != ref.size()) return INFINITY;
-  double diff = 0.0, scale = 0.0;
-  for (size_t k = 0; k < ref.size(); ++k) {
-    if (!std::isfinite(got[k])) return INFINITY;
-    diff = std::max(diff, std::fabs(got[k] - ref[k]));
-    scale = std::max(scale, std::fabs(ref[k]));
-  }
-  return scale > 0 ? diff / scale : diff;
-}
-
-double mismatches(const std::vector<int>& got, const std::vector<int>& ref) {
-  if (got.size() != ref.size()) return INFINITY;
-  long bad = 0;
-  for (size_t k = 0; k < ref.size(); ++k) bad += got[k] != ref[k];
-  return static_cast<double>(bad);
 }
 
 std::vector<double> random_vector(std::mt19937_64& rng, size_t n, double lo, double hi) {

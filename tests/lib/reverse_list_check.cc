@@ -8,6 +8,7 @@
 #include <random>
 #include <vector>
 
+#include "gpu_check/compare.h"
 #include "gpu_check/inputs.h"
 #include "lib/env_mat.h"
 #include "lib/neighbor_list.h"
@@ -23,15 +24,6 @@ void expect(bool ok, const char* system, const char* what, double value) {
     std::printf("FAIL %s: %s (%.3g)\n", system, what, value);
     ++failures;
   }
-}
-
-double max_rel(const std::vector<double>& a, const std::vector<double>& b) {
-  double scale = 1e-300, diff = 0.0;
-  for (size_t k = 0; k < a.size(); ++k) {
-    scale = std::fmax(scale, std::fabs(b[k]));
-    diff = std::fmax(diff, std::fabs(a[k] - b[k]));
-  }
-  return diff / scale;
 }
 
 // nlist with ghosts: atoms nloc..nall-1 appear only as neighbours.
@@ -75,10 +67,10 @@ void check(std::mt19937_64& rng, const char* name, const std::vector<int>& nlist
     // One thread: the same additions in the same order. More: the scatter's per-thread
     // buffers round differently, the gather does not change.
     const double tol = threads == 1 ? 0.0 : 1e-13;
-    expect(max_rel(gforce, force) <= tol, name, "force", max_rel(gforce, force));
-    expect(max_rel(gvirial, virial) <= tol, name, "virial", max_rel(gvirial, virial));
-    expect(max_rel(gatom_virial, atom_virial) <= tol, name, "atom_virial",
-           max_rel(gatom_virial, atom_virial));
+    expect(rel_diff(gforce, force) <= tol, name, "force", rel_diff(gforce, force));
+    expect(rel_diff(gvirial, virial) <= tol, name, "virial", rel_diff(gvirial, virial));
+    expect(rel_diff(gatom_virial, atom_virial) <= tol, name, "atom_virial",
+           rel_diff(gatom_virial, atom_virial));
   }
 }
 

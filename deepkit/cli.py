@@ -59,7 +59,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # Large buffers stay pooled between steps (see BENCHMARKS.md); users may override.
     os.environ.setdefault("TF_CPU_ALLOCATOR_USE_BFC", "true")
-    if not args.debug:
+    if args.debug:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0")  # deepkit.tfenv would hide info
+    else:
         _quiet_tensorflow()
     try:
         return importlib.import_module(args.module).run(args)

@@ -16,11 +16,10 @@ from deepkit.errors import InputError
 def freeze(checkpoint: str | Path, output: str | Path) -> Path:
     """Freeze the latest checkpoint of a training folder (or a checkpoint prefix) whose
     folder holds out.json. Written atomically; returns the output path."""
-    import tensorflow as tf
-
     from deepkit.config import normalize
     from deepkit.model import names
     from deepkit.model.ener_model import EnergyModel
+    from deepkit.tfenv import tf
     from deepkit.train.trainer import checkpoint_path
 
     prefix = checkpoint_path(str(checkpoint))
@@ -51,10 +50,9 @@ def freeze(checkpoint: str | Path, output: str | Path) -> Path:
 def _tables_from_checkpoint(model, prefix: str, saved: set) -> dict | None:
     """A fine-tuned compressed model (train --init-frz-model) keeps its tables in its
     checkpoints: give them to the descriptor; returns the compress settings, or None."""
-    import tensorflow as tf
-
     from deepkit.compress.table import Table
     from deepkit.model import names
+    from deepkit.tfenv import tf
 
     if not any(name.startswith(names.TABLE_PREFIX + "/") for name in saved):
         return None
@@ -72,10 +70,9 @@ def _tables_from_checkpoint(model, prefix: str, saved: set) -> dict | None:
 
 def add_metadata(model, config: dict, compress: dict | None = None) -> None:
     """The model_attr/* constants of deepkit.model.names, in the default graph."""
-    import tensorflow as tf
-
     from deepkit import __version__
     from deepkit.model import names
+    from deepkit.tfenv import tf
 
     descriptor = config["model"]["descriptor"]
     tf.constant(" ".join(model.type_map), name=names.ATTR_TYPE_MAP)
@@ -92,9 +89,8 @@ def add_metadata(model, config: dict, compress: dict | None = None) -> None:
 def write_frozen(sess, output: str | Path) -> Path:
     """Fold the session's variables into constants, keep what the outputs and metadata
     need, and write the GraphDef atomically."""
-    import tensorflow as tf
-
     from deepkit.model import names
+    from deepkit.tfenv import tf
 
     graph = sess.graph
     keep = [

@@ -19,9 +19,8 @@ FRAMES_PER_CALL = 64
 def neighbor_stat(systems: Sequence[System], type_map: list[str], rcut: float):
     """max_count (ntypes,): most neighbours of each type any atom has within rcut;
     min_dist: shortest distance between two atoms (periodic images included)."""
-    import tensorflow as tf
-
     from deepkit import ops
+    from deepkit.tfenv import tf
 
     ntypes = len(type_map)
     graph = tf.Graph()

@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-import tensorflow as tf
+from deepkit.tfenv import tf
 
 __all__ = [
     "env_mat",

@@ -5,7 +5,7 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import tensorflow as tf
+from deepkit.tfenv import tf
 
 
 @pytest.fixture

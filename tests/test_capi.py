@@ -2,6 +2,7 @@
 compiler against `deepkit config` flags gives DeepPot's results, reports bad input with a
 message, is safe from several threads and does not leak over load/compute/free cycles."""
 
+import os
 import re
 import shutil
 import subprocess
@@ -61,9 +62,13 @@ def write_case(folder: Path, coord, atype, box=None, frame=None, fparam=None, ap
     return folder
 
 
-def run_driver(driver, model, folder, *mode) -> subprocess.CompletedProcess:
+def run_driver(driver, model, folder, *mode, env=None) -> subprocess.CompletedProcess:
     result = subprocess.run(
-        [str(driver), str(model), str(folder), *mode], check=False, capture_output=True, text=True
+        [str(driver), str(model), str(folder), *mode],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=env,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     return result
@@ -105,6 +110,21 @@ def test_compute_equals_deep_pot(driver, alcu, tmp_path, model_name, periodic):
     out = outputs(folder)
     for key, expected in zip(out, (e, f, v, ae, av), strict=True):
         assert_close(out[key], expected.ravel())
+
+
+@pytest.mark.parametrize("onednn", ["1", "0"])
+def test_tensorflow_start_up_log_stays_off_stderr(driver, alcu, tmp_path, onednn):
+    """oneDNN's notice (on by default on Intel) bypasses TF_CPP_MIN_LOG_LEVEL: dk_load hides
+    it unless the caller's own TF_CPP_MIN_LOG_LEVEL asks for TensorFlow's info lines."""
+    root, arrays, atype = alcu
+    folder = write_case(tmp_path / "case", arrays["coord"][:1], atype, arrays["box"][:1])
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    env["TF_ENABLE_ONEDNN_OPTS"] = onednn
+    assert run_driver(driver, root / "model.pb", folder, "compute", env=env).stderr == ""
+    loud = run_driver(
+        driver, root / "model.pb", folder, "compute", env=env | {"TF_CPP_MIN_LOG_LEVEL": "0"}
+    )
+    assert ("oneDNN custom operations are on" in loud.stderr) == (onednn == "1")
 
 
 def test_ghost_atoms_and_external_list_give_the_periodic_result(driver, alcu, tmp_path, rng):

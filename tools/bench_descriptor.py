@@ -63,9 +63,8 @@ def descriptor_chain(ops, nlist, rij, atype, net_deriv):
 
 
 def worker(sizes: list[int], threads: int, reps: int) -> list[dict]:
-    import tensorflow as tf
-
     from deepkit import ops
+    from deepkit.tfenv import tf
 
     rows = []
     for reps_per_side in sizes:

@@ -97,7 +97,7 @@ def independent_pair(folder: Path, steps: int, skip: int) -> float:
 
 
 def parameter_count(checkpoint_dir: Path) -> int:
-    import tensorflow as tf
+    from deepkit.tfenv import tf
 
     skip = ("Adam", "beta1_power", "beta2_power", "global_step", "attr")
     prefix = tf.train.latest_checkpoint(str(checkpoint_dir))

@@ -63,11 +63,10 @@ def timed(command: list[str], cwd: Path, env: dict) -> tuple[float, float]:
 
 def score_deepkit(out: Path) -> tuple[float, float]:
     """Energy-per-atom and force rmse of the last checkpoint on all frames of data_3."""
-    import tensorflow as tf
-
     from deepkit.config import normalize
     from deepkit.data import NpySystem
     from deepkit.model.ener_model import EnergyModel
+    from deepkit.tfenv import tf
 
     config = normalize(json.loads((out / "out.json").read_text()))
     model = EnergyModel(config["model"])

@@ -35,6 +35,6 @@ env HOROVOD_WITH_TENSORFLOW=1 HOROVOD_WITH_GLOO=1 "$mpi" HOROVOD_WITHOUT_PYTORCH
   HOROVOD_WITHOUT_MXNET=1 MAKEFLAGS="-j$(nproc)" \
   "$PYTHON" -m pip install --no-build-isolation --no-deps --verbose "$src" > "$log" 2>&1 ||
   fail "the build stopped; the compiler's messages are at the end of $log"
-TF_CPP_MIN_LOG_LEVEL=3 "$PYTHON" -c "import horovod.tensorflow as hvd; hvd.init(); assert hvd.size() == 1" ||
+TF_CPP_MIN_LOG_LEVEL=3 "$PYTHON" -c "import deepkit.tfenv, horovod.tensorflow as hvd; hvd.init(); assert hvd.size() == 1" ||
   fail "Horovod was built but does not load with this TensorFlow (see $log)"
 echo "Horovod $VERSION installed: horovodrun -np N deepkit train input.json" >&2

@@ -12,9 +12,8 @@ from deepkit.errors import InputError
 
 def read_constants(path: str | Path) -> dict[str, np.ndarray]:
     """Every Const node of the frozen model at `path`, by node name."""
-    import tensorflow as tf
-
     from deepkit.model.graph_file import read_graph_def
+    from deepkit.tfenv import tf
 
     graph_def = read_graph_def(path)
     return {
@@ -62,7 +61,7 @@ def restore_model(model, consts: dict, path: str | Path) -> None:
 def load_variables(sess, consts: dict, path: str | Path, skip=()) -> int:
     """Assign every global variable of the session's graph (but those whose name contains
     one of `skip`) the frozen constant of the same name. Returns how many were set."""
-    import tensorflow as tf
+    from deepkit.tfenv import tf
 
     count = 0
     for var in tf.compat.v1.global_variables():

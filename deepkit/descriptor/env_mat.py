@@ -90,9 +90,8 @@ def env_mat(
         raise ValueError(f"sel must be a non-empty list of non-negative counts, got {sel}")
     coord, atype, box = _as_frames(coord, atype, box)
 
-    import tensorflow as tf
-
     from deepkit import ops
+    from deepkit.tfenv import tf
 
     nnei, ncomp = sum(sel), 4 if kind == "a" else 1
     graph = tf.Graph()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import tensorflow as tf
 
 from deepkit import ops
 from deepkit.data.stats import env_mat_stats
@@ -11,6 +10,7 @@ from deepkit.descriptor.base import Descriptor, register
 from deepkit.model import names
 from deepkit.nn.by_type import map_by_type
 from deepkit.nn.layers import PRECISIONS, SeedSequence, constant_variable, embedding_net
+from deepkit.tfenv import tf
 
 v1 = tf.compat.v1
 

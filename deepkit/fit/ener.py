@@ -4,11 +4,11 @@ atomic parameters) to an atomic energy."""
 from __future__ import annotations
 
 import numpy as np
-import tensorflow as tf
 
 from deepkit.errors import InputError
 from deepkit.nn.by_type import map_by_type
 from deepkit.nn.layers import PRECISIONS, SeedSequence, constant_variable, fitting_net
+from deepkit.tfenv import tf
 
 v1 = tf.compat.v1
 

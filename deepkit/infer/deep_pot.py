@@ -27,11 +27,10 @@ class DeepPot:
         inter_threads: int = 0,
         frames_per_call: int | None = None,
     ):
-        import tensorflow as tf
-
         from deepkit import ops
         from deepkit.model import names
         from deepkit.model.graph_file import read_graph_def
+        from deepkit.tfenv import tf
 
         ops.op_library()  # the graph uses deepkit's ops
         path = Path(model)
@@ -161,9 +160,8 @@ class DeepPot:
                 f"this model (deepkit {self.version}) has no external-neighbour-list path; "
                 "freeze or compress it again with deepkit >= 0.3"
             )
-        import tensorflow as tf
-
         from deepkit.ops import error_text
+        from deepkit.tfenv import tf
 
         coord, _, atype, nframes, nall = self._shapes(coord, None, atype)
         if nframes != 1:

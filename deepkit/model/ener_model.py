@@ -5,13 +5,13 @@ neighbour search)."""
 from __future__ import annotations
 
 import numpy as np
-import tensorflow as tf
 
 from deepkit import ops
 from deepkit.descriptor.base import make_descriptor
 from deepkit.fit.ener import EnergyFitting
 from deepkit.model import names
 from deepkit.nn.layers import constant_variable
+from deepkit.tfenv import tf
 
 v1 = tf.compat.v1
 

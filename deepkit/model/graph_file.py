@@ -9,7 +9,7 @@ from deepkit.errors import InputError
 
 def read_graph_def(path: str | Path):
     """The tf.compat.v1.GraphDef stored at `path` (InputError if unreadable or not one)."""
-    import tensorflow as tf
+    from deepkit.tfenv import tf
 
     path = Path(path)
     graph_def = tf.compat.v1.GraphDef()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import tensorflow as tf
+from deepkit.tfenv import tf
 
 
 def map_by_type(rows, atype_flat, ntypes: int, fn: Callable):

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-import tensorflow as tf
 
 from deepkit import ops
+from deepkit.tfenv import tf
 
 v1 = tf.compat.v1
 

@@ -36,6 +36,8 @@ class Workers:
         use = launched > 1 if requested is None else requested
         if not use:
             return
+        import deepkit.tfenv  # noqa: F401  (TensorFlow first, its start-up log filtered)
+
         try:
             import horovod.tensorflow as hvd
         except ImportError as err:
@@ -70,7 +72,8 @@ class Workers:
         if self.hvd is None:
             return [value]
         import numpy as np
-        import tensorflow as tf
+
+        from deepkit.tfenv import tf
 
         with tf.Graph().as_default(), tf.compat.v1.Session() as sess:
             gathered = self.hvd.allgather(tf.constant(np.array([value], np.float64)))

@@ -7,9 +7,8 @@ has that label. Reported rmse: energy and virial per atom, force per component."
 
 from __future__ import annotations
 
-import tensorflow as tf
-
 from deepkit.model import names
+from deepkit.tfenv import tf
 
 v1 = tf.compat.v1
 

@@ -4,7 +4,8 @@ decay_rate chosen so that the rate reaches stop_lr at numb_steps."""
 from __future__ import annotations
 
 import numpy as np
-import tensorflow as tf
+
+from deepkit.tfenv import tf
 
 
 def decay_rate(start_lr: float, stop_lr: float, decay_steps: int, numb_steps: int) -> float:

@@ -8,7 +8,6 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-import tensorflow as tf
 
 from deepkit.compress import TableOverflowWarning
 from deepkit.config import write_json
@@ -17,6 +16,7 @@ from deepkit.descriptor.env_mat import NeighborOverflowWarning
 from deepkit.errors import InputError
 from deepkit.model.ener_model import EnergyModel
 from deepkit.neighbor_stat import resolve_sel
+from deepkit.tfenv import tf
 from deepkit.train.distributed import Workers
 from deepkit.train.lcurve import LearningCurve
 from deepkit.train.loss import EnergyLoss, label_placeholders

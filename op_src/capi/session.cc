@@ -1,5 +1,7 @@
 #include "capi/session.h"
 
+#include "capi/startup_log.h"
+
 #include <dlfcn.h>
 #include <libgen.h>
 
@@ -57,6 +59,7 @@ std::string open_libraries() {
   // Pooled CPU buffers: with TensorFlow's default allocator the large per-step outputs are
   // returned to the system and page-faulted back each call (4x slower at 12,288 atoms).
   setenv("TF_CPU_ALLOCATOR_USE_BFC", "true", 0);
+  const StartupLogFilter quiet;  // TensorFlow logs oneDNN's state before absl is set up
   // TensorFlow beside this package (site-packages/tensorflow, for an installed wheel), else
   // the one deepkit was built against; $DEEPKIT_TF_LIB_DIR first when set.
   std::vector<std::string> dirs = {this_library_dir() + "/../../tensorflow", DEEPKIT_TF_LIB_DIR};

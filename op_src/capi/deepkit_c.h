@@ -51,7 +51,9 @@ DK_API const char* dk_last_error(void);
  * default, all cores). Returns NULL on failure (unreadable file, not a deepkit model).
  * The first call opens TensorFlow (the one installed beside deepkit, else the one it was
  * built against, or $DEEPKIT_TF_LIB_DIR) with TF_CPP_MIN_LOG_LEVEL=2 (start-up log hidden)
- * and TF_CPU_ALLOCATOR_USE_BFC=true (pooled buffers), unless the environment sets them. */
+ * and TF_CPU_ALLOCATOR_USE_BFC=true (pooled buffers), unless the environment sets them.
+ * While TensorFlow opens, stderr is captured and written back without TensorFlow's records
+ * below that level (oneDNN's notice, which TF_CPP_MIN_LOG_LEVEL alone cannot hide). */
 DK_API dk_model* dk_load(const char* path, int intra_threads, int inter_threads);
 
 /* Frees a model; NULL is allowed. */

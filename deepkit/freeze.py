@@ -62,7 +62,7 @@ def _tables_from_checkpoint(model, prefix: str, saved: set) -> dict | None:
             reader.get_tensor(f"{names.TABLE_PREFIX}/{scope}/table"),
             reader.get_tensor(f"{names.TABLE_PREFIX}/{scope}/info"),
         )
-        for scope, _, _ in model.descriptor.net_scopes()
+        for scope in model.descriptor.net_scopes()
     }
     step = float(next(iter(model.descriptor.tables.values())).info[3])
     return {"step": step, "check_frequency": -1, "fine_tuned": True}
@@ -74,7 +74,7 @@ def add_metadata(model, config: dict, compress: dict | None = None) -> None:
     from deepkit.model import names
     from deepkit.tfenv import tf
 
-    descriptor = config["model"]["descriptor"]
+    descriptor = model.descriptor.metadata()
     tf.constant(" ".join(model.type_map), name=names.ATTR_TYPE_MAP)
     tf.constant(float(descriptor["rcut"]), tf.float64, name=names.ATTR_RCUT)
     tf.constant(descriptor["type"], name=names.ATTR_DESCRIPTOR)

@@ -24,6 +24,7 @@ def compress(
     min_nbor_dist overrides the closest-pair distance stored with the model."""
     from deepkit.compress.frozen import load_variables, read_constants, restore_model, train_input
     from deepkit.compress.table import layers_of, table_range, tabulate
+    from deepkit.descriptor.base import Tabulable
     from deepkit.freeze import add_metadata, write_frozen
     from deepkit.model import names
     from deepkit.model.ener_model import EnergyModel
@@ -38,13 +39,12 @@ def compress(
     if bool(consts.get(names.ATTR_COMPRESSED, False)):
         raise InputError(f"{model_path}: already compressed")
     config = train_input(consts, model_path)
-    params = config["model"]
-    descriptor = params["descriptor"]
-    if descriptor["type"] not in ("se_e2_a", "se_e2_r"):
+    model = EnergyModel(config["model"])
+    if not isinstance(model.descriptor, Tabulable):
         raise InputError(
-            f"{model_path}: compression supports se_e2_a and se_e2_r, not {descriptor['type']}"
+            f"{model_path}: descriptor {model.descriptor.name!r} cannot be compressed (its "
+            "embedding nets cannot be tabulated)"
         )
-    model = EnergyModel(params)
     restore_model(model, consts, model_path)
     if min_nbor_dist is not None:
         model.min_nbor_dist = min_nbor_dist
@@ -54,13 +54,12 @@ def compress(
             "model; pass --min-nbor-dist (`deepkit neighbor-stat -s DATA` prints it)"
         )
     ranges = model.descriptor.input_ranges(model.min_nbor_dist)
+    neuron, activation, resnet_dt = model.descriptor.net_spec()
     tables = {}
     for scope, (lower, upper) in ranges.items():
-        layers = layers_of(consts, scope, len(descriptor["neuron"]), descriptor["resnet_dt"])
+        layers = layers_of(consts, scope, len(neuron), resnet_dt)
         lower, upper, upper_ext = table_range(lower, upper, extrapolate)
-        tables[scope] = tabulate(
-            layers, descriptor["activation_function"], lower, upper, upper_ext, step, 10 * step
-        )
+        tables[scope] = tabulate(layers, activation, lower, upper, upper_ext, step, 10 * step)
         info = tables[scope].info
         log(
             f"{scope}: input [{lower:.4f}, {upper:.4f}] step {step:g}, extrapolated to "

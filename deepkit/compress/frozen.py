@@ -45,8 +45,7 @@ def restore_model(model, consts: dict, path: str | Path) -> None:
     from deepkit.model import names
 
     descriptor = model.descriptor
-    descriptor.avg = constant(consts, names.DESCRIPTOR_AVG, path)
-    descriptor.std = constant(consts, names.DESCRIPTOR_STD, path)
+    descriptor.load_state(consts, str(path))
     model.min_nbor_dist = float(consts.get(names.MIN_NBOR_DIST, -1.0))
     if bool(constant(consts, names.ATTR_COMPRESSED, path)):
         descriptor.tables = {
@@ -54,7 +53,7 @@ def restore_model(model, consts: dict, path: str | Path) -> None:
                 constant(consts, f"{names.TABLE_PREFIX}/{scope}/table", path),
                 constant(consts, f"{names.TABLE_PREFIX}/{scope}/info", path),
             )
-            for scope, _, _ in descriptor.net_scopes()
+            for scope in descriptor.net_scopes()
         }
 
 

@@ -13,6 +13,7 @@ from deepkit.config.args import REQUIRED, Arg, Group, group_markdown, normalize_
 from deepkit.config.model import MODEL
 from deepkit.config.training import LEARNING_RATE_ARG, LOSS_ARG, TRAINING_ARG
 from deepkit.errors import InputError
+from deepkit.registry import DESCRIPTORS, FITTINGS
 
 ROOT = Group(
     [
@@ -32,23 +33,14 @@ ROOT = Group(
 
 
 def _check_cross_keys(config: dict) -> None:
-    descriptor = config["model"]["descriptor"]
-    if descriptor["rcut_smth"] >= descriptor["rcut"]:
-        raise InputError(
-            f"model.descriptor.rcut_smth: must be smaller than rcut ({descriptor['rcut']}), "
-            f"got {descriptor['rcut_smth']}"
-        )
-    ntypes = len(config["model"]["type_map"])
-    sel = descriptor["sel"]
-    if isinstance(sel, list) and len(sel) != ntypes:
-        raise InputError(
-            f"model.descriptor.sel: {len(sel)} entries for {ntypes} types in model.type_map"
-        )
-    for pair in descriptor["exclude_types"]:
-        if not all(0 <= t < ntypes for t in pair):
-            raise InputError(
-                f"model.descriptor.exclude_types: {pair} has a type outside 0..{ntypes - 1}"
-            )
+    model = config["model"]
+    ntypes = len(model["type_map"])
+    DESCRIPTORS.get(model["descriptor"]["type"]).check(
+        model["descriptor"], ntypes, "model.descriptor"
+    )
+    FITTINGS.get(model["fitting_net"]["type"]).check(
+        model["fitting_net"], ntypes, "model.fitting_net"
+    )
     lr = config["learning_rate"]
     if lr["stop_lr"] > lr["start_lr"]:
         raise InputError(f"learning_rate.stop_lr: must not exceed start_lr ({lr['start_lr']})")

@@ -26,7 +26,12 @@ class Arg:
     check: Callable[[Any], str | None] | None = None  # returns what is wrong, or None
     alias: tuple[str, ...] = ()
     group: Group | None = None
-    variants: Variants | None = None
+    # Variants, or a function that makes them on first use (a registry's, see registry.py)
+    variants: Variants | Callable[[], Variants] | None = None
+
+    def choices(self) -> Variants | None:
+        """The variants of this key, made if given as a function."""
+        return self.variants() if callable(self.variants) else self.variants
 
 
 @dataclass
@@ -136,7 +141,7 @@ def normalize_group(raw: Any, group: Group, path: str) -> dict:
         if arg.group is not None and arg.default == {}:
             out[arg.name] = normalize_group({}, arg.group, where)
         elif arg.variants is not None and arg.default == {}:
-            out[arg.name] = normalize_variant({}, arg.variants, where)
+            out[arg.name] = normalize_variant({}, arg.choices(), where)
         else:
             out[arg.name] = arg.default
     return out
@@ -176,7 +181,7 @@ def normalize_value(value: Any, arg: Arg, path: str) -> Any:
     if arg.group is not None and isinstance(value, dict):
         value = normalize_group(value, arg.group, path)
     elif arg.variants is not None and isinstance(value, dict):
-        value = normalize_variant(value, arg.variants, path)
+        value = normalize_variant(value, arg.choices(), path)
     if arg.check is not None:
         problem = arg.check(value)
         if problem:
@@ -218,7 +223,7 @@ def group_markdown(group: Group, path: str, depth: int = 0) -> list[str]:
         if arg.group is not None:
             lines += group_markdown(arg.group, where, depth + 1)
         if arg.variants is not None:
-            lines += variants_markdown(arg.variants, where, depth + 1)
+            lines += variants_markdown(arg.choices(), where, depth + 1)
     if group.unsupported:
         lines.append(
             f"{indent}- not supported yet: {', '.join(f'`{k}`' for k in group.unsupported)}"

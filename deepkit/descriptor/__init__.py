@@ -1,5 +1,8 @@
-"""Descriptors (se_e2_a, se_e2_r, ...) and the numpy environment-matrix helper."""
+"""Descriptors, one module each, registered in deepkit.registry.DESCRIPTORS; the numpy
+environment-matrix helper. A new descriptor is one module plus its line here."""
 
+import deepkit.descriptor.se_e2_a
+import deepkit.descriptor.se_e2_r  # noqa: F401
 from deepkit.descriptor.env_mat import NeighborOverflowWarning, env_mat
 
 __all__ = ["NeighborOverflowWarning", "env_mat"]

@@ -1,47 +1,84 @@
-"""The descriptor interface and registry: a trainer needs nothing else from a descriptor."""
+"""The descriptor contract: what a model, the trainer, freeze and compress need from a
+descriptor, and nothing more. Implementations live one per module and register with
+`@DESCRIPTORS.register` (deepkit/descriptor/__init__.py imports each module once).
+
+A descriptor class declares
+  name, aliases, doc   its input "type" (and DeePMD-kit's older names), one line of doc
+  schema               the config.args.Group of its keys; the input's variants come from it
+  check(params, ...)   cross-key checks that one key's schema cannot express
+and an instance provides
+  metadata()           what the frozen model records of it (type, rcut, sel)
+  compute_input_stats  statistics from the training data, before build()
+  state() / load_state the statistics by variable name, under its own `scope`
+  build / build_external -> DescriptorOut(d, envs): descriptors and the environment
+                       matrices the forces and virials are summed over (model/derivatives.py)
+"""
 
 from __future__ import annotations
 
-import difflib
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
+import numpy as np
+
+from deepkit.config.args import Group
 from deepkit.errors import InputError
+from deepkit.registry import DESCRIPTORS
 
-_REGISTRY: dict[str, type[Descriptor]] = {}
+
+@dataclass(frozen=True)
+class EnvMat:
+    """One environment matrix of a descriptor and what its derivatives need (deepkit.ops):
+    em (nf, nloc, nnei * ncomp) and em_deriv (.., nnei * ncomp * 3), rij (nf, nloc, nnei * 3),
+    nlist (nf, nloc, nnei), max_count (nf, ntypes) neighbours within rcut per type, and the
+    sel those slots were sized for (to warn when max_count exceeds it)."""
+
+    em: Any
+    em_deriv: Any
+    rij: Any
+    nlist: Any
+    max_count: Any
+    sel: tuple[int, ...]
 
 
-def register(*names: str):
-    """Class decorator: make a descriptor available under `names` (the input's "type")."""
+@dataclass(frozen=True)
+class DescriptorOut:
+    """d (nf * nloc, dim_out); envs, every environment matrix d depends on; table_overflow
+    (nf,) for compressed descriptors: net inputs beyond their tables, else None."""
 
-    def wrap(cls):
-        for name in names:
-            _REGISTRY[name] = cls
-        return cls
-
-    return wrap
+    d: Any
+    envs: tuple[EnvMat, ...]
+    table_overflow: Any = None
 
 
 def make_descriptor(params: dict, ntypes: int) -> Descriptor:
-    """Build the descriptor named by params["type"] from normalised input keys."""
-    import deepkit.descriptor.se_e2  # noqa: F401 - registers the built-in descriptors
-
-    kind = params["type"]
-    if kind not in _REGISTRY:
-        close = difflib.get_close_matches(kind, list(_REGISTRY), n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise InputError(f"model.descriptor.type: unknown descriptor {kind!r}{hint}")
-    return _REGISTRY[kind](ntypes=ntypes, **{k: v for k, v in params.items() if k != "type"})
+    """The descriptor named by params["type"], from normalised input keys."""
+    cls = DESCRIPTORS.get(params["type"])
+    return cls(ntypes=ntypes, **{k: v for k, v in params.items() if k != "type"})
 
 
 class Descriptor(ABC):
-    """Turns coordinates into per-atom descriptors inside a graph.
+    """Turns coordinates into per-atom descriptors inside a graph."""
 
-    After build(), `env` holds what force and virial need: em, em_deriv, rij, nlist and
-    max_count (see deepkit.ops); dE/d em then gives forces through prod_force.
-    """
+    name: ClassVar[str]
+    aliases: ClassVar[tuple[str, ...]] = ()
+    doc: ClassVar[str]
+    schema: ClassVar[Group]
 
-    rcut: float
     ntypes: int
+    rcut: float
+    # Prefix of every variable scope of this descriptor; "" at the top of a model (the
+    # names earlier releases froze), "<part>_" inside a hybrid so parts never collide.
+    scope: str = ""
+
+    @classmethod
+    def check(cls, params: dict, ntypes: int, path: str) -> None:
+        """Cross-key checks of normalised params; InputError names the key under `path`."""
+
+    @abstractmethod
+    def metadata(self) -> dict:
+        """The frozen model's record of this descriptor: type, rcut, sel."""
 
     @property
     @abstractmethod
@@ -50,13 +87,49 @@ class Descriptor(ABC):
 
     @abstractmethod
     def compute_input_stats(self, systems, type_map, max_frames: int, protect: float) -> None:
-        """Env-mat normalisation from data, before build()."""
+        """Statistics (e.g. env-mat normalisation) from the training data, before build()."""
 
     @abstractmethod
-    def build(self, coord, atype, box):
-        """coord (nf, natoms, 3), atype (nf, natoms), box (nf, 9) -> (nf * natoms, dim_out)."""
+    def state(self) -> dict[str, np.ndarray]:
+        """The statistics by the variable name they take in the graph."""
 
     @abstractmethod
-    def build_external(self, coord, atype, nloc, offsets, neighbors):
-        """The same descriptor from a caller's neighbour list (ops.external_neighbor_list):
-        coord (nf, nall, 3), atype (nf, nall), local atoms first -> (nf * nloc, dim_out)."""
+    def load_state(self, values: dict[str, np.ndarray], where: str) -> None:
+        """Take the statistics back from constants by name (a frozen model at `where`)."""
+
+    @abstractmethod
+    def build(self, coord, atype, box) -> DescriptorOut:
+        """coord (nf, natoms, 3), atype (nf, natoms), box (nf, 9)."""
+
+    @abstractmethod
+    def build_external(self, coord, atype, nloc, offsets, neighbors) -> DescriptorOut:
+        """The same from a caller's neighbour list (ops.external_neighbor_list): coord
+        (nf, nall, 3), atype (nf, nall), local atoms first; d covers the nloc local atoms."""
+
+
+class Tabulable(ABC):
+    """A descriptor whose embedding nets `deepkit compress` can replace by tables: it lists
+    the nets and the range of their (scalar) input, and builds from `tables` when set."""
+
+    tables: dict | None  # net scope -> compress.table.Table, None when not compressed
+
+    @abstractmethod
+    def net_scopes(self) -> list[str]:
+        """The variable scope of every embedding net."""
+
+    @abstractmethod
+    def input_ranges(self, min_nbor_dist: float) -> dict[str, tuple[float, float]]:
+        """[lower, upper] of each net's input for atoms no closer than min_nbor_dist."""
+
+    @abstractmethod
+    def net_spec(self) -> tuple[list[int], str, bool]:
+        """(layer widths, activation, resnet_dt) of the embedding nets."""
+
+
+def required(values: dict, name: str, where: str) -> np.ndarray:
+    """values[name], or an InputError saying what `where` lacks."""
+    if name not in values:
+        raise InputError(
+            f"{where}: not a deepkit model, or frozen by an older deepkit ({name} missing)"
+        )
+    return values[name]

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from deepkit.config.args import Arg, Group, all_positive, non_negative, one_of
 from deepkit.errors import InputError
+from deepkit.fit.base import Fitting
 from deepkit.nn.by_type import map_by_type
-from deepkit.nn.layers import PRECISIONS, SeedSequence, constant_variable, fitting_net
+from deepkit.nn.layers import ACTIVATIONS, PRECISIONS, SeedSequence, constant_variable, fitting_net
+from deepkit.registry import FITTINGS
 from deepkit.tfenv import tf
 
 v1 = tf.compat.v1
@@ -29,9 +32,65 @@ def _param_stats(systems, key: str, width: int) -> tuple[np.ndarray, np.ndarray]
     return data.mean(axis=0), 1.0 / np.where(std < 1e-2, 1.0, std)
 
 
-class EnergyFitting:
+@FITTINGS.register
+class EnergyFitting(Fitting):
     """E_i = N_fit^{type_i}([D_i, fparam, aparam_i]) + bias[type_i] (the bias starts the final
     layer's bias). fparam and aparam are normalised by their training-data statistics."""
+
+    name = "ener"
+    doc = "energy fitting: atomic energies summed to the total"
+    schema = Group(
+        [
+            Arg(
+                "neuron",
+                "list[int]",
+                [120, 120, 120],
+                "Widths of the fitting net layers",
+                alias=("n_neuron",),
+                check=all_positive,
+            ),
+            Arg(
+                "activation_function",
+                "str",
+                "tanh",
+                "Fitting net activation",
+                check=one_of(*ACTIVATIONS),
+            ),
+            Arg(
+                "precision",
+                "str",
+                "default",
+                "Precision of the fitting net (default: float64)",
+                check=one_of(*PRECISIONS),
+            ),
+            Arg("resnet_dt", "bool", True, "Timestep-scaled residual connections"),
+            Arg(
+                "trainable",
+                "bool|list[bool]",
+                True,
+                "Whether the fitting net (or each layer) is trained",
+            ),
+            Arg("rcond", "float|None", None, "Cut-off ratio of the least-squares energy bias"),
+            Arg("seed", "int|None", None, "Random seed of the initial parameters"),
+            Arg("atom_ener", "list[float|None]", [], "Fixed energies of isolated atoms per type"),
+            Arg(
+                "numb_fparam", "int", 0, "Frame parameters (fparam.npy columns)", check=non_negative
+            ),
+            Arg(
+                "numb_aparam",
+                "int",
+                0,
+                "Atomic parameters per atom (aparam.npy)",
+                check=non_negative,
+            ),
+        ],
+        unsupported={
+            "layer_name": "",
+            "use_aparam_as_mask": "",
+            "dim_case_embd": "",
+            "default_fparam": "",
+        },
+    )
 
     def __init__(
         self,

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from deepkit import ops
-from deepkit.descriptor.base import make_descriptor
-from deepkit.fit.ener import EnergyFitting
+from deepkit.descriptor.base import DescriptorOut, make_descriptor
+from deepkit.fit.base import make_fitting
 from deepkit.model import names
+from deepkit.model.derivatives import forces_and_virials, neighbor_counts
 from deepkit.nn.layers import constant_variable
 from deepkit.tfenv import tf
 
@@ -23,8 +23,7 @@ class EnergyModel:
         self.type_map = list(model_params["type_map"])
         ntypes = len(self.type_map)
         self.descriptor = make_descriptor(model_params["descriptor"], ntypes)
-        fitting = {k: v for k, v in model_params["fitting_net"].items() if k != "type"}
-        self.fitting = EnergyFitting(ntypes=ntypes, **fitting)
+        self.fitting = make_fitting(model_params["fitting_net"], ntypes)
         self.data_stat_nbatch = model_params["data_stat_nbatch"]
         self.data_stat_protect = model_params["data_stat_protect"]
         self.min_nbor_dist = -1.0  # closest pair in the training data; <= 0: unknown
@@ -97,19 +96,16 @@ class EnergyModel:
         with v1.variable_scope(names.MIN_NBOR_DIST.split("/")[0], reuse=v1.AUTO_REUSE):
             constant_variable(names.MIN_NBOR_DIST.split("/")[1], float(self.min_nbor_dist))
 
-    def _outputs(self, descriptor, centre_type, nall, fparam, aparam, output_names) -> dict:
-        """Fitting, energy, and forces / virials through the descriptor's env (prod ops)."""
+    def _outputs(
+        self, descriptor: DescriptorOut, centre_type, nall, fparam, aparam, output_names
+    ) -> dict:
+        """Fitting, energy, and forces / virials over the descriptor's environment matrices."""
         nframes = tf.shape(centre_type)[0]
-        env = self.descriptor.env
         atom_energy = tf.reshape(
-            self.fitting.build(descriptor, centre_type, fparam, aparam), [nframes, -1]
+            self.fitting.build(descriptor.d, centre_type, fparam, aparam), [nframes, -1]
         )
         energy = tf.reduce_sum(atom_energy, axis=1)
-        net_deriv = tf.gradients(energy, env["em"])[0]
-        force = ops.prod_force(net_deriv, env["em_deriv"], env["nlist"], nall)
-        virial, atom_virial = ops.prod_virial(
-            net_deriv, env["em_deriv"], env["rij"], env["nlist"], nall
-        )
+        force, virial, atom_virial = forces_and_virials(energy, descriptor.envs, nall)
         name = output_names
         outputs = {
             "energy": tf.identity(energy, name["energy"]),
@@ -119,7 +115,10 @@ class EnergyModel:
             "atom_virial": tf.reshape(atom_virial, [nframes, -1], name=name["atom_virial"]),
         }
         if "max_count" in name:
-            outputs["max_count"] = tf.identity(env["max_count"], name["max_count"])
-        if "table_overflow" in env:
-            outputs["table_overflow"] = tf.identity(env["table_overflow"], name["table_overflow"])
+            counts, _ = neighbor_counts(descriptor.envs)
+            outputs["max_count"] = tf.identity(counts, name["max_count"])
+        if descriptor.table_overflow is not None:
+            outputs["table_overflow"] = tf.identity(
+                descriptor.table_overflow, name["table_overflow"]
+            )
         return outputs

@@ -1,0 +1,34 @@
+"""se_e2_r: two-body embedding with the radial information only: D_i = sum_j G_ij / Nnei."""
+
+from __future__ import annotations
+
+from deepkit import ops
+from deepkit.config.args import Group
+from deepkit.descriptor.smooth import SmoothEmbedding, smooth_args
+from deepkit.registry import DESCRIPTORS
+from deepkit.tfenv import tf
+
+
+@DESCRIPTORS.register
+class SeE2R(SmoothEmbedding):
+    name = "se_e2_r"
+    aliases = ("se_r",)
+    doc = "smooth edition, two-body embedding, radial information only"
+    schema = Group(smooth_args(), unsupported={"type_nchanl": "", "type_nlayer": ""})
+    env_kind, ncomp = "r", 1
+
+    @property
+    def dim_out(self) -> int:
+        return self.neuron[-1]
+
+    def pair_term(self, g, block):
+        del block  # the radial column is G's input already
+        return tf.reduce_sum(g, axis=1)
+
+    def table_term(self, coefficients, info, x, block):
+        del block
+        ones = tf.ones_like(x)[:, :, None]
+        return tf.squeeze(ops.tabulate_fusion(coefficients, info, x, ones), axis=2)
+
+    def finish(self, total):
+        return total

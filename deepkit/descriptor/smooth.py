@@ -1,0 +1,346 @@
+"""What se_e2_a and se_e2_r share: keys, env-mat statistics, embedding nets per type
+(pair), excluded type pairs and their compressed form (DESIGN.md "se_e2_a")."""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+
+import numpy as np
+
+from deepkit import ops
+from deepkit.config.args import Arg, all_positive, non_negative, one_of, positive
+from deepkit.data.stats import env_mat_stats
+from deepkit.descriptor.base import Descriptor, DescriptorOut, EnvMat, Tabulable, required
+from deepkit.errors import InputError
+from deepkit.model import names
+from deepkit.nn.by_type import map_by_type
+from deepkit.nn.layers import (
+    ACTIVATIONS,
+    PRECISIONS,
+    SeedSequence,
+    constant_variable,
+    embedding_net,
+)
+from deepkit.tfenv import tf
+
+v1 = tf.compat.v1
+
+
+def _sel(value) -> str | None:
+    if isinstance(value, list):
+        return None if all(v >= 0 for v in value) else "every entry must be >= 0"
+    if value == "auto":
+        return None
+    if value.startswith("auto:"):
+        try:
+            return None if float(value[5:]) > 0 else "the auto:FACTOR factor must be positive"
+        except ValueError:
+            return "should be auto:FACTOR with a number, e.g. auto:1.1"
+    return 'should be a list of ints, "auto" or "auto:FACTOR"'
+
+
+def _exclude_types(value) -> str | None:
+    return None if all(len(pair) == 2 for pair in value) else "every entry must be a pair of types"
+
+
+def smooth_args() -> list[Arg]:
+    """The keys of every smooth-edition descriptor (DeePMD-kit's names and defaults)."""
+    return [
+        Arg(
+            "sel",
+            "list[int]|str",
+            "auto",
+            "Neighbour slots per type within rcut; 'auto' or "
+            "'auto:FACTOR' sets it from the data at training start (max count x FACTOR, "
+            "default 1.1, rounded up to a multiple of 4)",
+            check=_sel,
+        ),
+        Arg("rcut", "float", 6.0, "Cut-off radius, Angstrom", check=positive),
+        Arg(
+            "rcut_smth",
+            "float",
+            0.5,
+            "Where the smooth switch starts, Angstrom (< rcut)",
+            check=non_negative,
+        ),
+        Arg(
+            "neuron",
+            "list[int]",
+            [10, 20, 40],
+            "Widths of the embedding net layers",
+            check=all_positive,
+        ),
+        Arg(
+            "activation_function",
+            "str",
+            "tanh",
+            "Embedding net activation",
+            check=one_of(*ACTIVATIONS),
+        ),
+        Arg(
+            "resnet_dt", "bool", False, "Timestep-scaled residual connections in the embedding net"
+        ),
+        Arg(
+            "type_one_side",
+            "bool",
+            False,
+            "One embedding net per neighbour type (else per centre and neighbour type pair)",
+        ),
+        Arg(
+            "precision",
+            "str",
+            "default",
+            "Precision of the embedding nets (default: float64)",
+            check=one_of(*PRECISIONS),
+        ),
+        Arg("trainable", "bool", True, "Whether the embedding nets are trained"),
+        Arg("seed", "int|None", None, "Random seed of the initial parameters"),
+        Arg(
+            "exclude_types",
+            "list[list[int]]",
+            [],
+            "Type pairs whose interaction is left out",
+            check=_exclude_types,
+        ),
+        Arg("set_davg_zero", "bool", False, "Keep the env-mat average at zero"),
+        Arg(
+            "env_protection",
+            "float",
+            0.0,
+            "Accepted for DeePMD-kit inputs; only 0 is supported",
+            check=lambda v: None if v == 0 else "only 0 is supported",
+        ),
+    ]
+
+
+class SmoothEmbedding(Descriptor, Tabulable):
+    """Per-slot rows R_ij (ncomp columns) of the environment matrix; an embedding net G of
+    the radial column per (centre type, neighbour type), or per neighbour type with
+    type_one_side. A subclass says how a type block's G and R combine (`pair_term`) and
+    how the sum over blocks becomes the descriptor (`finish`)."""
+
+    env_kind: str  # the env_mat op's kind: "a" (s, sx/r, sy/r, sz/r) or "r" (s)
+    ncomp: int
+
+    def __init__(
+        self,
+        *,
+        ntypes,
+        sel,
+        rcut,
+        rcut_smth,
+        neuron,
+        activation_function,
+        resnet_dt,
+        type_one_side,
+        precision,
+        trainable,
+        seed,
+        exclude_types,
+        set_davg_zero,
+        env_protection,
+    ):
+        del env_protection  # validated to be 0 by the schema
+        self.ntypes, self.sel, self.rcut, self.rcut_smth = ntypes, list(sel), rcut, rcut_smth
+        self.neuron, self.activation, self.resnet_dt = list(neuron), activation_function, resnet_dt
+        self.type_one_side, self.dtype = type_one_side, PRECISIONS[precision]
+        self.trainable, self.seed = trainable, seed
+        self.exclude_types = [tuple(p) for p in exclude_types]
+        self.set_davg_zero = set_davg_zero
+        self.nnei = sum(self.sel)
+        self.avg = np.zeros((ntypes, self.nnei, self.ncomp))
+        self.std = np.ones((ntypes, self.nnei, self.ncomp))
+        self.tables = None
+
+    @classmethod
+    def check(cls, params: dict, ntypes: int, path: str) -> None:
+        if params["rcut_smth"] >= params["rcut"]:
+            raise InputError(
+                f"{path}.rcut_smth: must be smaller than rcut ({params['rcut']}), "
+                f"got {params['rcut_smth']}"
+            )
+        sel = params["sel"]
+        if isinstance(sel, list) and len(sel) != ntypes:
+            raise InputError(f"{path}.sel: {len(sel)} entries for {ntypes} types in model.type_map")
+        for pair in params["exclude_types"]:
+            if not all(0 <= t < ntypes for t in pair):
+                raise InputError(f"{path}.exclude_types: {pair} has a type outside 0..{ntypes - 1}")
+
+    # -- the subclass's part -------------------------------------------------------------
+    @abstractmethod
+    def pair_term(self, g, block):
+        """g (n, sel_t, M1) of one neighbour type's slots, block (n, sel_t, ncomp) their
+        rows -> that type's contribution to the sum over slots."""
+
+    @abstractmethod
+    def table_term(self, coefficients, info, x, block):
+        """The same contribution from a compressed net's table (ops.tabulate_fusion)."""
+
+    @abstractmethod
+    def finish(self, total):
+        """The sum over slots / nnei -> descriptors (n, dim_out)."""
+
+    # -- contract --------------------------------------------------------------------------
+    def metadata(self) -> dict:
+        return {"type": self.name, "rcut": self.rcut, "sel": list(self.sel)}
+
+    def compute_input_stats(self, systems, type_map, max_frames, protect):
+        self.avg, self.std = env_mat_stats(
+            systems,
+            type_map,
+            self.rcut,
+            self.rcut_smth,
+            self.sel,
+            self.env_kind,
+            max_frames=max_frames,
+            protect=protect,
+            set_davg_zero=self.set_davg_zero,
+        )
+
+    @property
+    def _attr_scope(self) -> str:
+        return self.scope + names.DESCRIPTOR_AVG.split("/")[0]
+
+    def state(self) -> dict[str, np.ndarray]:
+        return {f"{self._attr_scope}/t_avg": self.avg, f"{self._attr_scope}/t_std": self.std}
+
+    def load_state(self, values, where):
+        self.avg = required(values, f"{self._attr_scope}/t_avg", where)
+        self.std = required(values, f"{self._attr_scope}/t_std", where)
+
+    def net_scopes(self) -> list[str]:
+        return [scope for scope, _, _ in self._nets()]
+
+    def net_spec(self) -> tuple[list[int], str, bool]:
+        return list(self.neuron), self.activation, self.resnet_dt
+
+    def input_ranges(self, min_nbor_dist: float) -> dict[str, tuple[float, float]]:
+        """[lower, upper] of each net's input, the normalised radial component
+        (s - avg) / std, for s in [0, 1 / min_nbor_dist] (s(r) <= 1/r)."""
+        begin = np.cumsum([0, *self.sel])
+        s_max = 1.0 / min_nbor_dist
+        excluded = self._pair_mask() == 0
+        ranges = {}
+        for scope, ti, t in self._nets():
+            centre = slice(None) if ti is None else slice(ti, ti + 1)
+            avg = self.avg[centre, begin[t] : begin[t + 1], 0]
+            std = self.std[centre, begin[t] : begin[t + 1], 0]
+            lower, upper = float(np.min(-avg / std)), float(np.max((s_max - avg) / std))
+            if excluded[centre, t].any():  # masked slots feed the net a zero
+                lower, upper = min(lower, 0.0), max(upper, 0.0)
+            ranges[scope] = (lower, upper)
+        return ranges
+
+    def build(self, coord, atype, box) -> DescriptorOut:
+        nlist, rij, max_count = ops.neighbor_list(coord, atype, box, self.rcut, self.sel)
+        return self._from_neighbors(nlist, rij, max_count, atype, atype)
+
+    def build_external(self, coord, atype, nloc, offsets, neighbors) -> DescriptorOut:
+        nlist, rij, max_count = ops.external_neighbor_list(
+            coord, atype, nloc, offsets, neighbors, self.rcut, self.sel
+        )
+        return self._from_neighbors(nlist, rij, max_count, atype, atype[:, :nloc])
+
+    # -- the graph -------------------------------------------------------------------------
+    def _nets(self) -> list[tuple[str, int | None, int]]:
+        """(variable scope, centre type or None with type_one_side, neighbour type) of every
+        embedding net."""
+        centres = [None] if self.type_one_side else list(range(self.ntypes))
+        return [
+            (self._scope(ti, t), ti, t)
+            for ti in centres
+            for t in range(self.ntypes)
+            if self.sel[t] > 0
+        ]
+
+    def _scope(self, centre_type: int | None, neighbor_type: int) -> str:
+        if centre_type is None:
+            return f"{self.scope}filter_type_{neighbor_type}"
+        return f"{self.scope}filter_type_{centre_type}_{neighbor_type}"
+
+    def _pair_mask(self) -> np.ndarray:
+        """(ntypes, ntypes) 0 for excluded (centre, neighbour) type pairs, else 1."""
+        mask = np.ones((self.ntypes, self.ntypes))
+        for a, b in self.exclude_types:
+            mask[a, b] = mask[b, a] = 0.0
+        return mask
+
+    def _from_neighbors(self, nlist, rij, max_count, atype, centre_type) -> DescriptorOut:
+        """Neighbour rows of the centres (the first nloc atoms) -> their descriptors."""
+        with v1.variable_scope(self._attr_scope, reuse=v1.AUTO_REUSE):
+            avg = constant_variable("t_avg", self.avg)
+            std = constant_variable("t_std", self.std)
+        em, em_deriv = ops.env_mat(
+            rij, nlist, atype, avg, std, self.rcut_smth, self.rcut, self.env_kind
+        )
+        env = EnvMat(em, em_deriv, rij, nlist, max_count, tuple(self.sel))
+        overflow = self._table_overflow(em, centre_type) if self.tables is not None else None
+
+        rows = tf.cast(tf.reshape(em, [-1, self.nnei, self.ncomp]), self.dtype)
+        atype_flat = tf.reshape(centre_type, [-1])
+        if self.exclude_types:
+            pair_mask = tf.gather(tf.constant(self._pair_mask(), self.dtype), atype_flat)
+            slot_type = np.repeat(np.arange(self.ntypes), self.sel)
+            slot_mask = tf.gather(pair_mask, slot_type, axis=1)  # (n, nnei)
+            rows = rows * slot_mask[:, :, None]
+        if self.type_one_side:
+            d = self._contract(rows, None)
+        else:  # one net per (centre type, neighbour type): split atoms by type, stitch back
+            d = map_by_type(rows, atype_flat, self.ntypes, self._contract)
+        return DescriptorOut(d, (env,), overflow)
+
+    def _contract(self, rows, centre_type):
+        """rows (n, nnei, ncomp) -> descriptors (n, dim_out)."""
+        seeds = SeedSequence(self.seed)
+        m1, total = self.neuron[-1], None
+        # tf.split rather than slices: its gradient is one concat instead of padded sums.
+        kept = [s for s in self.sel if s > 0]
+        blocks = tf.split(rows, kept, axis=1)
+        radial = tf.split(rows, [1, self.ncomp - 1], axis=2)[0] if self.ncomp > 1 else rows
+        radial_blocks = tf.split(radial, kept, axis=1)
+        for t in range(self.ntypes):
+            if self.sel[t] == 0:
+                continue
+            k = sum(1 for s in self.sel[:t] if s > 0)
+            scope = self._scope(centre_type, t)
+            if self.tables is not None:
+                part = self._tabulated(scope, radial_blocks[k], blocks[k], self.sel[t])
+            else:
+                g = embedding_net(
+                    tf.reshape(radial_blocks[k], [-1, 1]),
+                    self.neuron,
+                    self.activation,
+                    self.resnet_dt,
+                    seeds,
+                    self.dtype,
+                    self.trainable,
+                    scope,
+                )
+                part = self.pair_term(tf.reshape(g, [-1, self.sel[t], m1]), blocks[k])
+            total = part if total is None else total + part
+        return self.finish(total / self.nnei)
+
+    def _tabulated(self, scope, radial, block, nslots):
+        """A compressed net's contribution straight from its table (ops.tabulate_fusion)."""
+        table = self.tables[scope]
+        x = tf.cast(tf.reshape(radial, [-1, nslots]), tf.float64)
+        # Non-trainable variables rather than constants: checkpoints of a fine-tuned
+        # compressed model then carry the tables, and freezing folds them back.
+        with v1.variable_scope(f"{names.TABLE_PREFIX}/{scope}", reuse=v1.AUTO_REUSE):
+            coefficients = constant_variable("table", table.coefficients)
+            info = constant_variable("info", table.info)
+        part = self.table_term(coefficients, info, x, tf.cast(block, tf.float64))
+        return tf.cast(part, self.dtype)
+
+    def _table_overflow(self, em, atype):
+        """(nf,) number of slots whose net input lies beyond its table (upper_ext)."""
+        ext = np.full((self.ntypes, self.nnei), np.inf)
+        begin = np.cumsum([0, *self.sel])
+        excluded = self._pair_mask() == 0
+        for scope, ti, t in self._nets():
+            for centre in range(self.ntypes) if ti is None else [ti]:
+                if not excluded[centre, t]:
+                    ext[centre, begin[t] : begin[t + 1]] = self.tables[scope].info[2]
+        limit = tf.gather(tf.constant(ext), atype)  # (nf, nloc, nnei)
+        beyond = tf.cast(em[..., 0] > limit, tf.int32)
+        return tf.reduce_sum(beyond, axis=[1, 2])

@@ -1,0 +1,41 @@
+"""The fitting contract: a fitting maps each atom's descriptor (with optional frame and
+atomic parameters) to its contribution to the model's output. Implementations register
+with `@FITTINGS.register` (deepkit/fit/__init__.py imports each module once)."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import ClassVar
+
+from deepkit.config.args import Group
+from deepkit.registry import FITTINGS
+
+
+def make_fitting(params: dict, ntypes: int) -> Fitting:
+    """The fitting named by params["type"], from normalised input keys."""
+    cls = FITTINGS.get(params["type"])
+    return cls(ntypes=ntypes, **{k: v for k, v in params.items() if k != "type"})
+
+
+class Fitting(ABC):
+    """Per-atom outputs from descriptors, inside a graph."""
+
+    name: ClassVar[str]
+    aliases: ClassVar[tuple[str, ...]] = ()
+    doc: ClassVar[str]
+    schema: ClassVar[Group]
+
+    numb_fparam: int = 0
+    numb_aparam: int = 0
+
+    @classmethod
+    def check(cls, params: dict, ntypes: int, path: str) -> None:
+        """Cross-key checks of normalised params; InputError names the key under `path`."""
+
+    @abstractmethod
+    def compute_statistics(self, systems, type_map) -> None:
+        """Output bias and parameter normalisation from the training data."""
+
+    @abstractmethod
+    def build(self, descriptor, atype, fparam=None, aparam=None):
+        """descriptor (nf * natoms, dim), atype (nf, natoms) -> per-atom outputs."""

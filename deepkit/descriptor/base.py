@@ -5,6 +5,7 @@ descriptor, and nothing more. Implementations live one per module and register w
 A descriptor class declares
   name, aliases, doc   its input "type" (and DeePMD-kit's older names), one line of doc
   schema               the config.args.Group of its keys; the input's variants come from it
+  example              minimal keys for two types: the test battery builds it from them
   check(params, ...)   cross-key checks that one key's schema cannot express
 and an instance provides
   metadata()           what the frozen model records of it (type, rcut, sel)
@@ -65,6 +66,9 @@ class Descriptor(ABC):
     aliases: ClassVar[tuple[str, ...]] = ()
     doc: ClassVar[str]
     schema: ClassVar[Group]
+    # The smallest keys that make a working instance for two types (type_map O H): the
+    # physics battery of tests/test_battery.py builds every registered descriptor from it.
+    example: ClassVar[dict]
 
     ntypes: int
     rcut: float

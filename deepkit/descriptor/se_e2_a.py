@@ -4,6 +4,8 @@ T_i = G_i^T R_i / Nnei (M1 x 4), D_i = T_i T_i<^T (M1 x M2), M2 = axis_neuron.""
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from deepkit import ops
 from deepkit.config.args import Arg, Group, positive
 from deepkit.descriptor.smooth import SmoothEmbedding, smooth_args
@@ -16,6 +18,14 @@ class SeE2A(SmoothEmbedding):
     name = "se_e2_a"
     aliases = ("se_a",)
     doc = "smooth edition, two-body embedding, full radial and angular information"
+    example: ClassVar[dict] = {
+        "sel": [20, 20],
+        "rcut": 4.0,
+        "rcut_smth": 1.0,
+        "neuron": [4, 8],
+        "axis_neuron": 2,
+        "seed": 1,
+    }
     schema = Group(
         [
             *smooth_args(),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from deepkit import ops
 from deepkit.config.args import Group
 from deepkit.descriptor.smooth import SmoothEmbedding, smooth_args
@@ -14,6 +16,13 @@ class SeE2R(SmoothEmbedding):
     name = "se_e2_r"
     aliases = ("se_r",)
     doc = "smooth edition, two-body embedding, radial information only"
+    example: ClassVar[dict] = {
+        "sel": [20, 20],
+        "rcut": 4.0,
+        "rcut_smth": 1.0,
+        "neuron": [4, 8],
+        "seed": 1,
+    }
     schema = Group(smooth_args(), unsupported={"type_nchanl": "", "type_nlayer": ""})
     env_kind, ncomp = "r", 1
 

@@ -24,6 +24,7 @@ class Fitting(ABC):
     aliases: ClassVar[tuple[str, ...]] = ()
     doc: ClassVar[str]
     schema: ClassVar[Group]
+    example: ClassVar[dict]  # minimal keys, for tests/test_battery.py
 
     numb_fparam: int = 0
     numb_aparam: int = 0

@@ -3,6 +3,8 @@ atomic parameters) to an atomic energy."""
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 
 from deepkit.config.args import Arg, Group, all_positive, non_negative, one_of
@@ -39,6 +41,7 @@ class EnergyFitting(Fitting):
 
     name = "ener"
     doc = "energy fitting: atomic energies summed to the total"
+    example: ClassVar[dict] = {"neuron": [8, 8], "seed": 2}
     schema = Group(
         [
             Arg(

@@ -7,9 +7,6 @@ import argparse
 import json
 from pathlib import Path
 
-import numpy as np
-
-from deepkit.atomic_file import write_atomic
 from deepkit.errors import InputError
 
 
@@ -19,6 +16,7 @@ def freeze(checkpoint: str | Path, output: str | Path) -> Path:
     from deepkit.config import normalize
     from deepkit.model import names
     from deepkit.model.ener_model import EnergyModel
+    from deepkit.model.frozen import add_metadata, write_frozen
     from deepkit.tfenv import tf
     from deepkit.train.trainer import checkpoint_path
 
@@ -66,50 +64,6 @@ def _tables_from_checkpoint(model, prefix: str, saved: set) -> dict | None:
     }
     step = float(next(iter(model.descriptor.tables.values())).info[3])
     return {"step": step, "check_frequency": -1, "fine_tuned": True}
-
-
-def add_metadata(model, config: dict, compress: dict | None = None) -> None:
-    """The model_attr/* constants of deepkit.model.names, in the default graph."""
-    from deepkit import __version__
-    from deepkit.model import names
-    from deepkit.tfenv import tf
-
-    descriptor = model.descriptor.metadata()
-    tf.constant(" ".join(model.type_map), name=names.ATTR_TYPE_MAP)
-    tf.constant(float(descriptor["rcut"]), tf.float64, name=names.ATTR_RCUT)
-    tf.constant(descriptor["type"], name=names.ATTR_DESCRIPTOR)
-    tf.constant(np.array(descriptor["sel"], np.int32), name=names.ATTR_SEL)
-    tf.constant(compress is not None, name=names.ATTR_COMPRESSED)
-    tf.constant(__version__, name=names.ATTR_VERSION)
-    tf.constant(json.dumps(config), name=names.ATTR_TRAIN_INPUT)
-    if compress is not None:
-        tf.constant(json.dumps(compress), name=names.ATTR_COMPRESS)
-
-
-def write_frozen(sess, output: str | Path) -> Path:
-    """Fold the session's variables into constants, keep what the outputs and metadata
-    need, and write the GraphDef atomically."""
-    from deepkit.model import names
-    from deepkit.tfenv import tf
-
-    graph = sess.graph
-    keep = [
-        n
-        for n in (*names.FROZEN_OUTPUTS, *names.FROZEN_ATTRS, *names.FROZEN_OPTIONAL)
-        if _has_op(graph, n)
-    ]
-    frozen = tf.compat.v1.graph_util.convert_variables_to_constants(
-        sess, graph.as_graph_def(), keep
-    )
-    return write_atomic(output, frozen.SerializeToString())
-
-
-def _has_op(graph, name: str) -> bool:
-    try:
-        graph.get_operation_by_name(name)
-    except KeyError:
-        return False
-    return True
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -16,6 +16,7 @@ def run(args: argparse.Namespace) -> int:
     from deepkit.infer import DeepPot
 
     dp = DeepPot(args.model)
+    print(f"model type: {dp.model_type}")
     print(f"type_map: {' '.join(dp.type_map)}")
     print(f"descriptor: {dp.descriptor}")
     print(f"rcut: {dp.rcut}")

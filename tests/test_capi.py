@@ -238,8 +238,8 @@ def frozen_param_model(path: Path):
     import tensorflow as tf
     from models import small_config
 
-    from deepkit.freeze import add_metadata, write_frozen
     from deepkit.model.ener_model import EnergyModel
+    from deepkit.model.frozen import add_metadata, write_frozen
 
     config = small_config({}, {"numb_fparam": 2, "numb_aparam": 1})
     model = EnergyModel(config["model"])
@@ -257,7 +257,7 @@ def frozen_param_model(path: Path):
 def run_frozen(path: Path, feed: dict, fetch: list):
     import tensorflow as tf
 
-    from deepkit.model.graph_file import read_graph_def
+    from deepkit.model.frozen import read_graph_def
 
     graph = tf.Graph()
     with graph.as_default():
@@ -305,3 +305,16 @@ def test_config_command_prints_the_flags(capsys):
     include = Path(flags[0].removeprefix("-I"))
     assert (include / "deepkit_c.h").is_file()
     assert f"-Wl,-rpath,{capi.library_dir()}" in flags and "-ldeepkit_c" in flags
+
+
+def test_node_names_of_the_c_code_are_those_of_names_py():
+    """The C API spells node names itself: every one must be a name names.py declares."""
+    from deepkit.model import names
+
+    declared = {v for k, v in vars(names).items() if k.isupper() and isinstance(v, str)}
+    source = (HERE.parent / "op_src" / "capi" / "deepkit_c.cc").read_text()
+    used = set(re.findall(r'"((?:t_|o_|model_attr/)\w+)"', source))
+    for prefix, call in (("t_", "in"), ("o_", "out")):  # find_entry's t_<infix><name>
+        for name in re.findall(rf'\b{call}\("(\w+)"\)', source):
+            assert {prefix + name, f"{prefix}ext_{name}"} & declared, name
+    assert len(used) > 5 and used <= declared, used - declared

@@ -13,9 +13,9 @@ from deepkit import DeepPot, ops
 from deepkit.cli import main
 from deepkit.compress import TableOverflowWarning
 from deepkit.compress.command import compress
-from deepkit.compress.frozen import read_constants
 from deepkit.compress.table import Layer, evaluate, net_with_derivatives, tabulate
 from deepkit.freeze import freeze
+from deepkit.model.frozen import read_constants
 from deepkit.train.trainer import Trainer
 
 DESCRIPTORS = {

@@ -25,7 +25,7 @@ from bench_infer import DATA, run
 
 def compress_deepkit(model: Path, output: Path, min_nbor_dist: float | None) -> tuple[float, float]:
     from deepkit.compress.command import compress
-    from deepkit.compress.frozen import read_constants
+    from deepkit.model.frozen import read_constants
 
     start = time.perf_counter()
     compress(model, output, min_nbor_dist=min_nbor_dist, log=lambda *a: None)

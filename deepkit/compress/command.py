@@ -22,12 +22,18 @@ def compress(
     """Tabulate every embedding net of the frozen model at `model_path` (inner step `step`,
     10 * step up to `extrapolate` times the upper bound) and write the compressed model.
     min_nbor_dist overrides the closest-pair distance stored with the model."""
-    from deepkit.compress.frozen import load_variables, read_constants, restore_model, train_input
     from deepkit.compress.table import layers_of, table_range, tabulate
     from deepkit.descriptor.base import Tabulable
-    from deepkit.freeze import add_metadata, write_frozen
     from deepkit.model import names
     from deepkit.model.ener_model import EnergyModel
+    from deepkit.model.frozen import (
+        add_metadata,
+        load_variables,
+        read_constants,
+        restore_model,
+        train_input,
+        write_frozen,
+    )
     from deepkit.tfenv import tf
 
     if not step > 0:

@@ -15,7 +15,8 @@ from deepkit.errors import InputError
 class DeepPot:
     """A frozen deepkit model (.pb), loaded once into its own graph and session.
 
-    Attributes: type_map, ntypes, rcut, descriptor, sel, compressed, version, train_input.
+    Attributes: type_map, ntypes, rcut, descriptor, sel, compressed, version, train_input,
+    model_type ("ener").
     Threads: TensorFlow's pools follow `intra_threads` / `inter_threads` (0: TensorFlow's
     choice); deepkit's own kernels follow OMP_NUM_THREADS.
     """
@@ -29,7 +30,7 @@ class DeepPot:
     ):
         from deepkit import ops
         from deepkit.model import names
-        from deepkit.model.graph_file import read_graph_def
+        from deepkit.model.frozen import read_graph_def
         from deepkit.tfenv import tf
 
         ops.op_library()  # the graph uses deepkit's ops
@@ -58,6 +59,12 @@ class DeepPot:
         self.compressed = bool(attrs[names.ATTR_COMPRESSED])
         self.version = attrs[names.ATTR_VERSION].decode()
         self.train_input = json.loads(attrs[names.ATTR_TRAIN_INPUT].decode())
+        self.model_type = self._model_type(tensor)
+        if self.model_type != "ener":
+            raise InputError(
+                f"{path}: a {self.model_type!r} model, not an energy model: DeepPot evaluates "
+                "energy models only"
+            )
         self._inputs = {
             k: tensor(n)
             for k, n in (("coord", names.COORD), ("atype", names.ATYPE), ("box", names.BOX))
@@ -68,6 +75,14 @@ class DeepPot:
         self.frames_per_call = frames_per_call
         # Compressed models count the net inputs beyond their table, per frame.
         self._overflow = tensor(names.TABLE_OVERFLOW) if self.compressed else None
+
+    def _model_type(self, tensor) -> str:
+        from deepkit.model import names
+
+        try:
+            return self.session.run(tensor(names.ATTR_MODEL_TYPE)).decode()
+        except KeyError:  # frozen by deepkit 0.3.0: always an energy model
+            return "ener"
 
     def _shapes(self, coord, cell, atype):
         atype = np.asarray(atype)

@@ -19,6 +19,8 @@ v1 = tf.compat.v1
 class EnergyModel:
     """Built from the normalised `model` section of an input."""
 
+    model_type = "ener"  # names.ATTR_MODEL_TYPE of its frozen form
+
     def __init__(self, model_params: dict):
         self.type_map = list(model_params["type_map"])
         ntypes = len(self.type_map)

@@ -62,6 +62,11 @@ ATTR_COMPRESSED = "model_attr/compressed"  # bool scalar
 ATTR_VERSION = "model_attr/version"  # string, deepkit version that froze the model
 ATTR_TRAIN_INPUT = "model_attr/train_input"  # string, the normalised training input (JSON)
 ATTR_COMPRESS = "model_attr/compress"  # string, compressed models: table settings (JSON)
+# Models frozen by deepkit 0.3.0 lack these three: they are energy models, and their
+# parameter counts are in ATTR_TRAIN_INPUT.
+ATTR_MODEL_TYPE = "model_attr/model_type"  # string, the model kind: "ener"
+ATTR_NUMB_FPARAM = "model_attr/numb_fparam"  # int32 scalar, frame parameters per frame
+ATTR_NUMB_APARAM = "model_attr/numb_aparam"  # int32 scalar, atomic parameters per atom
 
 FROZEN_OUTPUTS = (ENERGY, FORCE, VIRIAL, ATOM_ENERGY, ATOM_VIRIAL, MAX_NEIGHBORS)
 FROZEN_ATTRS = (
@@ -100,4 +105,12 @@ EXT_OUTPUTS = {
     "table_overflow": EXT_TABLE_OVERFLOW,
 }
 # Kept when present: models frozen before they existed lack them.
-FROZEN_OPTIONAL = (MIN_NBOR_DIST, TABLE_OVERFLOW, ATTR_COMPRESS, *EXT_OUTPUTS.values())
+FROZEN_OPTIONAL = (
+    MIN_NBOR_DIST,
+    TABLE_OVERFLOW,
+    ATTR_COMPRESS,
+    ATTR_MODEL_TYPE,
+    ATTR_NUMB_FPARAM,
+    ATTR_NUMB_APARAM,
+    *EXT_OUTPUTS.values(),
+)

@@ -96,7 +96,7 @@ class Trainer:
     def _frozen_start(self, path: str) -> None:
         """--init-frz-model: the frozen model's descriptor (and tables) replace the input's;
         its statistics and weights are used."""
-        from deepkit.compress.frozen import read_constants, train_input
+        from deepkit.model.frozen import read_constants, train_input
 
         self.frozen = (path, read_constants(path))
         frozen_model = train_input(self.frozen[1], path)["model"]
@@ -110,7 +110,7 @@ class Trainer:
     def _graph(self, compute_stats: bool):
         self.model = EnergyModel(self.config["model"])
         if self.frozen is not None:
-            from deepkit.compress.frozen import restore_model
+            from deepkit.model.frozen import restore_model
 
             restore_model(self.model, self.frozen[1], self.frozen[0])
         elif compute_stats and self.workers.is_root:  # the other ranks get them by broadcast
@@ -221,8 +221,8 @@ class Trainer:
             elif init_model:
                 self.model_saver.restore(sess, checkpoint_path(init_model))
             elif self.frozen is not None:
-                from deepkit.compress.frozen import load_variables
                 from deepkit.model import names
+                from deepkit.model.frozen import load_variables
 
                 path, consts = self.frozen
                 skip = ("Adam", "beta1_power", "beta2_power", "global_step", names.MIN_NBOR_DIST)

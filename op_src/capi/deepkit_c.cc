@@ -60,7 +60,25 @@ std::string string_value(const Tensor& t) {
   return std::string(tf().TF_StringGetDataPointer(s), tf().TF_StringGetSize(s));
 }
 
-// "numb_fparam": N in the training input the model keeps (JSON written by deepkit).
+// The scalar metadata constant `name` of type `type`: "" and *found = false when the model
+// lacks it (frozen by deepkit 0.3.0), an error when it has another type or shape.
+std::string optional_scalar(const Session& s, const char* name, TF_DataType type, Tensor* out,
+                            bool* found) {
+  *found = false;
+  const TF_Output node = s.output(name);
+  if (node.oper == nullptr) return "";
+  std::vector<Tensor> values;
+  std::string error;
+  if (!s.run({}, {}, {node}, &values, &error)) return std::string(name) + ": " + error;
+  if (tf().TF_TensorType(values[0].get()) != type || tf().TF_NumDims(values[0].get()) != 0) {
+    return std::string(name) + " is not a scalar of the expected type";
+  }
+  *out = std::move(values[0]);
+  *found = true;
+  return "";
+}
+
+// "numb_fparam": N in the training input of a model frozen by deepkit 0.3.0 (its JSON).
 int json_int(const std::string& json, const std::string& key) {
   const size_t at = json.find("\"" + key + "\":");
   return at == std::string::npos ? 0 : std::atoi(json.c_str() + at + key.size() + 3);
@@ -141,6 +159,26 @@ dk_model* dk_load(const char* path, int intra_threads, int inter_threads) {
   const std::string train_input = string_value(values[4]);
   model->numb_fparam = json_int(train_input, "numb_fparam");
   model->numb_aparam = json_int(train_input, "numb_aparam");
+  // Models frozen after deepkit 0.3.0 say what they are and their parameter counts directly.
+  Tensor value;
+  bool found = false;
+  std::string problem = optional_scalar(s, "model_attr/model_type", TF_STRING, &value, &found);
+  if (problem.empty() && found && string_value(value) != "ener") {
+    problem = "a '" + string_value(value) + "' model, not an energy model, which dk_compute needs";
+  }
+  int* const counts[] = {&model->numb_fparam, &model->numb_aparam};
+  const char* count_names[] = {"model_attr/numb_fparam", "model_attr/numb_aparam"};
+  for (int k = 0; k < 2 && problem.empty(); ++k) {
+    problem = optional_scalar(s, count_names[k], TF_INT32, &value, &found);
+    if (problem.empty() && found) {
+      *counts[k] = *static_cast<const int32_t*>(tf().TF_TensorData(value.get()));
+      if (*counts[k] < 0) problem = std::string(count_names[k]) + " is negative";
+    }
+  }
+  if (!problem.empty()) {
+    fail(DK_ERR_ARGUMENT, std::string(path) + ": " + problem);
+    return nullptr;
+  }
   model->fparam = s.output("t_fparam");
   model->aparam = s.output("t_aparam");
 

@@ -22,7 +22,7 @@ namespace capi {
   X(TF_DeleteImportGraphDefOptions) X(TF_GraphImportGraphDef) X(TF_NewSessionOptions)     \
   X(TF_DeleteSessionOptions) X(TF_SetConfig) X(TF_NewSession) X(TF_CloseSession)          \
   X(TF_DeleteSession) X(TF_GraphOperationByName) X(TF_SessionRun)                         \
-  X(TF_StringGetDataPointer) X(TF_StringGetSize)
+  X(TF_StringGetDataPointer) X(TF_StringGetSize) X(TF_TensorType) X(TF_NumDims)
 
 // One pointer per function, named like the function.
 struct TfApi {

@@ -1,0 +1,139 @@
+"""The frozen model format, in one place: writing a session's graph as one constant
+GraphDef with its metadata, and reading it back (constants by name, the training input,
+statistics and tables for a model object, weights into a session).
+
+Metadata constants (names.py): type_map, rcut, descriptor, sel, compressed, version,
+train_input (the normalised input, JSON), model_type, numb_fparam and numb_aparam. The C
+API reads the last three directly; models frozen by deepkit 0.3 lack them and are read as
+energy models whose parameter counts come from their training input.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from deepkit import __version__
+from deepkit.atomic_file import write_atomic
+from deepkit.errors import InputError
+from deepkit.model import names
+from deepkit.tfenv import tf
+
+
+def read_graph_def(path: str | Path):
+    """The tf.compat.v1.GraphDef stored at `path` (InputError if unreadable or not one)."""
+    path = Path(path)
+    graph_def = tf.compat.v1.GraphDef()
+    try:
+        graph_def.ParseFromString(path.read_bytes())
+    except OSError as err:
+        raise InputError(f"{path}: cannot read the model ({err.strerror})") from None
+    except Exception as err:  # noqa: BLE001 - protobuf's DecodeError and friends
+        raise InputError(f"{path}: not a frozen model ({err})") from None
+    return graph_def
+
+
+def read_constants(path: str | Path) -> dict[str, np.ndarray]:
+    """Every Const node of the frozen model at `path`, by node name."""
+    graph_def = read_graph_def(path)
+    return {
+        node.name: tf.make_ndarray(node.attr["value"].tensor)
+        for node in graph_def.node
+        if node.op == "Const"
+    }
+
+
+def constant(consts: dict, name: str, path: str | Path):
+    """consts[name] (strings decoded), or an InputError naming the model file."""
+    if name not in consts:
+        raise InputError(
+            f"{path}: not a deepkit model, or frozen by an older deepkit ({name} missing)"
+        )
+    value = consts[name]
+    return value.item().decode() if value.dtype == object else value
+
+
+def train_input(consts: dict, path: str | Path) -> dict:
+    """The normalised training input the model was trained with."""
+    return json.loads(constant(consts, names.ATTR_TRAIN_INPUT, path))
+
+
+def restore_model(model, consts: dict, path: str | Path) -> None:
+    """Statistics a model needs before build(): env-mat avg/std, min_nbor_dist, and the
+    tables when the frozen model is compressed."""
+    from deepkit.compress.table import Table
+
+    descriptor = model.descriptor
+    descriptor.load_state(consts, str(path))
+    model.min_nbor_dist = float(consts.get(names.MIN_NBOR_DIST, -1.0))
+    if bool(constant(consts, names.ATTR_COMPRESSED, path)):
+        descriptor.tables = {
+            scope: Table(
+                constant(consts, f"{names.TABLE_PREFIX}/{scope}/table", path),
+                constant(consts, f"{names.TABLE_PREFIX}/{scope}/info", path),
+            )
+            for scope in descriptor.net_scopes()
+        }
+
+
+def load_variables(sess, consts: dict, path: str | Path, skip=()) -> int:
+    """Assign every global variable of the session's graph (but those whose name contains
+    one of `skip`) the frozen constant of the same name. Returns how many were set."""
+    count = 0
+    for var in tf.compat.v1.global_variables():
+        name = var.op.name
+        if any(s in name for s in skip):
+            continue
+        if name not in consts:
+            raise InputError(f"{path}: has no weights for {name} (a different model?)")
+        value = consts[name]
+        if tuple(value.shape) != tuple(var.shape):
+            raise InputError(
+                f"{path}: {name} is {tuple(value.shape)} there but {tuple(var.shape)} here "
+                "(a different model?)"
+            )
+        sess.run(var.initializer, {var.initial_value: value})
+        count += 1
+    return count
+
+
+def add_metadata(model, config: dict, compress: dict | None = None) -> None:
+    """The model_attr/* constants of deepkit.model.names, in the default graph."""
+    descriptor = model.descriptor.metadata()
+    tf.constant(" ".join(model.type_map), name=names.ATTR_TYPE_MAP)
+    tf.constant(float(descriptor["rcut"]), tf.float64, name=names.ATTR_RCUT)
+    tf.constant(descriptor["type"], name=names.ATTR_DESCRIPTOR)
+    tf.constant(np.array(descriptor["sel"], np.int32), name=names.ATTR_SEL)
+    tf.constant(compress is not None, name=names.ATTR_COMPRESSED)
+    tf.constant(__version__, name=names.ATTR_VERSION)
+    tf.constant(json.dumps(config), name=names.ATTR_TRAIN_INPUT)
+    tf.constant(model.model_type, name=names.ATTR_MODEL_TYPE)
+    tf.constant(np.int32(model.fitting.numb_fparam), name=names.ATTR_NUMB_FPARAM)
+    tf.constant(np.int32(model.fitting.numb_aparam), name=names.ATTR_NUMB_APARAM)
+    if compress is not None:
+        tf.constant(json.dumps(compress), name=names.ATTR_COMPRESS)
+
+
+def write_frozen(sess, output: str | Path) -> Path:
+    """Fold the session's variables into constants, keep what the outputs and metadata
+    need, and write the GraphDef atomically."""
+    graph = sess.graph
+    keep = [
+        n
+        for n in (*names.FROZEN_OUTPUTS, *names.FROZEN_ATTRS, *names.FROZEN_OPTIONAL)
+        if _has_op(graph, n)
+    ]
+    frozen = tf.compat.v1.graph_util.convert_variables_to_constants(
+        sess, graph.as_graph_def(), keep
+    )
+    return write_atomic(output, frozen.SerializeToString())
+
+
+def _has_op(graph, name: str) -> bool:
+    try:
+        graph.get_operation_by_name(name)
+    except KeyError:
+        return False
+    return True

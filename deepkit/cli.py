@@ -14,16 +14,31 @@ from deepkit.errors import InputError
 
 # name -> (module with add_arguments(parser) and run(args), one-line help)
 COMMANDS = {
-    "train": ("deepkit.train.command", "train a model from a DeePMD-kit style input"),
-    "freeze": ("deepkit.freeze", "freeze a training checkpoint into one .pb model"),
-    "compress": ("deepkit.compress.command", "compress a frozen model (tabulated embedding nets)"),
-    "test": ("deepkit.test", "errors of a frozen model on labelled systems"),
-    "model-devi": ("deepkit.infer.model_devi", "deviation of an ensemble of models per frame"),
-    "show": ("deepkit.show", "print the metadata of a frozen model"),
-    "neighbor-stat": ("deepkit.neighbor_stat", "largest neighbour count per type and closest pair"),
-    "config": ("deepkit.capi.command", "compiler and linker flags for the C API (deepkit_c.h)"),
-    "convert": ("deepkit.data.convert", "convert ASE-readable files <-> DeePMD npy / HDF5"),
-    "doc-train-input": ("deepkit.doc_input", "print the training-input reference (markdown)"),
+    "train": ("deepkit.entrypoints.train", "train a model from a DeePMD-kit style input"),
+    "freeze": ("deepkit.entrypoints.freeze", "freeze a training checkpoint into one .pb model"),
+    "compress": (
+        "deepkit.entrypoints.compress",
+        "compress a frozen model (tabulated embedding nets)",
+    ),
+    "test": ("deepkit.entrypoints.test", "errors of a frozen model on labelled systems"),
+    "model-devi": (
+        "deepkit.entrypoints.model_devi",
+        "deviation of an ensemble of models per frame",
+    ),
+    "show": ("deepkit.entrypoints.show", "print the metadata of a frozen model"),
+    "neighbor-stat": (
+        "deepkit.entrypoints.neighbor_stat",
+        "largest neighbour count per type and closest pair",
+    ),
+    "config": (
+        "deepkit.entrypoints.config",
+        "compiler and linker flags for the C API (deepkit_c.h)",
+    ),
+    "convert": ("deepkit.entrypoints.convert", "convert ASE-readable files <-> DeePMD npy / HDF5"),
+    "doc-train-input": (
+        "deepkit.entrypoints.doc_train_input",
+        "print the training-input reference (markdown)",
+    ),
 }
 
 

@@ -112,7 +112,7 @@ def prod_virial(net_deriv, em_deriv, rij, nlist, nall):
 def tabulate_fusion(table, info, x, rows):
     """Compressed embedding net contracted with the environment rows (model compression).
 
-    table (intervals, 6, width) and info (7,) from deepkit.compress.table; x (n, nnei) the
+    table (intervals, 6, width) and info (7,) from deepkit.nn.tabulate; x (n, nnei) the
     net's input; rows (n, nnei, ncomp). Returns (n, width, ncomp) = sum_j G(x_j) (x) rows_j,
     G the tabulated net, never stored. Differentiable in x and rows, and its gradient once
     more in the incoming gradient (fine-tuning the fitting net on forces)."""

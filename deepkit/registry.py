@@ -1,4 +1,4 @@
-"""Registries of the extension points: descriptors, fittings, models.
+"""Registries of the extension points: descriptors, fittings, losses, models.
 
 A class registers itself by name with its schema (a config.args.Group of its keys) and a
 one-line doc; the input schema's variants for `model.descriptor` and `model.fitting_net`
@@ -77,3 +77,6 @@ class Registry:
 
 DESCRIPTORS = Registry("model.descriptor", "deepkit.descriptor")
 FITTINGS = Registry("model.fitting_net", "deepkit.fit")
+LOSSES = Registry("loss", "deepkit.loss")
+# Models by model type; a fitting names the model it makes (Fitting.model_type).
+MODELS = Registry("model", "deepkit.model.builtin")

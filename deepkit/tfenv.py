@@ -20,7 +20,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 
-__all__ = ["filter_startup_log", "tf"]
+__all__ = ["chrome_trace", "filter_startup_log", "tf"]
 
 _ABSL_PREAMBLE = "WARNING: All log messages before absl::InitializeLog() is called"
 # absl's record prefix: severity letter, MMDD, time, thread id, file:line]
@@ -93,3 +93,11 @@ def _import_tensorflow():
 
 
 tf = _import_tensorflow()
+
+
+def chrome_trace(step_stats) -> str:
+    """A traced step's RunMetadata.step_stats as a Chrome trace (JSON text), through
+    TensorFlow's timeline module, which tf.compat.v1 does not export."""
+    from tensorflow.python.client import timeline
+
+    return timeline.Timeline(step_stats).generate_chrome_trace_format()

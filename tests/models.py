@@ -86,7 +86,7 @@ def frozen_alcu_model(root, descriptor=None, steps=5):
 
     from deepkit.data import expand_systems
     from deepkit.data.convert import convert
-    from deepkit.freeze import freeze
+    from deepkit.train.freeze import freeze
     from deepkit.train.trainer import Trainer
 
     ase.io.write(root / "frames.xyz", emt_frames(np.random.default_rng(1), 6), format="extxyz")

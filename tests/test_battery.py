@@ -16,7 +16,7 @@ from systems import random_box
 
 from deepkit.config import normalize
 from deepkit.data import expand_systems
-from deepkit.model.ener_model import EnergyModel
+from deepkit.model.base import make_model
 from deepkit.registry import DESCRIPTORS, FITTINGS
 from deepkit.tfenv import tf
 
@@ -42,7 +42,7 @@ class Model:
         raw = copy.deepcopy(BASE)
         raw["model"]["descriptor"] = {"type": descriptor, **DESCRIPTORS.get(descriptor).example}
         raw["model"]["fitting_net"] = {"type": fitting, **FITTINGS.get(fitting).example}
-        model = EnergyModel(normalize(raw)["model"])
+        model = make_model(normalize(raw)["model"])
         model.compute_statistics(systems, 4)
         self.graph = tf.Graph()
         with self.graph.as_default():

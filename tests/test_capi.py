@@ -14,7 +14,7 @@ from models import frozen_alcu_model
 from toolchain import CC
 
 from deepkit import capi
-from deepkit.compress.command import compress
+from deepkit.compress.model import compress
 from deepkit.infer import DeepPot
 from deepkit.infer.external import ghost_frame
 
@@ -238,11 +238,11 @@ def frozen_param_model(path: Path):
     import tensorflow as tf
     from models import small_config
 
-    from deepkit.model.ener_model import EnergyModel
+    from deepkit.model.base import make_model
     from deepkit.model.frozen import add_metadata, write_frozen
 
     config = small_config({}, {"numb_fparam": 2, "numb_aparam": 1})
-    model = EnergyModel(config["model"])
+    model = make_model(config["model"])
     model.fitting.bias = np.array([-2.0, -1.0])
     graph = tf.Graph()
     with graph.as_default():
@@ -251,7 +251,7 @@ def frozen_param_model(path: Path):
         init = tf.compat.v1.global_variables_initializer()
     with tf.compat.v1.Session(graph=graph) as sess:
         sess.run(init)
-        write_frozen(sess, path)
+        write_frozen(sess, path, model.frozen_nodes)
 
 
 def run_frozen(path: Path, feed: dict, fetch: list):

@@ -69,7 +69,7 @@ def test_bad_input_exits_2_with_one_line_and_no_traceback(tmp_path):
 
 def test_sel_auto_uses_neighbor_stat(tmp_path, rng):
     from deepkit.data import expand_systems
-    from deepkit.neighbor_stat import auto_sel, neighbor_stat, resolve_sel
+    from deepkit.data.neighbor_stat import auto_sel, neighbor_stat, resolve_sel
 
     write_system(tmp_path / "s", rng.integers(0, 2, 30), ["O", "H"], random_sets(rng, 30, [4]))
     systems = expand_systems(str(tmp_path / "s"))

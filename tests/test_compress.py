@@ -12,10 +12,10 @@ from models import frozen_alcu_model
 from deepkit import DeepPot, ops
 from deepkit.cli import main
 from deepkit.compress import TableOverflowWarning
-from deepkit.compress.command import compress
-from deepkit.compress.table import Layer, evaluate, net_with_derivatives, tabulate
-from deepkit.freeze import freeze
+from deepkit.compress.model import compress
 from deepkit.model.frozen import read_constants
+from deepkit.nn.tabulate import Layer, evaluate, net_with_derivatives, tabulate
+from deepkit.train.freeze import freeze
 from deepkit.train.trainer import Trainer
 
 DESCRIPTORS = {

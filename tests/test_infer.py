@@ -9,9 +9,10 @@ from models import frozen_alcu_model
 from deepkit import DeepPot
 from deepkit.cli import main
 from deepkit.errors import InputError
-from deepkit.freeze import freeze
-from deepkit.model.ener_model import EnergyModel
-from deepkit.train.trainer import Trainer, checkpoint_path
+from deepkit.model.base import make_model
+from deepkit.train.checkpoint import checkpoint_path
+from deepkit.train.freeze import freeze
+from deepkit.train.trainer import Trainer
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +23,7 @@ def trained(tmp_path_factory):
 
 
 def checkpoint_eval(root, config, coord, box, atype):
-    model = EnergyModel(config["model"])
+    model = make_model(config["model"])
     graph = tf.Graph()
     with graph.as_default():
         ph = model.placeholders()

@@ -4,7 +4,7 @@ import numpy as np
 from models import water_config
 from systems import shared_data, water_frame
 
-from deepkit.freeze import freeze
+from deepkit.train.freeze import freeze
 from deepkit.train.trainer import Trainer
 
 

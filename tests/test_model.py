@@ -9,7 +9,7 @@ from finite_diff import numeric_force, numeric_virial
 from models import small_config
 from systems import random_box
 
-from deepkit.model.ener_model import EnergyModel
+from deepkit.model.base import make_model
 
 v1 = tf.compat.v1
 
@@ -18,7 +18,7 @@ class Evaluator:
     """A built model with random (but fixed) statistics and weights."""
 
     def __init__(self, config, rng):
-        self.model = EnergyModel(config["model"])
+        self.model = make_model(config["model"])
         desc = self.model.descriptor
         # As the statistics give them: one value per type for all slots, xyz sharing a std
         # and averaging zero (anything else breaks the symmetries).

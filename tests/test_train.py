@@ -181,3 +181,44 @@ def test_training_with_frame_parameters(emt_data, tmp_path):
         np.save(set_dir / "fparam.npy", np.linspace(300, 600, nframes)[:, None])
     run(config, tmp_path / "out")
     assert lcurve(tmp_path / "out" / "lcurve.out")[-1, 0] == 5
+
+
+def test_trainer_leaves_the_given_config_alone(emt_data, tmp_path):
+    config = config_for(emt_data, numb_steps=2, disp_freq=2, save_freq=2)
+    before = json.dumps(config, sort_keys=True)
+    trainer = Trainer(config, tmp_path, log=lambda *a: None)
+    trainer.run()
+    assert json.dumps(config, sort_keys=True) == before  # sel stays "auto" there
+    assert isinstance(trainer.config["model"]["descriptor"]["sel"], list)
+
+
+def test_tensorboard_and_profiling_hooks_write_their_files(emt_data, tmp_path):
+    from deepkit.tfenv import tf
+
+    config = config_for(
+        emt_data,
+        numb_steps=4,
+        disp_freq=2,
+        save_freq=4,
+        tensorboard=True,
+        tensorboard_freq=2,
+        profiling=True,
+    )
+    run(config, tmp_path)
+    scalars: dict[str, list[int]] = {}
+    for path in (tmp_path / "log").glob("events.out.tfevents.*"):
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            for value in event.summary.value:
+                assert np.isfinite(value.simple_value)
+                scalars.setdefault(value.tag, []).append(event.step)
+    assert scalars["train/rmse_f"] == [2, 4] and scalars["train/lr"] == [2, 4]
+    assert set(scalars) == {
+        "train/rmse",
+        "train/rmse_e",
+        "train/rmse_f",
+        "train/rmse_v",
+        "train/lr",
+    }
+    trace = json.loads((tmp_path / "timeline.json").read_text())
+    ops = {event.get("args", {}).get("op") for event in trace["traceEvents"]}
+    assert "DkProdForce" in ops and "DkEnvMat" in ops  # one traced training step

@@ -24,7 +24,7 @@ from bench_infer import DATA, run
 
 
 def compress_deepkit(model: Path, output: Path, min_nbor_dist: float | None) -> tuple[float, float]:
-    from deepkit.compress.command import compress
+    from deepkit.compress.model import compress
     from deepkit.model.frozen import read_constants
 
     start = time.perf_counter()

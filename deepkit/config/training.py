@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from deepkit.config.args import REQUIRED, Arg, Group, Variants, non_negative, one_of, positive
+from deepkit.config.args import REQUIRED, Arg, Group, Variants, one_of, positive
+from deepkit.registry import LOSSES
 
 
 def _auto_prob(value) -> str | None:
@@ -41,48 +42,7 @@ LEARNING_RATE = Variants(
 )
 
 
-def _pref(name: str, start: float, limit: float, what: str) -> list[Arg]:
-    return [
-        Arg(
-            f"start_pref_{name}",
-            "float",
-            start,
-            f"Prefactor of the {what} loss at step 0",
-            check=non_negative,
-        ),
-        Arg(
-            f"limit_pref_{name}",
-            "float",
-            limit,
-            f"Prefactor of the {what} loss at the end",
-            check=non_negative,
-        ),
-    ]
-
-
-LOSS_ENER = Group(
-    _pref("e", 0.02, 1.0, "energy")
-    + _pref("f", 1000.0, 1.0, "force")
-    + _pref("v", 0.0, 0.0, "virial")
-    + _pref("ae", 0.0, 0.0, "atomic energy"),
-    unsupported={
-        "start_pref_pf": "",
-        "limit_pref_pf": "",
-        "relative_f": "",
-        "enable_atom_ener_coeff": "",
-        "start_pref_gf": "",
-        "limit_pref_gf": "",
-        "numb_generalized_coord": "",
-        "use_huber": "",
-        "huber_delta": "",
-    },
-)
-LOSS = Variants(
-    {"ener": LOSS_ENER},
-    default="ener",
-    unsupported=("tensor", "dos", "ener_spin"),
-    doc={"ener": "energy, force, virial and atomic-energy errors"},
-)
+LOSS = LOSSES.variants(default="ener", unsupported=("tensor", "dos", "ener_spin"))
 
 
 def _data(validation: bool) -> Group:
@@ -137,11 +97,32 @@ TRAINING = Group(
         Arg("max_ckpt_keep", "int", 5, "Checkpoints kept", check=positive),
         Arg("disp_training", "bool", True, "Print progress while training"),
         Arg("time_training", "bool", True, "Print the time per batch"),
-        Arg("profiling", "bool", False, "Write a timeline of one step (TensorFlow profiler)"),
-        Arg("profiling_file", "str", "timeline.json", "Where the profile goes"),
-        Arg("tensorboard", "bool", False, "Write TensorBoard summaries"),
-        Arg("tensorboard_log_dir", "str", "log", "TensorBoard log directory"),
-        Arg("tensorboard_freq", "int", 1, "Steps between TensorBoard summaries", check=positive),
+        Arg(
+            "profiling",
+            "bool",
+            False,
+            "Write a TensorFlow timeline (Chrome trace format) of the run's second step",
+        ),
+        Arg(
+            "profiling_file",
+            "str",
+            "timeline.json",
+            "Where the timeline goes, relative to the output folder",
+        ),
+        Arg(
+            "tensorboard",
+            "bool",
+            False,
+            "Write the training rmse columns of lcurve.out and the learning rate as "
+            "TensorBoard scalars",
+        ),
+        Arg(
+            "tensorboard_log_dir",
+            "str",
+            "log",
+            "TensorBoard log folder, relative to the output folder",
+        ),
+        Arg("tensorboard_freq", "int", 1, "Steps between TensorBoard scalars", check=positive),
         Arg(
             "distributed",
             "bool|None",

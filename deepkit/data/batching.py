@@ -126,7 +126,8 @@ class DataSystems:
     Each batch comes from one system (same atoms): a dict with atype (natoms,) in the
     model's type indices, coord (nb, natoms, 3), box (nb, 9) (zeros when non-periodic), and
     whatever labels the system has (energy (nb,), force (nb, natoms, 3), virial (nb, 9),
-    atom_ener, fparam, aparam, ...), plus find_<label> = 1.0 or 0.0 and `system` (its index).
+    atom_ener, fparam, aparam, ...) and `system` (its index); a label the system lacks is
+    absent (the model feeds it as zeros, weighted out of the loss).
     Ranks of a data-parallel job draw different batches: the stream is seeded by
     (seed, rank).
     """
@@ -178,6 +179,4 @@ class DataSystems:
             elif key == "energy":
                 data = data.reshape(-1)
             batch[key] = data
-        for key in ("energy", "force", "virial", "atom_ener"):
-            batch[f"find_{key}"] = float(key in batch)
         return batch

@@ -3,7 +3,6 @@ files) into System objects."""
 
 from __future__ import annotations
 
-import argparse
 import glob
 from pathlib import Path
 
@@ -77,14 +76,3 @@ def expand_systems(spec: str | list[str], base: Path | None = None) -> list[Syst
         else:
             raise InputError(f"systems: {item!r} does not exist")
     return systems
-
-
-def add_systems_argument(parser: argparse.ArgumentParser) -> None:
-    """`-s/--system SYSTEM...`, the same for every command that reads data systems."""
-    parser.add_argument(
-        "-s",
-        "--system",
-        nargs="+",
-        required=True,
-        help="systems: directories (searched recursively), globs, HDF5 files or file.h5#/group",
-    )

@@ -1,5 +1,4 @@
-"""Statistics that start a training run: the per-type energy bias and the env-mat
-normalisation (avg/std per type), as DeePMD-kit computes them."""
+"""The per-type energy bias that starts an energy fitting, as DeePMD-kit computes it."""
 
 from __future__ import annotations
 
@@ -30,77 +29,3 @@ def energy_bias(systems: Sequence[System], type_map: list[str], rcond: float | N
     b = np.array(energies) * np.array(weights)
     bias, *_ = np.linalg.lstsq(a, b, rcond=rcond)
     return bias
-
-
-def _std(sum2, total, n, protect):
-    value = np.sqrt(max(sum2 / n - (total / n) ** 2, 0.0))
-    return max(value, protect)
-
-
-def env_mat_stats(
-    systems: Sequence[System],
-    type_map: list[str],
-    rcut: float,
-    rcut_smth: float,
-    sel: Sequence[int],
-    kind: str = "a",
-    max_frames: int = 10,
-    protect: float = 1e-2,
-    set_davg_zero: bool = False,
-):
-    """avg and std (ntypes, nnei, ncomp) of the environment matrix per centre type.
-
-    Over up to max_frames frames of each system (evenly spread over its frames), every slot
-    counts, empty ones included: avg of the radial component (xyz averages are zero), std of
-    the radial component and one shared std of the x, y, z components, at least `protect`.
-    Types with no atom in the sample keep avg 0 and std 1."""
-    from deepkit.descriptor import env_mat
-
-    ntypes, nnei = len(type_map), sum(sel)
-    ncomp = 4 if kind == "a" else 1
-    sums = np.zeros((ntypes, 5))  # count, sum r, sum r^2, sum xyz, sum xyz^2
-    for system in systems:
-        atype = system.type_indices(type_map)
-        coord, box = _sample_frames(system, max_frames)
-        em, *_ = env_mat(coord, atype, None if system.nopbc else box, rcut, rcut_smth, sel, kind)
-        for t in range(ntypes):
-            rows = em[:, atype == t].reshape(-1, ncomp)
-            if len(rows) == 0:
-                continue
-            xyz = rows[:, 1:]
-            sums[t] += [
-                len(rows),
-                rows[:, 0].sum(),
-                (rows[:, 0] ** 2).sum(),
-                xyz.sum() / 3,
-                (xyz**2).sum() / 3,
-            ]
-    avg = np.zeros((ntypes, nnei, ncomp))
-    std = np.ones((ntypes, nnei, ncomp))
-    for t in range(ntypes):
-        n, sr, sr2, sa, sa2 = sums[t]
-        if n == 0:
-            continue
-        if not set_davg_zero:
-            avg[t, :, 0] = sr / n
-        std[t, :, 0] = _std(sr2, sr, n, protect)
-        if ncomp == 4:
-            std[t, :, 1:] = _std(sa2, sa, n, protect)
-    return avg, std
-
-
-def _sample_frames(system: System, max_frames: int):
-    """coord (n, natoms, 3) and box (n, 3, 3) of up to max_frames frames spread evenly."""
-    picks = np.unique(
-        np.linspace(0, system.nframes - 1, min(max_frames, system.nframes)).astype(int)
-    )
-    starts = np.cumsum([0] + system.nframes_per_set)
-    coords, boxes = [], []
-    for k in range(len(system.sets)):
-        local = picks[(picks >= starts[k]) & (picks < starts[k + 1])] - starts[k]
-        if len(local):
-            arrays = system.load_set(k).arrays
-            coords.append(arrays["coord"][local])
-            boxes.append(arrays["box"][local])
-    coord = np.concatenate(coords).reshape(-1, system.natoms, 3)
-    return coord, np.concatenate(boxes).reshape(-1, 3, 3)

@@ -115,7 +115,7 @@ class Tabulable(ABC):
     """A descriptor whose embedding nets `deepkit compress` can replace by tables: it lists
     the nets and the range of their (scalar) input, and builds from `tables` when set."""
 
-    tables: dict | None  # net scope -> compress.table.Table, None when not compressed
+    tables: dict | None  # net scope -> nn.tabulate.Table, None when not compressed
 
     @abstractmethod
     def net_scopes(self) -> list[str]:

@@ -9,8 +9,8 @@ import numpy as np
 
 from deepkit import ops
 from deepkit.config.args import Arg, all_positive, non_negative, one_of, positive
-from deepkit.data.stats import env_mat_stats
 from deepkit.descriptor.base import Descriptor, DescriptorOut, EnvMat, Tabulable, required
+from deepkit.descriptor.stats import env_mat_stats
 from deepkit.errors import InputError
 from deepkit.model import names
 from deepkit.nn.by_type import map_by_type

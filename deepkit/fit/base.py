@@ -25,6 +25,8 @@ class Fitting(ABC):
     doc: ClassVar[str]
     schema: ClassVar[Group]
     example: ClassVar[dict]  # minimal keys, for tests/test_battery.py
+    # The model this fitting makes (deepkit.registry.MODELS), e.g. "ener".
+    model_type: ClassVar[str]
 
     numb_fparam: int = 0
     numb_aparam: int = 0

@@ -41,6 +41,7 @@ class EnergyFitting(Fitting):
 
     name = "ener"
     doc = "energy fitting: atomic energies summed to the total"
+    model_type = "ener"
     example: ClassVar[dict] = {"neuron": [8, 8], "seed": 2}
     schema = Group(
         [

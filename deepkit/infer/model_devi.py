@@ -3,12 +3,9 @@ models disagrees on each frame."""
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Sequence
 
 import numpy as np
-
-from deepkit.data.discover import add_systems_argument
 
 HEADER = (
     "step",
@@ -48,24 +45,11 @@ def model_devi(models: Sequence, coord, cell, atype) -> np.ndarray:
     )
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "-m", "--models", nargs="+", required=True, help="frozen models (2 or more)"
-    )
-    add_systems_argument(parser)
-    parser.add_argument("-o", "--output", default="model_devi.out", help="output file")
-
-
-def run(args: argparse.Namespace) -> int:
-    from deepkit.data.discover import expand_systems
-    from deepkit.errors import InputError
-    from deepkit.infer import DeepPot
-
-    if len(args.models) < 2:
-        raise InputError("-m: model deviation needs at least two models")
-    models = [DeepPot(m) for m in args.models]
+def model_devi_table(models: Sequence, systems: Sequence) -> np.ndarray:
+    """(frames, 8): a step counter over every frame of every system, then model_devi's
+    columns (HEADER)."""
     rows, step = [], 0
-    for system in expand_systems(args.system):
+    for system in systems:
         atype = system.type_indices(models[0].type_map)
         for k in range(len(system.sets)):
             arrays = system.load_set(k).arrays
@@ -74,8 +58,10 @@ def run(args: argparse.Namespace) -> int:
             )
             rows.append(np.column_stack([np.arange(step, step + len(devi)), devi]))
             step += len(devi)
-    table = np.concatenate(rows)
+    return np.concatenate(rows)
+
+
+def write_model_devi(path, table: np.ndarray) -> None:
+    """DeePMD-kit's model_devi.out layout: a header line, then one row per frame."""
     header = " ".join(f"{h:>14}" for h in HEADER)
-    np.savetxt(args.output, table, fmt=["%12d"] + ["%14.6e"] * 7, header=header)
-    print(f"wrote {args.output}: {len(table)} frames")
-    return 0
+    np.savetxt(path, table, fmt=["%12d"] + ["%14.6e"] * 7, header=header)

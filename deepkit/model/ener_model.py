@@ -6,20 +6,33 @@ from __future__ import annotations
 
 import numpy as np
 
+from deepkit.data.neighbor_stat import neighbor_stat
 from deepkit.descriptor.base import DescriptorOut, make_descriptor
 from deepkit.fit.base import make_fitting
 from deepkit.model import names
+from deepkit.model.base import Label, Model
 from deepkit.model.derivatives import forces_and_virials, neighbor_counts
 from deepkit.nn.layers import constant_variable
+from deepkit.registry import MODELS
 from deepkit.tfenv import tf
 
 v1 = tf.compat.v1
 
 
-class EnergyModel:
-    """Built from the normalised `model` section of an input."""
+@MODELS.register
+class EnergyModel(Model):
+    """Energies, forces and virials; built from the normalised `model` section of an input."""
 
-    model_type = "ener"  # names.ATTR_MODEL_TYPE of its frozen form
+    name = "ener"
+    doc = "energy, atomic energies, forces, virial and atomic virials"
+    labels = (
+        Label("energy", per_atom=False, width=1, node=names.LABEL_ENERGY),
+        Label("force", per_atom=True, width=3, node=names.LABEL_FORCE),
+        Label("virial", per_atom=False, width=9, node=names.LABEL_VIRIAL),
+        Label("atom_ener", per_atom=True, width=1, node=names.LABEL_ATOM_ENER),
+    )
+    default_loss = "ener"
+    frozen_nodes = (*names.FROZEN_OUTPUTS, *names.FROZEN_ATTRS, *names.FROZEN_OPTIONAL)
 
     def __init__(self, model_params: dict):
         self.type_map = list(model_params["type_map"])
@@ -36,7 +49,6 @@ class EnergyModel:
             systems, self.type_map, frames_per_system, self.data_stat_protect
         )
         self.fitting.compute_statistics(systems, self.type_map)
-        from deepkit.neighbor_stat import neighbor_stat
 
         _, min_dist = neighbor_stat(systems, self.type_map, self.descriptor.rcut)
         self.min_nbor_dist = min_dist if np.isfinite(min_dist) else -1.0

@@ -63,7 +63,7 @@ def train_input(consts: dict, path: str | Path) -> dict:
 def restore_model(model, consts: dict, path: str | Path) -> None:
     """Statistics a model needs before build(): env-mat avg/std, min_nbor_dist, and the
     tables when the frozen model is compressed."""
-    from deepkit.compress.table import Table
+    from deepkit.nn.tabulate import Table
 
     descriptor = model.descriptor
     descriptor.load_state(consts, str(path))
@@ -116,15 +116,11 @@ def add_metadata(model, config: dict, compress: dict | None = None) -> None:
         tf.constant(json.dumps(compress), name=names.ATTR_COMPRESS)
 
 
-def write_frozen(sess, output: str | Path) -> Path:
-    """Fold the session's variables into constants, keep what the outputs and metadata
-    need, and write the GraphDef atomically."""
+def write_frozen(sess, output: str | Path, nodes) -> Path:
+    """Fold the session's variables into constants, keep what the nodes (a model's
+    frozen_nodes: outputs and metadata) need, and write the GraphDef atomically."""
     graph = sess.graph
-    keep = [
-        n
-        for n in (*names.FROZEN_OUTPUTS, *names.FROZEN_ATTRS, *names.FROZEN_OPTIONAL)
-        if _has_op(graph, n)
-    ]
+    keep = [n for n in nodes if _has_op(graph, n)]
     frozen = tf.compat.v1.graph_util.convert_variables_to_constants(
         sess, graph.as_graph_def(), keep
     )

@@ -1,31 +1,30 @@
-"""`deepkit freeze`: a training checkpoint -> one constant-folded GraphDef (.pb) holding only
-what inference needs, with the metadata constants of deepkit.model.names."""
+"""Freezing (`deepkit freeze`): a training checkpoint -> one constant-folded GraphDef (.pb)
+holding only what inference needs, with the metadata constants of deepkit.model.names."""
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
+from deepkit.config import normalize
 from deepkit.errors import InputError
+from deepkit.model import names
+from deepkit.model.base import make_model
+from deepkit.model.frozen import add_metadata, write_frozen
+from deepkit.nn.tabulate import Table
+from deepkit.tfenv import tf
+from deepkit.train.checkpoint import checkpoint_path
 
 
 def freeze(checkpoint: str | Path, output: str | Path) -> Path:
     """Freeze the latest checkpoint of a training folder (or a checkpoint prefix) whose
     folder holds out.json. Written atomically; returns the output path."""
-    from deepkit.config import normalize
-    from deepkit.model import names
-    from deepkit.model.ener_model import EnergyModel
-    from deepkit.model.frozen import add_metadata, write_frozen
-    from deepkit.tfenv import tf
-    from deepkit.train.trainer import checkpoint_path
-
     prefix = checkpoint_path(str(checkpoint))
     folder = Path(prefix).parent
     if not (folder / "out.json").exists():
         raise InputError(f"{folder}: no out.json (the normalised input deepkit train writes)")
     config = normalize(json.loads((folder / "out.json").read_text()))
-    model = EnergyModel(config["model"])
+    model = make_model(config["model"])
     saved = {name for name, _ in tf.train.list_variables(prefix)}
     compress = _tables_from_checkpoint(model, prefix, saved)
     graph = tf.Graph()
@@ -42,16 +41,12 @@ def freeze(checkpoint: str | Path, output: str | Path) -> Path:
     with tf.compat.v1.Session(graph=graph) as sess:
         sess.run(init)
         saver.restore(sess, prefix)
-        return write_frozen(sess, output)
+        return write_frozen(sess, output, model.frozen_nodes)
 
 
 def _tables_from_checkpoint(model, prefix: str, saved: set) -> dict | None:
     """A fine-tuned compressed model (train --init-frz-model) keeps its tables in its
     checkpoints: give them to the descriptor; returns the compress settings, or None."""
-    from deepkit.compress.table import Table
-    from deepkit.model import names
-    from deepkit.tfenv import tf
-
     if not any(name.startswith(names.TABLE_PREFIX + "/") for name in saved):
         return None
     reader = tf.train.load_checkpoint(prefix)
@@ -64,19 +59,3 @@ def _tables_from_checkpoint(model, prefix: str, saved: set) -> dict | None:
     }
     step = float(next(iter(model.descriptor.tables.values())).info[3])
     return {"step": step, "check_frequency": -1, "fine_tuned": True}
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "-c",
-        "--checkpoint",
-        default=".",
-        help="training folder (its latest checkpoint) or a checkpoint prefix",
-    )
-    parser.add_argument("-o", "--output", default="frozen_model.pb", help="the frozen model")
-
-
-def run(args: argparse.Namespace) -> int:
-    path = freeze(args.checkpoint, args.output)
-    print(f"wrote {path}")
-    return 0

@@ -1,0 +1,4 @@
+"""Losses, one module each, registered in deepkit.registry.LOSSES. A new loss is one module
+plus its line here."""
+
+import deepkit.loss.ener  # noqa: F401

@@ -1,0 +1,4 @@
+"""The built-in models, registered in deepkit.registry.MODELS on import. A new model is one
+module plus its line here."""
+
+import deepkit.model.ener_model  # noqa: F401

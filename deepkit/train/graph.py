@@ -1,0 +1,90 @@
+"""The training graph as a value: the model's inputs and outputs, labels, loss, learning
+rate, optimiser step and savers, built in a graph of its own."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from deepkit import ops
+from deepkit.loss.base import Loss, make_loss
+from deepkit.model.base import Model
+from deepkit.tfenv import tf
+from deepkit.train.distributed import Workers
+from deepkit.train.lr import exp_learning_rate
+
+v1 = tf.compat.v1
+
+# Optimiser slots and the step are training state, not model weights (--init-model).
+_NOT_MODEL = ("Adam", "beta", "global_step")
+
+
+@dataclass(frozen=True)
+class TrainingGraph:
+    """Everything the loop runs. inputs / labels / outputs: tensors by role; metrics: the
+    loss's rmse tensors by lcurve name."""
+
+    graph: Any
+    model: Model
+    inputs: dict
+    labels: dict
+    outputs: dict
+    loss: Loss
+    metrics: dict
+    lr: Any
+    global_step: Any
+    train_op: Any
+    init: Any
+    broadcast: Any  # rank 0's variables to every rank; None in one process
+    saver: Any  # every variable (--restart)
+    model_saver: Any  # the model's variables only (--init-model)
+
+    def feed(self, batch: dict) -> dict:
+        """A batch of data.batching.DataSystems as a feed of inputs and labels."""
+        return self.model.feed(batch, self.inputs, self.labels)
+
+
+def build_training_graph(
+    model: Model,
+    config: dict,
+    workers: Workers,
+    lr_scale: float = 1.0,
+    cpu_products: bool = False,
+) -> TrainingGraph:
+    """The graph that trains `model` with the input's learning_rate, loss and training
+    sections. cpu_products: build the float64 products with deepkit's AVX2 kernels where the
+    machine prefers them (ops.cpu_products; a training-time choice: frozen models are built
+    again without them)."""
+    training, lr_params = config["training"], config["learning_rate"]
+    graph = tf.Graph()
+    with graph.as_default(), ops.cpu_products(cpu_products):
+        if training["seed"] is not None:
+            v1.set_random_seed(training["seed"])
+        inputs = model.placeholders()
+        labels = model.label_placeholders()
+        outputs = model.build(**inputs)
+        global_step = v1.train.get_or_create_global_step()
+        lr = exp_learning_rate(global_step, lr_params, training["numb_steps"], lr_scale)
+        # Prefactors follow lr / start_lr: the scaled start, so they keep their range.
+        loss = make_loss(config["loss"], lr_params["start_lr"] * lr_scale)
+        natoms = tf.shape(inputs["atype"])[1]
+        total, metrics = loss.build(lr, natoms, outputs, labels)
+        optimizer = workers.optimizer(v1.train.AdamOptimizer(lr))
+        train_op = optimizer.minimize(total, global_step=global_step)
+        model_vars = [v for v in v1.global_variables() if not any(s in v.name for s in _NOT_MODEL)]
+        return TrainingGraph(
+            graph=graph,
+            model=model,
+            inputs=inputs,
+            labels=labels,
+            outputs=outputs,
+            loss=loss,
+            metrics=metrics,
+            lr=lr,
+            global_step=global_step,
+            train_op=train_op,
+            init=v1.global_variables_initializer(),
+            broadcast=workers.broadcast_op(),
+            saver=v1.train.Saver(max_to_keep=training["max_ckpt_keep"]),
+            model_saver=v1.train.Saver(var_list=model_vars),
+        )

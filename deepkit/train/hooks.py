@@ -1,0 +1,291 @@
+"""What the training loop does besides stepping, one hook each: the learning curve,
+progress lines, checkpoints, the neighbour-overflow warning, the compressed-table check,
+TensorBoard scalars and a profiling timeline.
+
+The loop (trainer.Trainer._loop) calls, for every hook in order:
+  begin(run)                         once, before the first step
+  fetches(run, step) -> dict         extra tensors to fetch with the step that makes `step`
+  after_step(run, step, feed, values)   after it, with those values
+  end(run, step)                     after the last step
+  interrupted(run, step)             on Ctrl-C / KeyboardInterrupt instead of end
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from deepkit.atomic_file import write_atomic
+from deepkit.compress import TableOverflowWarning
+from deepkit.data import DataSystems
+from deepkit.descriptor.env_mat import NeighborOverflowWarning
+from deepkit.tfenv import chrome_trace, tf
+from deepkit.train.graph import TrainingGraph
+from deepkit.train.lcurve import LearningCurve
+from deepkit.train.lr import lr_at
+
+v1 = tf.compat.v1
+
+
+@dataclass
+class RunState:
+    """What hooks share: the session, the graph, the settings and where files go."""
+
+    sess: Any
+    graph: TrainingGraph
+    config: dict
+    out_dir: Path
+    log: Any
+    is_root: bool
+    lr_scale: float
+    start_step: int
+    start_time: float = field(default_factory=time.perf_counter)
+    run_options: Any = None  # set by a hook for the next step (profiling)
+    run_metadata: Any = None
+
+    @property
+    def training(self) -> dict:
+        return self.config["training"]
+
+    def lr(self, step: int) -> float:
+        return lr_at(step, self.config["learning_rate"], self.training["numb_steps"], self.lr_scale)
+
+
+class Hook:
+    """Does nothing; subclasses override what they need."""
+
+    def begin(self, run: RunState) -> None:
+        """Once, before the first step."""
+
+    def fetches(self, run: RunState, step: int) -> dict:
+        """Tensors to fetch along with the training step that brings the count to `step`."""
+        return {}
+
+    def after_step(self, run: RunState, step: int, feed: dict, values: dict) -> None:
+        """After the step that brought the count to `step`; values: what fetches asked."""
+
+    def end(self, run: RunState, step: int) -> None:
+        """After the last step."""
+
+    def interrupted(self, run: RunState, step: int) -> None:
+        """The loop was interrupted after `step` steps."""
+
+
+def _format_seconds(seconds: float) -> str:
+    seconds = int(seconds)
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}h{rest // 60:02d}m" if hours else f"{rest // 60}m{rest % 60:02d}s"
+
+
+def _is_display_step(run: RunState, step: int) -> bool:
+    return step % run.training["disp_freq"] == 0 or step == run.training["numb_steps"]
+
+
+class LearningCurveHook(Hook):
+    """lcurve.out: the loss's rmse on the step's batch (after the step) and on validation
+    batches, every disp_freq steps and at the end; a first row at step 0."""
+
+    def __init__(self, train_data: DataSystems, valid_data: DataSystems | None, append: bool):
+        self.train_data, self.valid_data, self.append = train_data, valid_data, append
+        self.curve: LearningCurve | None = None
+
+    def begin(self, run: RunState) -> None:
+        if run.is_root:
+            self.curve = LearningCurve(
+                run.out_dir / run.training["disp_file"],
+                run.graph.loss.metric_names(),
+                self.valid_data is not None,
+                self.append,
+            )
+        if run.start_step == 0:
+            self._write(run, 0, run.graph.feed(self.train_data.sample()))
+
+    def after_step(self, run: RunState, step: int, feed: dict, values: dict) -> None:
+        if _is_display_step(run, step):
+            self._write(run, step, feed)
+
+    def end(self, run: RunState, step: int) -> None:
+        if self.curve is not None:
+            self.curve.close()
+
+    interrupted = end
+
+    def _write(self, run: RunState, step: int, feed: dict) -> None:
+        if self.curve is None:
+            return
+        train = run.sess.run(run.graph.metrics, feed)
+        valid = None
+        if self.valid_data is not None:
+            valid = evaluate(run, self.valid_data, run.training["validation_data"]["numb_btch"])
+        self.curve.write(step, train, valid, run.lr(step))
+
+
+def evaluate(run: RunState, data: DataSystems, nbatch: int) -> dict:
+    """The metrics over nbatch batches of `data`: root mean square of the per-batch rmse."""
+    totals: dict[str, float] = {}
+    for _ in range(nbatch):
+        values = run.sess.run(run.graph.metrics, run.graph.feed(data.sample()))
+        for key, value in values.items():
+            totals[key] = totals.get(key, 0.0) + value**2
+    return {key: np.sqrt(value / nbatch) for key, value in totals.items()}
+
+
+class ProgressHook(Hook):
+    """ "step N/M, s/batch, ETA" on the log every disp_freq steps (disp_training,
+    time_training), and a last line at the end."""
+
+    def after_step(self, run: RunState, step: int, feed: dict, values: dict) -> None:
+        if not (_is_display_step(run, step) and run.training["disp_training"]):
+            return
+        numb_steps = run.training["numb_steps"]
+        timing = ""
+        if run.training["time_training"]:
+            per_batch = (time.perf_counter() - run.start_time) / (step - run.start_step)
+            eta = _format_seconds(per_batch * (numb_steps - step))
+            timing = f", {per_batch:.4f} s/batch, ETA {eta}"
+        run.log(f"step {step}/{numb_steps}{timing}")
+
+    def end(self, run: RunState, step: int) -> None:
+        prefix = run.out_dir / run.training["save_ckpt"]
+        run.log(f"finished {run.training['numb_steps']} steps; checkpoint {prefix}-{step}")
+
+
+class CheckpointHook(Hook):
+    """A checkpoint every save_freq steps and at the end (rank 0); on interruption, one at
+    the current step so that --restart continues from it."""
+
+    def after_step(self, run: RunState, step: int, feed: dict, values: dict) -> None:
+        numb_steps = run.training["numb_steps"]
+        if run.is_root and (step % run.training["save_freq"] == 0 or step == numb_steps):
+            self._save(run, step)
+
+    def interrupted(self, run: RunState, step: int) -> None:
+        if run.is_root:
+            path = self._save(run, step)
+            run.log(
+                f"interrupted at step {step}; saved {path}; continue with --restart {run.out_dir}"
+            )
+
+    @staticmethod
+    def _save(run: RunState, step: int) -> str:
+        prefix = str(run.out_dir / run.training["save_ckpt"])
+        return run.graph.saver.save(run.sess, prefix, global_step=step)
+
+
+class NeighborOverflowHook(Hook):
+    """Warns once when an atom of a training batch has more neighbours of a type than sel."""
+
+    def __init__(self) -> None:
+        self.warned = False
+
+    def fetches(self, run: RunState, step: int) -> dict:
+        return {} if self.warned else {"max_count": run.graph.outputs["max_count"]}
+
+    def after_step(self, run: RunState, step: int, feed: dict, values: dict) -> None:
+        if "max_count" not in values:
+            return
+        sel = self._sel(run)
+        largest = values["max_count"].max(axis=0)
+        if np.any(largest > sel):
+            self.warned = True
+            warnings.warn(
+                f"step {step}: up to {largest.tolist()} neighbours per type within rcut, more "
+                f"than sel {list(sel)}: the farthest are dropped; raise sel",
+                NeighborOverflowWarning,
+                stacklevel=1,
+            )
+
+    @staticmethod
+    def _sel(run: RunState) -> np.ndarray:
+        return np.asarray(run.config["model"]["descriptor"]["sel"])
+
+
+class TableCheckHook(Hook):
+    """A compressed model being fine-tuned (--init-frz-model): every check_frequency steps,
+    warn when inputs of the batch lie beyond the tables."""
+
+    def __init__(self, every: int):
+        self.every = every
+
+    def after_step(self, run: RunState, step: int, feed: dict, values: dict) -> None:
+        if step % self.every:
+            return
+        beyond = int(run.sess.run(run.graph.outputs["table_overflow"], feed).sum())
+        if beyond:
+            warnings.warn(
+                f"step {step}: {beyond} environment-matrix inputs of the batch lie beyond the "
+                "compressed model's table (atoms closer than its training data's closest "
+                "pair); the table's end value is used there",
+                TableOverflowWarning,
+                stacklevel=1,
+            )
+
+
+class TensorBoardHook(Hook):
+    """training.tensorboard: the lcurve's training metrics and the learning rate as
+    TensorBoard scalars every tensorboard_freq steps, in tensorboard_log_dir (relative to
+    the output folder). Fetched with the step itself: no extra evaluation."""
+
+    def begin(self, run: RunState) -> None:
+        log_dir = run.out_dir / run.training["tensorboard_log_dir"]
+        self.writer = v1.summary.FileWriter(str(log_dir), run.graph.graph)
+        run.log(f"TensorBoard summaries in {log_dir} (tensorboard --logdir {log_dir})")
+
+    def fetches(self, run: RunState, step: int) -> dict:
+        if step % run.training["tensorboard_freq"]:
+            return {}
+        return {"tensorboard": {**run.graph.metrics, "lr": run.graph.lr}}
+
+    def after_step(self, run: RunState, step: int, feed: dict, values: dict) -> None:
+        if "tensorboard" not in values:
+            return
+        summary = v1.Summary(
+            value=[
+                v1.Summary.Value(tag=f"train/{name}", simple_value=float(value))
+                for name, value in values["tensorboard"].items()
+            ]
+        )
+        self.writer.add_summary(summary, step)
+
+    def end(self, run: RunState, step: int) -> None:
+        self.writer.close()
+
+    interrupted = end
+
+
+class ProfilingHook(Hook):
+    """training.profiling: a TensorFlow timeline (Chrome trace format, chrome://tracing or
+    Perfetto) of one training step, the second of the run (the first includes graph
+    set-up), written to profiling_file (relative to the output folder)."""
+
+    def fetches(self, run: RunState, step: int) -> dict:
+        if step == run.start_step + 2:
+            run.run_options = v1.RunOptions(trace_level=v1.RunOptions.FULL_TRACE)
+            run.run_metadata = v1.RunMetadata()
+        return {}
+
+    def after_step(self, run: RunState, step: int, feed: dict, values: dict) -> None:
+        if run.run_metadata is None:
+            return
+        trace = chrome_trace(run.run_metadata.step_stats)
+        path = run.out_dir / run.training["profiling_file"]
+        if run.is_root:
+            write_atomic(path, trace)
+            run.log(f"timeline of step {step} in {path}")
+        run.run_options = run.run_metadata = None
+
+
+def table_check_frequency(frozen_consts: dict | None, outputs: dict) -> int:
+    """deepkit compress --check-frequency of a compressed --init-frz-model, else -1."""
+    from deepkit.model import names
+
+    if frozen_consts is None or "table_overflow" not in outputs:
+        return -1
+    settings = frozen_consts.get(names.ATTR_COMPRESS)
+    return json.loads(settings.item().decode())["check_frequency"] if settings is not None else -1

@@ -6,9 +6,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.deepkit-installed
 HOROVOD_STAMP := $(VENV)/.horovod-installed
-# Keep in step with the "cpu" extra of pyproject.toml. TensorFlow is installed first so the
-# ops build against it without pip's isolated build environment (one copy, not two).
-TF_REQ := tensorflow-cpu>=2.21,<2.22
+# The "cpu" extra of pyproject.toml (the one place the TensorFlow range is written). It is
+# installed first so the ops build against it without pip's isolated build environment.
+TF_REQ := $(shell $(PYTHON) -c 'import tomllib; print(next(r for r in tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["cpu"] if r.startswith("tensorflow")))')
 
 .PHONY: install horovod example test bench clean
 

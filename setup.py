@@ -17,13 +17,25 @@ import os
 import re
 import shutil
 import subprocess
+import tomllib
 from concurrent.futures import ThreadPoolExecutor
 
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 from setuptools.errors import CompileError, LinkError
 
-TF_RANGE = "tensorflow-cpu>=2.21,<2.22"
+
+def tensorflow_range(extra: str = "cpu") -> str:
+    """The supported TensorFlow, as the pyproject.toml extra `extra` pins it: the one place
+    it is written (the build requirement and the gpu extra must agree, tests/test_packaging)."""
+    with open(
+        os.path.join(os.path.dirname(os.path.abspath(__file__)), "pyproject.toml"), "rb"
+    ) as f:
+        extras = tomllib.load(f)["project"]["optional-dependencies"]
+    return next(r for r in extras[extra] if r.startswith("tensorflow"))
+
+
+TF_RANGE = tensorflow_range()
 AVX2_FLAGS = ["-mavx2", "-mfma", "-fvisibility=hidden", "-fvisibility-inlines-hidden"]
 
 
@@ -79,7 +91,7 @@ def require_cuda_tensorflow() -> None:
     if not tf.sysconfig.get_build_info().get("is_cuda_build", False):
         raise SystemExit(
             "deepkit: DEEPKIT_CUDA=1 but the installed TensorFlow is a CPU-only build; install "
-            "the CUDA build (`pip install 'tensorflow[and-cuda]>=2.21,<2.22'`) or drop DEEPKIT_CUDA"
+            f"the CUDA build (`pip install '{tensorflow_range('gpu')}'`) or drop DEEPKIT_CUDA"
         )
 
 

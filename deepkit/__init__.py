@@ -4,7 +4,8 @@ Importing the package is cheap: TensorFlow and the op library load only when an 
 first used (deepkit.ops).
 """
 
-__version__ = "0.3.0"
+# The one place the version is written (pyproject.toml, the C API and frozen models read it).
+__version__ = "0.4.0"
 
 
 def __getattr__(name: str):

@@ -43,6 +43,7 @@ COMMANDS = {
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The `deepkit` parser with one sub-parser per command of COMMANDS."""
     parser = argparse.ArgumentParser(prog="deepkit", description="Deep Potential toolkit")
     parser.add_argument("--version", action="version", version=f"deepkit {__version__}")
     parser.add_argument(
@@ -71,6 +72,7 @@ def _quiet_tensorflow() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; input errors print one line and return 2 (`--debug`: traceback)."""
     args = build_parser().parse_args(argv)
     # Large buffers stay pooled between steps (see BENCHMARKS.md); users may override.
     os.environ.setdefault("TF_CPU_ALLOCATOR_USE_BFC", "true")

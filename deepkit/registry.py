@@ -23,7 +23,7 @@ class Registry:
     """Classes by input name. Each class declares `name`, `doc`, `schema` and optionally
     `aliases` (older DeePMD-kit names)."""
 
-    def __init__(self, what: str, package: str):
+    def __init__(self, what: str, package: str) -> None:
         self.what, self.package = what, package  # e.g. "model.descriptor", "deepkit.descriptor"
         self._classes: dict[str, type] = {}
 
@@ -41,6 +41,7 @@ class Registry:
         return {name: cls for name, cls in self._classes.items() if cls.name == name}
 
     def get(self, name: str) -> type:
+        """The class registered as `name` (or an alias); InputError with the closest name."""
         self.classes()
         if name not in self._classes:
             close = difflib.get_close_matches(name, list(self._classes), n=1)
@@ -55,7 +56,7 @@ class Registry:
 
         made: list = []
 
-        def build():
+        def build() -> Any:
             if not made:
                 classes = self.classes()
                 made.append(

@@ -27,11 +27,13 @@ def library_dir() -> Path:
 
 
 def include_dir() -> Path:
+    """The folder holding deepkit_c.h."""
     library_dir()
     return HERE / "include"
 
 
 def cflags() -> str:
+    """Compiler flags: the include path of deepkit_c.h."""
     return f"-I{include_dir()}"
 
 

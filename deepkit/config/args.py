@@ -148,6 +148,7 @@ def normalize_group(raw: Any, group: Group, path: str) -> dict:
 
 
 def normalize_variant(raw: Any, variants: Variants, path: str) -> dict:
+    """raw normalised against the variant its "type" names (or the default one)."""
     if not isinstance(raw, dict):
         raise InputError(f"{path}: expected a mapping of keys, got {type(raw).__name__}")
     kind = raw.get(variants.flag, variants.default)
@@ -173,6 +174,7 @@ def normalize_variant(raw: Any, variants: Variants, path: str) -> dict:
 
 
 def normalize_value(value: Any, arg: Arg, path: str) -> Any:
+    """One key's value checked against its Arg: type, nested group or variants, check."""
     if not _type_ok(value, arg.dtype):
         raise InputError(f"{path}: expected {arg.dtype}, got {value!r}")
     value = _as_float(value, arg.dtype)
@@ -191,18 +193,22 @@ def normalize_value(value: Any, arg: Arg, path: str) -> Any:
 
 # Small reusable checks.
 def positive(value) -> str | None:
+    """Check: value > 0."""
     return None if value is None or value > 0 else "must be positive"
 
 
 def non_negative(value) -> str | None:
+    """Check: value >= 0."""
     return None if value is None or value >= 0 else "must be >= 0"
 
 
 def one_of(*options: str) -> Callable[[Any], str | None]:
+    """Check: value is one of `options`."""
     return lambda value: None if value in options else f"must be one of {', '.join(options)}"
 
 
 def all_positive(value) -> str | None:
+    """Check: every entry of a list is > 0."""
     return None if all(v > 0 for v in value) else "every entry must be positive"
 
 
@@ -214,6 +220,7 @@ def _default_text(arg: Arg) -> str:
 
 
 def group_markdown(group: Group, path: str, depth: int = 0) -> list[str]:
+    """Markdown lines documenting every key of `group` under `path`."""
     lines = []
     indent = "  " * depth
     for arg in group.args:
@@ -232,6 +239,7 @@ def group_markdown(group: Group, path: str, depth: int = 0) -> list[str]:
 
 
 def variants_markdown(variants: Variants, path: str, depth: int) -> list[str]:
+    """Markdown lines documenting each variant and its keys."""
     indent = "  " * depth
     default = f", default `{variants.default}`" if variants.default else ""
     lines = [

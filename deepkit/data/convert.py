@@ -92,6 +92,7 @@ def frames_to_systems(frames: Sequence, type_map: list[str] | None = None) -> li
 
 
 def write_npy(system: dict, path: Path) -> None:
+    """One system (frames_to_systems) as a DeePMD npy folder at `path`."""
     path.mkdir(parents=True, exist_ok=True)
     (path / "type.raw").write_text("".join(f"{t}\n" for t in system["atype"]))
     (path / "type_map.raw").write_text("".join(f"{e}\n" for e in system["type_map"]))
@@ -108,6 +109,7 @@ def write_npy(system: dict, path: Path) -> None:
 
 
 def write_hdf5(systems: Sequence[dict], file: Path) -> None:
+    """Systems as groups of one DeePMD HDF5 file."""
     import h5py
 
     with h5py.File(file, "w") as h5:

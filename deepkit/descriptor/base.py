@@ -18,14 +18,19 @@ and an instance provides
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from deepkit.config.args import Group
 from deepkit.errors import InputError
 from deepkit.registry import DESCRIPTORS
+
+if TYPE_CHECKING:
+    from deepkit.data.system import System
+    from deepkit.tfenv import tf
 
 
 @dataclass(frozen=True)
@@ -90,7 +95,9 @@ class Descriptor(ABC):
         """Width of the descriptor of one atom."""
 
     @abstractmethod
-    def compute_input_stats(self, systems, type_map, max_frames: int, protect: float) -> None:
+    def compute_input_stats(
+        self, systems: Sequence[System], type_map: list[str], max_frames: int, protect: float
+    ) -> None:
         """Statistics (e.g. env-mat normalisation) from the training data, before build()."""
 
     @abstractmethod
@@ -102,11 +109,18 @@ class Descriptor(ABC):
         """Take the statistics back from constants by name (a frozen model at `where`)."""
 
     @abstractmethod
-    def build(self, coord, atype, box) -> DescriptorOut:
+    def build(self, coord: tf.Tensor, atype: tf.Tensor, box: tf.Tensor) -> DescriptorOut:
         """coord (nf, natoms, 3), atype (nf, natoms), box (nf, 9)."""
 
     @abstractmethod
-    def build_external(self, coord, atype, nloc, offsets, neighbors) -> DescriptorOut:
+    def build_external(
+        self,
+        coord: tf.Tensor,
+        atype: tf.Tensor,
+        nloc: tf.Tensor,
+        offsets: tf.Tensor,
+        neighbors: tf.Tensor,
+    ) -> DescriptorOut:
         """The same from a caller's neighbour list (ops.external_neighbor_list): coord
         (nf, nall, 3), atype (nf, nall), local atoms first; d covers the nloc local atoms."""
 

@@ -15,6 +15,8 @@ from deepkit.tfenv import tf
 
 @DESCRIPTORS.register
 class SeE2A(SmoothEmbedding):
+    """se_e2_a: G (embedding of s(r)) contracted with the full rows (s, sx/r, sy/r, sz/r)."""
+
     name = "se_e2_a"
     aliases = ("se_a",)
     doc = "smooth edition, two-body embedding, full radial and angular information"

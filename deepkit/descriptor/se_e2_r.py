@@ -13,6 +13,8 @@ from deepkit.tfenv import tf
 
 @DESCRIPTORS.register
 class SeE2R(SmoothEmbedding):
+    """se_e2_r: the embedding of s(r) summed over neighbours."""
+
     name = "se_e2_r"
     aliases = ("se_r",)
     doc = "smooth edition, two-body embedding, radial information only"

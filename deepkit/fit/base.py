@@ -5,10 +5,15 @@ with `@FITTINGS.register` (deepkit/fit/__init__.py imports each module once)."""
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import ClassVar
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, ClassVar
 
 from deepkit.config.args import Group
 from deepkit.registry import FITTINGS
+
+if TYPE_CHECKING:
+    from deepkit.data.system import System
+    from deepkit.tfenv import tf
 
 
 def make_fitting(params: dict, ntypes: int) -> Fitting:
@@ -36,9 +41,15 @@ class Fitting(ABC):
         """Cross-key checks of normalised params; InputError names the key under `path`."""
 
     @abstractmethod
-    def compute_statistics(self, systems, type_map) -> None:
+    def compute_statistics(self, systems: Sequence[System], type_map: list[str]) -> None:
         """Output bias and parameter normalisation from the training data."""
 
     @abstractmethod
-    def build(self, descriptor, atype, fparam=None, aparam=None):
+    def build(
+        self,
+        descriptor: tf.Tensor,
+        atype: tf.Tensor,
+        fparam: tf.Tensor | None = None,
+        aparam: tf.Tensor | None = None,
+    ) -> tf.Tensor:
         """descriptor (nf * natoms, dim), atype (nf, natoms) -> per-atom outputs."""

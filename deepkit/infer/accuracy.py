@@ -101,6 +101,7 @@ def write_details(prefix: str, name: str, result: dict) -> None:
 
 
 def parity_plot(results: list[dict], path: str) -> None:
+    """Energy-per-atom and force parity plots of evaluate_system results, as a PNG."""
     import matplotlib
 
     matplotlib.use("Agg")

@@ -26,7 +26,7 @@ class Loss(ABC):
     doc: ClassVar[str]
     schema: ClassVar[Group]
 
-    def __init__(self, params: dict, start_lr: float):
+    def __init__(self, params: dict, start_lr: float) -> None:
         self.params, self.start_lr = params, start_lr
 
     @abstractmethod

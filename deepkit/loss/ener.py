@@ -55,6 +55,8 @@ LOSS_ENER = Group(
 
 @LOSSES.register
 class EnergyLoss(Loss):
+    """DeePMD-kit's "ener" loss (the module docstring has the formula)."""
+
     name = "ener"
     doc = "energy, force, virial and atomic-energy errors"
     schema = LOSS_ENER

@@ -18,11 +18,13 @@ it makes (Fitting.model_type), and make_model builds it.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
 
+from deepkit.data.system import System
 from deepkit.errors import InputError
 from deepkit.model import names
 from deepkit.registry import FITTINGS, MODELS
@@ -42,11 +44,13 @@ class Label:
     node: str
 
     def placeholder_shape(self) -> list:
+        """The placeholder's shape: (nf,), (nf, width) or (nf, natoms * width)."""
         if self.per_atom:
             return [None, None]  # (nf, natoms * width)
         return [None] if self.width == 1 else [None, self.width]
 
     def feed_shape(self, nframes: int, natoms: int) -> tuple[int, ...]:
+        """The shape a batch's array is fed in."""
         if self.per_atom:
             return (nframes, natoms * self.width)
         return (nframes,) if self.width == 1 else (nframes, self.width)
@@ -85,7 +89,7 @@ class Model(ABC):
         return self.name
 
     @abstractmethod
-    def compute_statistics(self, systems, frames_per_system: int) -> None:
+    def compute_statistics(self, systems: Sequence[System], frames_per_system: int) -> None:
         """Statistics of the descriptor and fitting from the training systems."""
 
     @abstractmethod
@@ -93,7 +97,7 @@ class Model(ABC):
         """The model's inputs by role, on their names.py nodes."""
 
     @abstractmethod
-    def build(self, **inputs) -> dict:
+    def build(self, **inputs: tf.Tensor) -> dict:
         """The outputs by role from the placeholders()."""
 
     @abstractmethod

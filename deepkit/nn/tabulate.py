@@ -75,6 +75,8 @@ ACTIVATION_DERIVATIVES = {
 
 @dataclass
 class Layer:
+    """One dense layer of an embedding net, read from a frozen model."""
+
     matrix: np.ndarray  # (fan_in, width)
     bias: np.ndarray  # (width,)
     idt: np.ndarray | None  # (width,) with resnet_dt
@@ -132,6 +134,8 @@ def quintic_coefficients(f0, g0, c0, f1, g1, c1, h):
 
 @dataclass
 class Table:
+    """A tabulated net: quintic coefficients per interval and the table's bounds."""
+
     coefficients: np.ndarray  # (intervals, 6, width), the layout op_src/lib/tabulate.h reads
     info: np.ndarray  # (7,) lower, upper, upper_ext, step, step_ext, n_inner, n_ext
 

@@ -9,6 +9,7 @@ from deepkit.tfenv import tf
 
 
 def decay_rate(start_lr: float, stop_lr: float, decay_steps: int, numb_steps: int) -> float:
+    """The factor per decay_steps that takes start_lr to stop_lr at numb_steps."""
     decay_steps = min(decay_steps, numb_steps)
     return float(np.exp(np.log(stop_lr / start_lr) / (numb_steps / decay_steps)))
 

@@ -4,8 +4,13 @@ files) into System objects."""
 from __future__ import annotations
 
 import glob
+import hashlib
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
+from deepkit.data.ase_frames import frames_to_systems, read_ase_frames, write_npy
 from deepkit.data.system import H5System, NpySystem, System
 from deepkit.errors import InputError
 
@@ -70,9 +75,28 @@ def expand_systems(spec: str | list[str], base: Path | None = None) -> list[Syst
         elif path.suffix in HDF5_SUFFIXES and path.is_file():
             systems += _h5_systems(path)
         elif path.is_file():
-            from deepkit.data.convert import cached_npy_systems
-
             systems += cached_npy_systems(path)
         else:
             raise InputError(f"systems: {item!r} does not exist")
     return systems
+
+
+def cached_npy_systems(path: Path):
+    """NpySystems converted from a file ASE reads, kept in $DEEPKIT_CACHE (default
+    ~/.cache/deepkit) under a key of the file's path, size and modification time."""
+    stat = path.stat()
+    key = hashlib.sha1(f"{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[
+        :16
+    ]
+    root = Path(os.environ.get("DEEPKIT_CACHE", Path.home() / ".cache" / "deepkit")) / "converted"
+    target = root / f"{path.stem}-{key}"
+    if not target.exists():
+        root.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=root, prefix=".converting-"))
+        try:
+            for system in frames_to_systems(read_ase_frames(path)):
+                write_npy(system, tmp / system["name"])
+            os.replace(tmp, target)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return expand_systems(str(target))

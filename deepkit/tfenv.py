@@ -9,6 +9,11 @@ sent to a temporary file; afterwards every line is written back except absl reco
 TF_CPP_MIN_LOG_LEVEL, which defaults to 2 (errors and worse shown), as in the C API.
 Set TF_CPP_MIN_LOG_LEVEL=0 (or pass `--debug` to the command) to see everything.
 Numerics are untouched: oneDNN stays TensorFlow's (and the user's) choice.
+
+The import happens on first use: `tf` and `v1` (tf.compat.v1) stand in for the modules
+until an attribute is read, so importing deepkit's modules, reading and checking an input
+(the schema comes from the registered classes) costs no TensorFlow import; `load()` imports
+it explicitly (e.g. before Horovod, which imports TensorFlow itself).
 """
 
 from __future__ import annotations
@@ -18,9 +23,11 @@ import os
 import re
 import sys
 import tempfile
-from collections.abc import Iterator
+import types
+from collections.abc import Callable, Iterator
+from typing import Any
 
-__all__ = ["chrome_trace", "filter_startup_log", "tf"]
+__all__ = ["chrome_trace", "filter_startup_log", "load", "tf", "v1"]
 
 _ABSL_PREAMBLE = "WARNING: All log messages before absl::InitializeLog() is called"
 # absl's record prefix: severity letter, MMDD, time, thread id, file:line]
@@ -92,7 +99,28 @@ def _import_tensorflow():
     return tensorflow
 
 
-tf = _import_tensorflow()
+class _OnFirstUse(types.ModuleType):
+    """Stands in for a module that `load` returns, loading it when an attribute is read."""
+
+    def __init__(self, name: str, load: Callable[[], types.ModuleType]) -> None:
+        super().__init__(name)
+        self._load, self._module = load, None
+
+    def __getattr__(self, attr: str) -> Any:
+        if attr.startswith("__") and attr != "__version__":  # inspect / pytest probes
+            raise AttributeError(attr)
+        if self._module is None:
+            self._module = self._load()
+        return getattr(self._module, attr)
+
+
+def load() -> types.ModuleType:
+    """TensorFlow, imported now (once, its start-up log filtered)."""
+    return _import_tensorflow()
+
+
+tf: Any = _OnFirstUse("tensorflow", load)
+v1: Any = _OnFirstUse("tensorflow.compat.v1", lambda: load().compat.v1)
 
 
 def chrome_trace(step_stats) -> str:

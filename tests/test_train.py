@@ -67,9 +67,8 @@ def test_training_writes_lcurve_checkpoints_and_input(emt_data, tmp_path):
     ]
     rows = lcurve(tmp_path / "lcurve.out")
     assert rows[:, 0].tolist() == [0, 5, 10, 15, 20]
-    np.testing.assert_allclose(
-        rows[:, -1], [1e-3 * (1e-2) ** (s // 20) for s in rows[:, 0]], rtol=0.05
-    )
+    # decay_steps 20 is not below numb_steps 20: DeePMD-kit's rule decays every step
+    np.testing.assert_allclose(rows[:, -1], [1e-3 * 0.01 ** (s / 20) for s in rows[:, 0]], rtol=0.05)
     assert (tmp_path / "model.ckpt-10.index").exists() and (
         tmp_path / "model.ckpt-20.index"
     ).exists()
@@ -222,3 +221,29 @@ def test_tensorboard_and_profiling_hooks_write_their_files(emt_data, tmp_path):
     trace = json.loads((tmp_path / "timeline.json").read_text())
     ops = {event.get("args", {}).get("op") for event in trace["traceEvents"]}
     assert "DkProdForce" in ops and "DkEnvMat" in ops  # one traced training step
+
+
+def dp_schedule(start_lr, stop_lr, decay_steps, numb_steps, step):
+    """DeePMD-kit 3.2's LearningRateExp (TensorFlow backend), written from its docs."""
+    default = 100 if numb_steps // 10 > 100 else numb_steps // 100 + 1
+    if decay_steps >= numb_steps:
+        decay_steps = default
+    rate = np.exp(np.log(stop_lr / start_lr) / (numb_steps / decay_steps))
+    return start_lr * rate ** (step // decay_steps), decay_steps
+
+
+@pytest.mark.parametrize(
+    "decay_steps, numb_steps", [(50, 300), (300, 300), (5000, 300), (5000, 20000), (20, 5)]
+)
+def test_learning_rate_follows_deepmd_kit(decay_steps, numb_steps):
+    from deepkit.train.lr import effective_decay_steps, lr_at, schedule_message
+
+    params = {"start_lr": 1e-3, "stop_lr": 3.51e-8, "decay_steps": decay_steps}
+    for step in range(0, numb_steps + 1, max(1, numb_steps // 37)):
+        expected, used = dp_schedule(1e-3, 3.51e-8, decay_steps, numb_steps, step)
+        assert lr_at(step, params, numb_steps) == pytest.approx(expected, rel=1e-12)
+    assert effective_decay_steps(decay_steps, numb_steps) == used
+    assert lr_at(numb_steps, params, numb_steps) == pytest.approx(3.51e-8, rel=1e-9)
+    message = schedule_message(params, numb_steps, 0)
+    assert message.startswith(f"start training at lr 1.00e-03 (== 1.00e-03), decay_step {used},")
+    assert ("as DeePMD-kit does" in message) == (decay_steps >= numb_steps)

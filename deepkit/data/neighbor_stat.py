@@ -68,11 +68,15 @@ def auto_sel(max_count: Sequence[int], factor: float = 1.1) -> list[int]:
     return [4 * ((int(n * factor) + 3) // 4) for n in max_count]
 
 
+def sel_from_counts(sel: str, max_count: Sequence[int]) -> list[int]:
+    """The list a sel of "auto" / "auto:F" stands for, given the neighbour counts."""
+    return auto_sel(max_count, 1.1 if sel == "auto" else float(sel[5:]))
+
+
 def resolve_sel(descriptor: dict, systems: Sequence[System], type_map: list[str]) -> list[int]:
     """The descriptor's sel, computing it from the systems when it is "auto" / "auto:F"."""
     sel = descriptor["sel"]
     if isinstance(sel, list):
         return sel
-    factor = 1.1 if sel == "auto" else float(sel[5:])
     max_count, _ = neighbor_stat(systems, type_map, descriptor["rcut"])
-    return auto_sel(max_count, factor)
+    return sel_from_counts(sel, max_count)

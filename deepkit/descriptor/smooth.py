@@ -20,10 +20,9 @@ from deepkit.nn.layers import (
     SeedSequence,
     constant_variable,
     embedding_net,
+    precision_dtype,
 )
-from deepkit.tfenv import tf
-
-v1 = tf.compat.v1
+from deepkit.tfenv import tf, v1
 
 
 def _sel(value) -> str | None:
@@ -143,7 +142,7 @@ class SmoothEmbedding(Descriptor, Tabulable):
         del env_protection  # validated to be 0 by the schema
         self.ntypes, self.sel, self.rcut, self.rcut_smth = ntypes, list(sel), rcut, rcut_smth
         self.neuron, self.activation, self.resnet_dt = list(neuron), activation_function, resnet_dt
-        self.type_one_side, self.dtype = type_one_side, PRECISIONS[precision]
+        self.type_one_side, self.dtype = type_one_side, precision_dtype(precision)
         self.trainable, self.seed = trainable, seed
         self.exclude_types = [tuple(p) for p in exclude_types]
         self.set_davg_zero = set_davg_zero

@@ -11,11 +11,16 @@ from deepkit.config.args import Arg, Group, all_positive, non_negative, one_of
 from deepkit.errors import InputError
 from deepkit.fit.base import Fitting
 from deepkit.nn.by_type import map_by_type
-from deepkit.nn.layers import ACTIVATIONS, PRECISIONS, SeedSequence, constant_variable, fitting_net
+from deepkit.nn.layers import (
+    ACTIVATIONS,
+    PRECISIONS,
+    SeedSequence,
+    constant_variable,
+    fitting_net,
+    precision_dtype,
+)
 from deepkit.registry import FITTINGS
-from deepkit.tfenv import tf
-
-v1 = tf.compat.v1
+from deepkit.tfenv import tf, v1
 
 
 def _param_stats(systems, key: str, width: int) -> tuple[np.ndarray, np.ndarray]:
@@ -112,7 +117,11 @@ class EnergyFitting(Fitting):
         numb_aparam,
     ):
         self.ntypes, self.neuron, self.activation = ntypes, list(neuron), activation_function
-        self.dtype, self.resnet_dt, self.trainable = PRECISIONS[precision], resnet_dt, trainable
+        self.dtype, self.resnet_dt, self.trainable = (
+            precision_dtype(precision),
+            resnet_dt,
+            trainable,
+        )
         self.rcond, self.seed, self.atom_ener = rcond, seed, atom_ener
         self.numb_fparam, self.numb_aparam = numb_fparam, numb_aparam
         self.bias = np.zeros(ntypes)

@@ -28,9 +28,7 @@ from deepkit.data.system import System
 from deepkit.errors import InputError
 from deepkit.model import names
 from deepkit.registry import FITTINGS, MODELS
-from deepkit.tfenv import tf
-
-v1 = tf.compat.v1
+from deepkit.tfenv import tf, v1
 
 
 @dataclass(frozen=True)
@@ -82,6 +80,9 @@ class Model(ABC):
     descriptor: Any  # deepkit.descriptor.base.Descriptor
     fitting: Any  # deepkit.fit.base.Fitting
     data_stat_nbatch: int
+    # Closest pair distance of the training data (Angstrom; <= 0 unknown), set by the
+    # trainer from its neighbour scan and kept with the model for compression.
+    min_nbor_dist: float
 
     @property
     def model_type(self) -> str:
@@ -90,7 +91,8 @@ class Model(ABC):
 
     @abstractmethod
     def compute_statistics(self, systems: Sequence[System], frames_per_system: int) -> None:
-        """Statistics of the descriptor and fitting from the training systems."""
+        """Statistics of the descriptor and fitting from the training systems (up to
+        frames_per_system frames of each)."""
 
     @abstractmethod
     def placeholders(self) -> dict:

@@ -4,9 +4,6 @@ neighbour search)."""
 
 from __future__ import annotations
 
-import numpy as np
-
-from deepkit.data.neighbor_stat import neighbor_stat
 from deepkit.descriptor.base import DescriptorOut, make_descriptor
 from deepkit.fit.base import make_fitting
 from deepkit.model import names
@@ -14,9 +11,7 @@ from deepkit.model.base import Label, Model
 from deepkit.model.derivatives import forces_and_virials, neighbor_counts
 from deepkit.nn.layers import constant_variable
 from deepkit.registry import MODELS
-from deepkit.tfenv import tf
-
-v1 = tf.compat.v1
+from deepkit.tfenv import tf, v1
 
 
 @MODELS.register
@@ -49,9 +44,6 @@ class EnergyModel(Model):
             systems, self.type_map, frames_per_system, self.data_stat_protect
         )
         self.fitting.compute_statistics(systems, self.type_map)
-
-        _, min_dist = neighbor_stat(systems, self.type_map, self.descriptor.rcut)
-        self.min_nbor_dist = min_dist if np.isfinite(min_dist) else -1.0
 
     def placeholders(self) -> dict:
         """The model's inputs (names.py); fparam / aparam only when the fitting uses them."""

@@ -49,6 +49,9 @@ DESCRIPTOR_STD = "descrpt_attr/t_std"
 
 # Training-data statistics kept with the model (non-trainable variable)
 MIN_NBOR_DIST = "train_attr/min_nbor_dist"  # float64 scalar, Angstrom; <= 0 when unknown
+# Checkpoints only (not frozen): the normalised training input (JSON string), so that a
+# checkpoint says what it is whatever the name of the input file written beside it.
+TRAIN_INPUT = "train_attr/train_input"
 
 # Compressed models: embedding-net tables, one pair of constants per net scope
 TABLE_PREFIX = "compress"  # compress/<net scope>/table (intervals, 6, width), .../info (7,)

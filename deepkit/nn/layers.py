@@ -5,23 +5,27 @@ from __future__ import annotations
 import numpy as np
 
 from deepkit import ops
-from deepkit.tfenv import tf
+from deepkit.tfenv import tf, v1
 
-v1 = tf.compat.v1
-
+# By input name; TensorFlow is looked up when a net is built, not when the schema is read.
 ACTIVATIONS = {
-    "tanh": tf.nn.tanh,
+    "tanh": lambda x: tf.nn.tanh(x),
     "gelu": lambda x: tf.nn.gelu(x, approximate=True),
     "gelu_tf": lambda x: tf.nn.gelu(x, approximate=False),
-    "relu": tf.nn.relu,
-    "relu6": tf.nn.relu6,
-    "softplus": tf.nn.softplus,
-    "sigmoid": tf.nn.sigmoid,
-    "linear": tf.identity,
-    "none": tf.identity,
+    "relu": lambda x: tf.nn.relu(x),
+    "relu6": lambda x: tf.nn.relu6(x),
+    "softplus": lambda x: tf.nn.softplus(x),
+    "sigmoid": lambda x: tf.nn.sigmoid(x),
+    "linear": lambda x: tf.identity(x),
+    "none": lambda x: tf.identity(x),
 }
 
-PRECISIONS = {"default": tf.float64, "float64": tf.float64, "float32": tf.float32}
+PRECISIONS = {"default": "float64", "float64": "float64", "float32": "float32"}
+
+
+def precision_dtype(precision: str):
+    """The TensorFlow dtype of an input's `precision` key."""
+    return getattr(tf, PRECISIONS[precision])
 
 
 def constant_variable(name: str, value):

@@ -17,13 +17,11 @@ from deepkit.train.checkpoint import checkpoint_path
 
 
 def freeze(checkpoint: str | Path, output: str | Path) -> Path:
-    """Freeze the latest checkpoint of a training folder (or a checkpoint prefix) whose
-    folder holds out.json. Written atomically; returns the output path."""
+    """Freeze the latest checkpoint of a training folder (or a checkpoint prefix). The
+    training input comes from the checkpoint (or, for deepkit 0.3 runs, the folder's
+    out.json). Written atomically; returns the output path."""
     prefix = checkpoint_path(str(checkpoint))
-    folder = Path(prefix).parent
-    if not (folder / "out.json").exists():
-        raise InputError(f"{folder}: no out.json (the normalised input deepkit train writes)")
-    config = normalize(json.loads((folder / "out.json").read_text()))
+    config = normalize(_training_input(prefix))
     model = make_model(config["model"])
     saved = {name for name, _ in tf.train.list_variables(prefix)}
     compress = _tables_from_checkpoint(model, prefix, saved)
@@ -59,3 +57,16 @@ def _tables_from_checkpoint(model, prefix: str, saved: set) -> dict | None:
     }
     step = float(next(iter(model.descriptor.tables.values())).info[3])
     return {"step": step, "check_frequency": -1, "fine_tuned": True}
+
+
+def _training_input(prefix: str) -> dict:
+    """The normalised input a checkpoint was trained with."""
+    reader = tf.train.load_checkpoint(prefix)
+    if reader.has_tensor(names.TRAIN_INPUT):
+        return json.loads(reader.get_tensor(names.TRAIN_INPUT).decode())
+    folder = Path(prefix).parent
+    if not (folder / "out.json").exists():
+        raise InputError(
+            f"{prefix}: the checkpoint holds no training input and {folder} no out.json"
+        )
+    return json.loads((folder / "out.json").read_text())

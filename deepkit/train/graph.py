@@ -3,20 +3,21 @@ rate, optimiser step and savers, built in a graph of its own."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
 from deepkit import ops
 from deepkit.loss.base import Loss, make_loss
+from deepkit.model import names
 from deepkit.model.base import Model
-from deepkit.tfenv import tf
+from deepkit.tfenv import tf, v1
 from deepkit.train.distributed import Workers
 from deepkit.train.lr import exp_learning_rate
 
-v1 = tf.compat.v1
-
-# Optimiser slots and the step are training state, not model weights (--init-model).
-_NOT_MODEL = ("Adam", "beta", "global_step")
+# Optimiser slots, the step and the run's input are training state, not model weights
+# (--init-model takes the weights only).
+_NOT_MODEL = ("Adam", "beta", "global_step", names.TRAIN_INPUT)
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ class TrainingGraph:
     broadcast: Any  # rank 0's variables to every rank; None in one process
     saver: Any  # every variable (--restart)
     model_saver: Any  # the model's variables only (--init-model)
+    train_input: Any  # names.TRAIN_INPUT: the run's normalised input, in every checkpoint
 
     def feed(self, batch: dict) -> dict:
         """A batch of data.batching.DataSystems as a feed of inputs and labels."""
@@ -64,6 +66,7 @@ def build_training_graph(
         labels = model.label_placeholders()
         outputs = model.build(**inputs)
         global_step = v1.train.get_or_create_global_step()
+        train_input = _train_input_variable(config)
         lr = exp_learning_rate(global_step, lr_params, training["numb_steps"], lr_scale)
         # Prefactors follow lr / start_lr: the scaled start, so they keep their range.
         loss = make_loss(config["loss"], lr_params["start_lr"] * lr_scale)
@@ -87,4 +90,18 @@ def build_training_graph(
             broadcast=workers.broadcast_op(),
             saver=v1.train.Saver(max_to_keep=training["max_ckpt_keep"]),
             model_saver=v1.train.Saver(var_list=model_vars),
+            train_input=train_input,
+        )
+
+
+def _train_input_variable(config: dict):
+    """The normalised input as a string variable, saved with every checkpoint (freeze reads
+    it there, whatever the output JSON was called)."""
+    scope, name = names.TRAIN_INPUT.split("/")
+    with v1.variable_scope(scope, reuse=v1.AUTO_REUSE):
+        return v1.get_variable(
+            name,
+            initializer=tf.constant(json.dumps(config)),
+            dtype=tf.string,
+            trainable=False,
         )

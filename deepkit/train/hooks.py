@@ -13,6 +13,7 @@ The loop (trainer.Trainer._loop) calls, for every hook in order:
 from __future__ import annotations
 
 import json
+import os
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -25,12 +26,10 @@ from deepkit.atomic_file import write_atomic
 from deepkit.compress import TableOverflowWarning
 from deepkit.data import DataSystems
 from deepkit.descriptor.env_mat import NeighborOverflowWarning
-from deepkit.tfenv import chrome_trace, tf
+from deepkit.tfenv import chrome_trace, v1
 from deepkit.train.graph import TrainingGraph
 from deepkit.train.lcurve import LearningCurve
 from deepkit.train.lr import lr_at
-
-v1 = tf.compat.v1
 
 
 @dataclass
@@ -124,6 +123,11 @@ class LearningCurveHook(Hook):
         if self.valid_data is not None:
             valid = evaluate(run, self.valid_data, run.training["validation_data"]["numb_btch"])
         self.curve.write(step, train, valid, run.lr(step))
+        if run.training["disp_training"]:  # the row on the terminal too, as DeePMD-kit does
+            for kind, values in (("trn", train), ("val", valid)):
+                if values is not None:
+                    errors = ", ".join(f"{m} = {values[m]:.2e}" for m in self.curve.metrics)
+                    run.log(f"batch {step:7d}: {kind}: {errors}, lr = {run.lr(step):.2e}")
 
 
 def evaluate(run: RunState, data: DataSystems, nbatch: int) -> dict:
@@ -175,7 +179,21 @@ class CheckpointHook(Hook):
     @staticmethod
     def _save(run: RunState, step: int) -> str:
         prefix = str(run.out_dir / run.training["save_ckpt"])
-        return run.graph.saver.save(run.sess, prefix, global_step=step)
+        path = run.graph.saver.save(run.sess, prefix, global_step=step)
+        link_latest(Path(path), Path(prefix))
+        return path
+
+
+def link_latest(checkpoint: Path, prefix: Path) -> None:
+    """PREFIX.index, PREFIX.meta, PREFIX.data-* as links to the files of `checkpoint`
+    (PREFIX-STEP), as DeePMD-kit makes them: `model.ckpt` names the latest checkpoint. Each
+    link is replaced atomically."""
+    for target in checkpoint.parent.glob(f"{checkpoint.name}.*"):
+        link = prefix.parent / (prefix.name + target.name[len(checkpoint.name) :])
+        temporary = link.with_name(f".{link.name}.tmp")
+        temporary.unlink(missing_ok=True)
+        temporary.symlink_to(target.name)
+        os.replace(temporary, link)
 
 
 class NeighborOverflowHook(Hook):

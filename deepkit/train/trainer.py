@@ -9,12 +9,12 @@ import numpy as np
 
 from deepkit.config import write_json
 from deepkit.data import DataSystems, SetCache, expand_systems
-from deepkit.data.neighbor_stat import resolve_sel
+from deepkit.data.neighbor_stat import neighbor_stat, sel_from_counts
 from deepkit.errors import InputError
 from deepkit.model import names
 from deepkit.model.base import make_model
 from deepkit.model.frozen import load_variables, read_constants, restore_model, train_input
-from deepkit.tfenv import tf
+from deepkit.tfenv import v1
 from deepkit.train.checkpoint import checkpoint_path
 from deepkit.train.distributed import Workers
 from deepkit.train.graph import TrainingGraph, build_training_graph
@@ -30,11 +30,17 @@ from deepkit.train.hooks import (
     TensorBoardHook,
     table_check_frequency,
 )
-
-v1 = tf.compat.v1
+from deepkit.train.lr import schedule_message
 
 # Not taken from a frozen model by --init-frz-model: training state and data statistics.
-_FROZEN_SKIP = ("Adam", "beta1_power", "beta2_power", "global_step", names.MIN_NBOR_DIST)
+_FROZEN_SKIP = (
+    "Adam",
+    "beta1_power",
+    "beta2_power",
+    "global_step",
+    names.MIN_NBOR_DIST,
+    names.TRAIN_INPUT,
+)
 
 
 class Trainer:
@@ -57,9 +63,16 @@ class Trainer:
         inter_threads: int = 0,
         log=print,
         log_all_ranks: bool = False,
+        out_json: str = "out.json",
+        force: bool = False,
+        skip_neighbor_stat: bool = False,
     ):
         self.config = copy.deepcopy(config)
         self.out_dir, self.log = Path(out_dir), log
+        self.out_json = out_json  # name of the normalised input written to out_dir
+        self.force = force  # a fresh run may overwrite a previous one in out_dir
+        self.skip_neighbor_stat = skip_neighbor_stat
+        self.min_nbor_dist = -1.0  # from the neighbour scan; <= 0: unknown
         self.input_dir = input_dir
         self.threads = (intra_threads, inter_threads)
         self.training = self.config["training"]
@@ -69,15 +82,13 @@ class Trainer:
         self.log_all_ranks = log_all_ranks  # --mpi-log workers
 
     # -- set-up ---------------------------------------------------------------------
-    def _data(self) -> None:
+    def _data(self, fresh: bool) -> None:
         type_map = self.config["model"]["type_map"]
         cache = SetCache()
-        train = self.training["training_data"]
+        train, valid = self.training["training_data"], self.training["validation_data"]
         systems = expand_systems(train["systems"], self.input_dir)
-        descriptor = self.config["model"]["descriptor"]
-        if not isinstance(descriptor["sel"], list):
-            descriptor["sel"] = resolve_sel(descriptor, systems, type_map)
-            self.log(f"sel {descriptor['sel']} (from the training data)")
+        valid_systems = None if valid is None else expand_systems(valid["systems"], self.input_dir)
+        self._neighbor_scan(systems, need_min_dist=fresh and self.frozen is None)
         seed = self.training["seed"]
         self.train_data = DataSystems(
             systems,
@@ -89,11 +100,10 @@ class Trainer:
             rank=self.workers.rank,
             cache=cache,
         )
-        valid = self.training["validation_data"]
         self.valid_data = None
         if valid is not None:
             self.valid_data = DataSystems(
-                expand_systems(valid["systems"], self.input_dir),
+                valid_systems,
                 type_map,
                 valid["batch_size"],
                 valid["sys_probs"],
@@ -102,6 +112,28 @@ class Trainer:
                 rank=self.workers.rank,
                 cache=cache,
             )
+
+    def _neighbor_scan(self, systems, need_min_dist: bool) -> None:
+        """One pass over the training data for sel "auto" and the closest pair distance
+        (kept with the model for compression), unless --skip-neighbor-stat."""
+        descriptor = self.config["model"]["descriptor"]
+        auto = not isinstance(descriptor["sel"], list)
+        if self.skip_neighbor_stat:
+            if auto:
+                raise InputError(
+                    f"model.descriptor.sel: {descriptor['sel']!r} needs the neighbour "
+                    "statistics of the training data: drop --skip-neighbor-stat or give sel"
+                )
+            return
+        if not (auto or need_min_dist):
+            return
+        max_count, min_dist = neighbor_stat(
+            systems, self.config["model"]["type_map"], descriptor["rcut"]
+        )
+        self.min_nbor_dist = min_dist if np.isfinite(min_dist) else -1.0
+        if auto:
+            descriptor["sel"] = sel_from_counts(descriptor["sel"], max_count)
+            self.log(f"sel {descriptor['sel']} (from the training data)")
 
     def _frozen_start(self, path: str) -> None:
         """--init-frz-model: the frozen model's descriptor (and tables) replace the input's;
@@ -126,6 +158,7 @@ class Trainer:
                 f"{len(self.train_data.systems)} training systems"
             )
             model.compute_statistics(self.train_data.systems, frames)
+            model.min_nbor_dist = self.min_nbor_dist
         return model
 
     def _hooks(self, graph: TrainingGraph, append: bool) -> list[Hook]:
@@ -178,13 +211,19 @@ class Trainer:
                 f"{batch} per rank), gradients averaged; learning rate x{self.lr_scale:g} "
                 f"(scale_by_worker {self.config['learning_rate']['scale_by_worker']})"
             )
+        if restart is None and self.workers.is_root:
+            self._check_fresh_folder()
         if init_frz_model:
             self._frozen_start(init_frz_model)
-        self._data()
+        fresh = restart is None and init_model is None
+        self._data(fresh)
         if self.workers.is_root:
+            self.log(systems_table("training", self.train_data))
+            if self.valid_data is not None:
+                self.log(systems_table("validation", self.valid_data))
             self.out_dir.mkdir(parents=True, exist_ok=True)
-            write_json(self.config, self.out_dir / "out.json")
-        model = self._model(compute_stats=restart is None and init_model is None)
+            write_json(self.config, self.out_dir / self.out_json)
+        model = self._model(compute_stats=fresh)
         # deepkit's AVX2 products train faster on CPUs that have them (ops.cpu_products);
         # frozen models are built again with TensorFlow's and pick theirs when loaded.
         graph = build_training_graph(
@@ -198,9 +237,14 @@ class Trainer:
         with v1.Session(graph=graph.graph, config=session_config) as sess:
             sess.run(graph.init)
             if restart:
-                graph.saver.restore(sess, checkpoint_path(restart))
+                path = checkpoint_path(restart)
+                graph.saver.restore(sess, path)
+                sess.run(graph.train_input.initializer)  # this run's input, not the saved one
+                self.log(f"restart from {path} at step {int(sess.run(graph.global_step))}")
             elif init_model:
-                graph.model_saver.restore(sess, checkpoint_path(init_model))
+                path = checkpoint_path(init_model)
+                graph.model_saver.restore(sess, path)
+                self.log(f"weights from {path}; training starts at step 0")
             elif self.frozen is not None:
                 path, consts = self.frozen
                 count = load_variables(sess, consts, path, skip=_FROZEN_SKIP)
@@ -210,8 +254,31 @@ class Trainer:
             self._loop(sess, graph, append=restart is not None)
             self._check_ranks_agree(sess)
 
+    def _check_fresh_folder(self) -> None:
+        """A fresh run does not write into a previous run's folder unless --force."""
+        if self.force or not self.out_dir.is_dir():
+            return
+        prefix = self.training["save_ckpt"]
+        old = [
+            p.name
+            for p in sorted(self.out_dir.iterdir())
+            if p.name in ("checkpoint", self.training["disp_file"])
+            or (p.name.startswith(f"{prefix}-") and p.name.endswith(".index"))
+        ]
+        if old:
+            raise InputError(
+                f"{self.out_dir}: holds a previous run ({', '.join(old[:3])}); continue it with "
+                "--restart, write elsewhere with -o, or overwrite it with --force"
+            )
+
     def _loop(self, sess, graph: TrainingGraph, append: bool) -> None:
         step = int(sess.run(graph.global_step))
+        if self.workers.is_root:
+            self.log(
+                schedule_message(
+                    self.config["learning_rate"], self.training["numb_steps"], step, self.lr_scale
+                )
+            )
         run = RunState(
             sess=sess,
             graph=graph,
@@ -261,3 +328,21 @@ class Trainer:
         self.log(
             f"weights identical on all {self.workers.size} ranks (fingerprint {every[0]:.12g})"
         )
+
+
+def systems_table(kind: str, data: DataSystems) -> str:
+    """DeePMD-kit's table of the systems a run reads: natoms, batch size, batches, probability
+    and periodicity of each."""
+    width = max(38, *(len(s.path) for s in data.systems))
+    lines = [
+        f"{kind} data with {len(data.systems)} system(s):",
+        f"{'system':>{width}} {'natoms':>8} {'bch_sz':>8} {'n_bch':>8} {'prob':>8} {'pbc':>4}",
+    ]
+    for system, batch, nbatch, prob in zip(
+        data.systems, data.batch_size, data.nbatches, data.probs, strict=True
+    ):
+        pbc = "F" if system.nopbc else "T"
+        lines.append(
+            f"{system.path:>{width}} {system.natoms:>8} {batch:>8} {nbatch:>8} {prob:>8.3f} {pbc:>4}"
+        )
+    return "\n".join(lines)

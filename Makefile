@@ -30,7 +30,7 @@ $(HOROVOD_STAMP): $(STAMP) tools/install_horovod.sh
 
 example: install
 	test -d examples/aluminium/data || $(BIN)/python tools/make_al_data.py examples/aluminium/data
-	cd examples/aluminium && $(abspath $(BIN))/deepkit train input.json -o run
+	cd examples/aluminium && $(abspath $(BIN))/deepkit train input.json -o run --force
 
 test: install horovod
 	$(BIN)/ruff check deepkit tests tools examples setup.py

@@ -82,7 +82,7 @@ def run(command: list[str], cwd: Path) -> subprocess.CompletedProcess:
 
 def horovodrun(root: Path, args: str) -> subprocess.CompletedProcess:
     """Two ranks; each trains into run_<its rank> so that a rank > 0 writing shows."""
-    shell = f"exec {BIN / 'deepkit'} train {args} -o run_$HOROVOD_RANK"
+    shell = f"exec {BIN / 'deepkit'} train {args} -o run_$HOROVOD_RANK --force"
     command = [str(HOROVODRUN), "-np", "2", "-H", "localhost:2", "--gloo", "sh", "-c", shell]
     return run(command, root)
 

@@ -86,9 +86,12 @@ def build_training_graph(
             lr=lr,
             global_step=global_step,
             train_op=train_op,
-            init=v1.global_variables_initializer(),
+            init=tf.group(v1.global_variables_initializer(), train_input.initializer),
             broadcast=workers.broadcast_op(),
-            saver=v1.train.Saver(max_to_keep=training["max_ckpt_keep"]),
+            saver=v1.train.Saver(
+                var_list=[*v1.global_variables(), train_input],
+                max_to_keep=training["max_ckpt_keep"],
+            ),
             model_saver=v1.train.Saver(var_list=model_vars),
             train_input=train_input,
         )
@@ -96,7 +99,8 @@ def build_training_graph(
 
 def _train_input_variable(config: dict):
     """The normalised input as a string variable, saved with every checkpoint (freeze reads
-    it there, whatever the output JSON was called)."""
+    it there, whatever the output JSON was called). Kept out of the global variables:
+    Horovod broadcasts those and takes no strings, and every rank has the input anyway."""
     scope, name = names.TRAIN_INPUT.split("/")
     with v1.variable_scope(scope, reuse=v1.AUTO_REUSE):
         return v1.get_variable(
@@ -104,4 +108,5 @@ def _train_input_variable(config: dict):
             initializer=tf.constant(json.dumps(config)),
             dtype=tf.string,
             trainable=False,
+            collections=[],
         )

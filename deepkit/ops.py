@@ -8,7 +8,10 @@ neighbour list), nnei = sum(sel), ncomp = 4 (se_e2_a) or 1 (se_e2_r).
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
+import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,6 +19,9 @@ from pathlib import Path
 from deepkit.tfenv import tf
 
 __all__ = [
+    "cpu_has_avx2_fma",
+    "cpu_products",
+    "cpu_products_preferred",
     "env_mat",
     "error_text",
     "external_neighbor_list",
@@ -119,8 +125,14 @@ def tabulate_fusion(table, info, x, rows):
     return op_library().dk_tabulate_fusion(table, info, x, rows)
 
 
+# Whether ops.matmul builds DkMatMul / DkBatchMatMul: set by cpu_products, per thread.
+_CPU_PRODUCTS = contextvars.ContextVar("deepkit_cpu_products", default=False)
+
+
 @functools.cache
-def _cpu_has_avx2_fma() -> bool:
+def cpu_has_avx2_fma() -> bool:
+    """Whether this CPU has AVX2 and FMA, which DkMatMul / DkBatchMatMul are compiled for
+    (/proc/cpuinfo, read once; False where it cannot be read)."""
     try:
         with open("/proc/cpuinfo") as cpuinfo:
             flags = next((line.split() for line in cpuinfo if line.startswith("flags")), [])
@@ -134,15 +146,44 @@ def _gpu_present() -> bool:
     return bool(tf.config.list_physical_devices("GPU"))
 
 
+def cpu_products_preferred() -> bool:
+    """Whether float64 products should run as DkMatMul / DkBatchMatMul in this process: the
+    CPU has AVX2/FMA, TensorFlow sees no GPU (cuBLAS does the products there) and the
+    environment does not say DEEPKIT_CPU_PRODUCTS=0. cpu_products and DeepPot ask this."""
+    if os.environ.get("DEEPKIT_CPU_PRODUCTS", "").strip() == "0":
+        return False
+    return cpu_has_avx2_fma() and not _gpu_present()
+
+
+@contextlib.contextmanager
+def cpu_products(enabled: bool = True):
+    """Within the block, `matmul` builds float64 products as DkMatMul / DkBatchMatMul
+    (Eigen built for AVX2/FMA) where cpu_products_preferred() says so; tf.matmul otherwise,
+    and always outside such a block.
+
+    A graph-build-time choice for graphs that run where they are built (training): those ops
+    have no GPU kernel, so graphs that are saved to run elsewhere (freeze, compress) are built
+    without it, and DeepPot and the C API choose the products when they load them."""
+    token = _CPU_PRODUCTS.set(bool(enabled) and cpu_products_preferred())
+    try:
+        yield
+    finally:
+        _CPU_PRODUCTS.reset(token)
+
+
 def matmul(a, b, transpose_a: bool = False, transpose_b: bool = False):
     """op(a) @ op(b) for matrices (2-D) or batches of them (3-D, same batch size).
 
-    float64 on an AVX2/FMA CPU runs DkMatMul / DkBatchMatMul: Eigen's products built for
-    AVX2/FMA (the TensorFlow wheel builds its float64 MatMul for SSE only); otherwise, and
-    whenever TensorFlow sees a GPU (cuBLAS then does the products), tf.matmul.
-    Differentiable to any order."""
-    if a.dtype != tf.float64 or not _cpu_has_avx2_fma() or _gpu_present():
-        return tf.matmul(a, b, transpose_a=transpose_a, transpose_b=transpose_b)
+    TensorFlow's MatMul / BatchMatMulV2 (tf.matmul), which run on any device; float64
+    inside `cpu_products` on an AVX2/FMA CPU without a GPU: DkMatMul / DkBatchMatMul,
+    Eigen's products built for AVX2/FMA (the TensorFlow wheel builds its float64 MatMul for
+    SSE only). Differentiable to any order."""
+    if a.dtype == tf.float64 and _CPU_PRODUCTS.get():
+        return _dk_matmul(a, b, transpose_a, transpose_b)
+    return tf.matmul(a, b, transpose_a=transpose_a, transpose_b=transpose_b)
+
+
+def _dk_matmul(a, b, transpose_a: bool, transpose_b: bool):
     kernel = op_library().dk_batch_mat_mul if a.shape.rank == 3 else op_library().dk_mat_mul
     return kernel(a, b, transpose_a=transpose_a, transpose_b=transpose_b)
 
@@ -152,13 +193,15 @@ def matmul(a, b, transpose_a: bool = False, transpose_b: bool = False):
 def _matmul_grad(op, grad):
     a, b = op.inputs
     ta, tb = op.get_attr("transpose_a"), op.get_attr("transpose_b")
+    # The products of a Dk product's gradient are Dk products too, whatever the context the
+    # gradient is built in: the graph's author chose them with the forward product.
     if not ta and not tb:
-        return matmul(grad, b, transpose_b=True), matmul(a, grad, transpose_a=True)
+        return _dk_matmul(grad, b, False, True), _dk_matmul(a, grad, True, False)
     if ta and not tb:
-        return matmul(b, grad, transpose_b=True), matmul(a, grad)
+        return _dk_matmul(b, grad, False, True), _dk_matmul(a, grad, False, False)
     if not ta and tb:
-        return matmul(grad, b), matmul(grad, a, transpose_a=True)
-    return matmul(b, grad, True, True), matmul(grad, a, True, True)
+        return _dk_matmul(grad, b, False, False), _dk_matmul(grad, a, True, False)
+    return _dk_matmul(b, grad, True, True), _dk_matmul(grad, a, True, True)
 
 
 tf.no_gradient("DkNeighborList")

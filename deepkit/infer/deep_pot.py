@@ -30,18 +30,23 @@ class DeepPot:
     ):
         from deepkit import ops
         from deepkit.model import names
-        from deepkit.model.frozen import read_graph_def
+        from deepkit.model.frozen import read_graph_def, specialise_for_cpu
         from deepkit.tfenv import tf
 
         ops.op_library()  # the graph uses deepkit's ops
         path = Path(model)
         graph_def = read_graph_def(path)
-        self.graph = tf.Graph()
-        with self.graph.as_default():
-            try:
-                tf.graph_util.import_graph_def(graph_def, name="")
-            except ValueError as err:
-                raise InputError(f"{path}: not a deepkit model ({err})") from None
+        # AVX2 products where this CPU has them; the model as frozen if they do not import.
+        candidates = [specialise_for_cpu(graph_def)] if ops.cpu_products_preferred() else []
+        for candidate in (*candidates, graph_def):
+            self.graph = tf.Graph()
+            with self.graph.as_default():
+                try:
+                    tf.graph_util.import_graph_def(candidate, name="")
+                    break
+                except ValueError as err:
+                    if candidate is graph_def:
+                        raise InputError(f"{path}: not a deepkit model ({err})") from None
         tensor = lambda name: self.graph.get_tensor_by_name(f"{name}:0")
         config = tf.compat.v1.ConfigProto(
             intra_op_parallelism_threads=intra_threads, inter_op_parallelism_threads=inter_threads

@@ -133,3 +133,69 @@ def _has_op(graph, name: str) -> bool:
     except KeyError:
         return False
     return True
+
+
+# specialise_for_cpu: TensorFlow's product -> (deepkit's, its attrs from TensorFlow's, the
+# attrs that give TensorFlow's element types). The Dk ops declare transpose_a / transpose_b
+# only; TensorFlow's gradient hints (grad_*) are dropped, its internal attrs (_class) kept.
+_CPU_PRODUCTS = {
+    "MatMul": ("DkMatMul", {"transpose_a": "transpose_a", "transpose_b": "transpose_b"}, ("T",)),
+    "BatchMatMul": ("DkBatchMatMul", {"adj_x": "transpose_a", "adj_y": "transpose_b"}, ("T",)),
+    "BatchMatMulV2": ("DkBatchMatMul", {"adj_x": "transpose_a", "adj_y": "transpose_b"}, ("T",)),
+    "BatchMatMulV3": (
+        "DkBatchMatMul",
+        {"adj_x": "transpose_a", "adj_y": "transpose_b"},
+        ("Ta", "Tb", "Tout"),
+    ),
+}
+_GRADIENT_HINTS = frozenset({"grad_a", "grad_b", "grad_x", "grad_y"})
+_DT_DOUBLE = 2  # types.proto
+
+
+def specialise_for_cpu(graph_def):
+    """A copy of the frozen `graph_def` whose float64 MatMul / BatchMatMul(V2, V3) nodes
+    run deepkit's DkMatMul / DkBatchMatMul (Eigen built for AVX2/FMA, no GPU kernel).
+
+    For loading on a CPU that has AVX2/FMA (deepkit.ops.cpu_products_preferred); the C API
+    does the same in op_src/capi/graph_rewrite.cc. Only nodes placed on the CPU or nowhere
+    are changed, and only where every attr is one the rewrite knows. DkBatchMatMul takes
+    3-D operands of one batch size, as every batched product deepkit builds."""
+    out = tf.compat.v1.GraphDef()
+    out.CopyFrom(graph_def)
+    for node in out.node:
+        _specialise_node(node)
+    return out
+
+
+def _specialise_node(node) -> None:
+    if node.op not in _CPU_PRODUCTS or not _on_cpu(node.device):
+        return
+    op, renamed, type_attrs = _CPU_PRODUCTS[node.op]
+    known = renamed.keys() | set(type_attrs) | _GRADIENT_HINTS
+    if any(key not in known and not key.startswith("_") for key in node.attr):
+        return  # an attr from a later TensorFlow: leave the node as it is
+    if not all(_is_double(node.attr, key) for key in type_attrs):
+        return
+    for key in (*type_attrs, *(_GRADIENT_HINTS & node.attr.keys())):
+        del node.attr[key]
+    for old, new in renamed.items():
+        if old in node.attr and old != new:
+            node.attr[new].CopyFrom(node.attr[old])
+            del node.attr[old]
+    node.op = op
+
+
+def _on_cpu(device: str) -> bool:
+    """Placed nowhere ("") or on a CPU ("/device:CPU:0", "/job:.../device:CPU:0", "/cpu:0");
+    op_src/capi/graph_rewrite.cc reads device strings the same way."""
+    if not device:
+        return True
+    last = device.rsplit("/", 1)[-1]
+    if last.lower().startswith("device:"):
+        last = last[len("device:") :]
+    return last.split(":", 1)[0].upper() == "CPU"
+
+
+def _is_double(attrs, key: str) -> bool:
+    value = attrs.get(key)
+    return value is not None and value.WhichOneof("value") == "type" and value.type == _DT_DOUBLE

@@ -1,5 +1,6 @@
 #include "capi/session.h"
 
+#include "capi/graph_rewrite.h"
 #include "capi/startup_log.h"
 
 #include <dlfcn.h>
@@ -97,6 +98,47 @@ std::string open_libraries() {
   return "";
 }
 
+// Imports the serialized GraphDef into `graph`: false + TensorFlow's message on failure.
+bool import_graph_def(TF_Graph* graph, const std::string& bytes, std::string* error) {
+  TF_Buffer* buffer = api.TF_NewBufferFromString(bytes.data(), bytes.size());
+  TF_ImportGraphDefOptions* import = api.TF_NewImportGraphDefOptions();
+  Status status = new_status();
+  api.TF_GraphImportGraphDef(graph, buffer, import, status.get());
+  api.TF_DeleteImportGraphDefOptions(import);
+  api.TF_DeleteBuffer(buffer);
+  if (api.TF_GetCode(status.get()) == TF_OK) return true;
+  *error = first_line(api.TF_Message(status.get()));
+  return false;
+}
+
+bool lists_a_gpu(TF_Session* session) {
+  Status status = new_status();
+  TF_DeviceList* devices = api.TF_SessionListDevices(session, status.get());
+  if (api.TF_GetCode(status.get()) != TF_OK) return true;  // unknown: keep TensorFlow's products
+  bool gpu = false;
+  for (int i = 0; i < api.TF_DeviceListCount(devices); ++i) {
+    const char* type = api.TF_DeviceListType(devices, i, status.get());
+    gpu = gpu || (api.TF_GetCode(status.get()) == TF_OK && std::strcmp(type, "GPU") == 0);
+  }
+  api.TF_DeleteDeviceList(devices);
+  return gpu;
+}
+
+// Whether the model's float64 products run as deepkit's DkMatMul / DkBatchMatMul: the CPU
+// has AVX2 and FMA (what they are compiled for), the session has no GPU (cuBLAS does the
+// products there) and DEEPKIT_CPU_PRODUCTS is not 0; deepkit.ops.cpu_products_preferred.
+bool cpu_products_preferred(TF_Session* session) {
+  const char* env = std::getenv("DEEPKIT_CPU_PRODUCTS");
+  if (env != nullptr && std::strcmp(env, "0") == 0) return false;
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_cpu_init();
+  if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) return false;
+  return !lists_a_gpu(session);
+#else
+  return false;
+#endif
+}
+
 }  // namespace
 
 Tensor make_tensor(TF_DataType type, const std::vector<int64_t>& dims, const void* data) {
@@ -135,20 +177,12 @@ std::unique_ptr<Session> Session::open(const std::string& path, int intra_thread
     return nullptr;
   }
   const std::string bytes((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
-  TF_Buffer* buffer = tf().TF_NewBufferFromString(bytes.data(), bytes.size());
+  // The session comes first, on an empty graph: its devices decide the products, and it
+  // takes the imported nodes at its first run.
   TF_Graph* graph = tf().TF_NewGraph();
-  TF_ImportGraphDefOptions* import = tf().TF_NewImportGraphDefOptions();
-  Status status = new_status();
-  tf().TF_GraphImportGraphDef(graph, buffer, import, status.get());
-  tf().TF_DeleteImportGraphDefOptions(import);
-  tf().TF_DeleteBuffer(buffer);
-  if (tf().TF_GetCode(status.get()) != TF_OK) {
-    *error = path + ": not a frozen TensorFlow graph (" + first_line(tf().TF_Message(status.get())) + ")";
-    tf().TF_DeleteGraph(graph);
-    return nullptr;
-  }
   TF_SessionOptions* options = tf().TF_NewSessionOptions();
   const std::string config = thread_config(intra_threads, inter_threads);
+  Status status = new_status();
   tf().TF_SetConfig(options, config.data(), config.size(), status.get());
   TF_Session* session = nullptr;
   if (tf().TF_GetCode(status.get()) == TF_OK) session = tf().TF_NewSession(graph, options, status.get());
@@ -158,7 +192,22 @@ std::unique_ptr<Session> Session::open(const std::string& path, int intra_thread
     tf().TF_DeleteGraph(graph);
     return nullptr;
   }
-  return std::unique_ptr<Session>(new Session(graph, session));
+  std::unique_ptr<Session> opened(new Session(graph, session));
+  std::string specialised, problem;
+  int rewritten = 0;
+  if (cpu_products_preferred(session) &&
+      !specialise_for_cpu(bytes, &specialised, &rewritten, &problem)) {
+    *error = path + ": not a frozen TensorFlow graph (" + problem + ")";
+    return nullptr;
+  }
+  // The model as frozen where the AVX2 products do not import (an import that fails leaves
+  // the graph as it was).
+  if ((rewritten > 0 && import_graph_def(graph, specialised, &problem)) ||
+      import_graph_def(graph, bytes, &problem)) {
+    return opened;
+  }
+  *error = path + ": not a frozen TensorFlow graph (" + problem + ")";
+  return nullptr;
 }
 
 Session::~Session() {

@@ -23,6 +23,8 @@ Tensor make_tensor(TF_DataType type, const std::vector<int64_t>& dims, const voi
 class Session {
  public:
   // Imports the GraphDef in `path` and opens a session on it; nullptr + message on failure.
+  // On an AVX2/FMA CPU without a GPU its float64 products become deepkit's DkMatMul /
+  // DkBatchMatMul (graph_rewrite.h) unless DEEPKIT_CPU_PRODUCTS is 0.
   static std::unique_ptr<Session> open(const std::string& path, int intra_threads,
                                        int inter_threads, std::string* error);
   ~Session();

@@ -22,7 +22,9 @@ namespace capi {
   X(TF_DeleteImportGraphDefOptions) X(TF_GraphImportGraphDef) X(TF_NewSessionOptions)     \
   X(TF_DeleteSessionOptions) X(TF_SetConfig) X(TF_NewSession) X(TF_CloseSession)          \
   X(TF_DeleteSession) X(TF_GraphOperationByName) X(TF_SessionRun)                         \
-  X(TF_StringGetDataPointer) X(TF_StringGetSize) X(TF_TensorType) X(TF_NumDims)
+  X(TF_StringGetDataPointer) X(TF_StringGetSize) X(TF_TensorType) X(TF_NumDims)           \
+  X(TF_SessionListDevices) X(TF_DeviceListCount) X(TF_DeviceListType)                     \
+  X(TF_DeleteDeviceList)
 
 // One pointer per function, named like the function.
 struct TfApi {

@@ -9,8 +9,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "-c",
         "--checkpoint",
+        "--checkpoint-folder",
+        dest="checkpoint",
         default=".",
-        help="training folder (its latest checkpoint) or a checkpoint prefix",
+        help="training folder (its latest checkpoint), or a checkpoint prefix with or without "
+        "its step (run/model.ckpt-1000, run/model.ckpt: the latest)",
     )
     parser.add_argument("-o", "--output", default="frozen_model.pb", help="the frozen model")
 

@@ -26,6 +26,7 @@ COMMANDS = {
         "deviation of an ensemble of models per frame",
     ),
     "show": ("deepkit.entrypoints.show", "print the metadata of a frozen model"),
+    "plot": ("deepkit.entrypoints.plot", "plot a learning curve (lcurve.out) as a PNG"),
     "neighbor-stat": (
         "deepkit.entrypoints.neighbor_stat",
         "largest neighbour count per type and closest pair",

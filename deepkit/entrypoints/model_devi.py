@@ -13,18 +13,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add_systems_argument(parser)
     parser.add_argument("-o", "--output", default="model_devi.out", help="output file")
+    parser.add_argument(
+        "-f",
+        "--frequency",
+        type=int,
+        default=1,
+        help="steps between the trajectory's frames: the step column is the frame's index "
+        "in its system times this (default 1)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     from deepkit.data.discover import expand_systems
     from deepkit.errors import InputError
     from deepkit.infer import DeepPot
-    from deepkit.infer.model_devi import model_devi_table, write_model_devi
+    from deepkit.infer.model_devi import model_devi_system, write_model_devi
 
     if len(args.models) < 2:
         raise InputError("-m: model deviation needs at least two models")
+    if args.frequency <= 0:
+        raise InputError(f"-f/--frequency: must be positive, got {args.frequency}")
     models = [DeepPot(m) for m in args.models]
-    table = model_devi_table(models, expand_systems(args.system))
-    write_model_devi(args.output, table)
-    print(f"wrote {args.output}: {len(table)} frames")
+    systems = expand_systems(args.system)
+    tables = [(s.path, model_devi_system(models, s, args.frequency)) for s in systems]
+    write_model_devi(args.output, tables)
+    frames = sum(len(table) for _, table in tables)
+    print(f"wrote {args.output}: {frames} frames of {len(systems)} system(s)")
     return 0

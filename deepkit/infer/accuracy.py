@@ -1,41 +1,59 @@
-"""A frozen model's errors on labelled systems: the figures, detail files and parity plot of
-`deepkit test` (DeePMD-kit's `dp test`)."""
+"""A frozen model's errors on labelled systems: the figures and detail files of `deepkit test`
+(DeePMD-kit's `dp test`); its parity plot is in deepkit.infer.plots."""
 
 from __future__ import annotations
 
 import numpy as np
+
+from deepkit.errors import InputError
 
 
 def _stats(diff: np.ndarray) -> dict:
     return {"mae": float(np.mean(np.abs(diff))), "rmse": float(np.sqrt(np.mean(diff**2)))}
 
 
-def evaluate_system(dp, system, nframes: int | None) -> dict:
-    """Labels and predictions of up to nframes frames: arrays by name."""
+def evaluate_system(dp, system, nframes: int | None, rng=None, atomic: bool = False) -> dict:
+    """Labels and predictions of up to nframes frames (None: all): arrays by name.
+
+    The first frames in set order; with rng (a numpy RandomState, as DeePMD-kit's
+    `--shuffle-test`) the frames of all sets in the order rng.shuffle gives them. atomic:
+    also the atomic energies, against the system's atom_ener labels."""
+    if atomic and not system.has_label("atom_ener"):
+        raise InputError(
+            f"{system.path}: --atomic needs atomic energy labels (atom_ener.npy in every set)"
+        )
     atype = system.type_indices(dp.type_map)
     sets, total = [], 0
     for k in range(len(system.sets)):
-        if nframes is not None and total >= nframes:
+        if rng is None and nframes is not None and total >= nframes:
             break
         arrays = system.load_set(k).arrays
-        take = (
-            len(arrays["coord"]) if nframes is None else min(len(arrays["coord"]), nframes - total)
-        )
+        take = len(arrays["coord"])
+        if rng is None and nframes is not None:
+            take = min(take, nframes - total)
         sets.append({key: value[:take] for key, value in arrays.items()})
         total += take
     data = {key: np.concatenate([s[key] for s in sets]) for key in sets[0]}
-    e, f, v = dp.eval(data["coord"], None if system.nopbc else data["box"], atype)
-    return {
+    if rng is not None:
+        order = np.arange(total)
+        rng.shuffle(order)
+        data = {key: value[order[:nframes]] for key, value in data.items()}
+    out = dp.eval(data["coord"], None if system.nopbc else data["box"], atype, atomic=atomic)
+    result = {
         "natoms": system.natoms,
         "label": data,
-        "energy": e[:, 0],
-        "force": f.reshape(len(f), -1),
-        "virial": v,
+        "energy": out[0][:, 0],
+        "force": out[1].reshape(len(out[1]), -1),
+        "virial": out[2],
     }
+    if atomic:
+        result["atom_ener"] = out[3].reshape(len(out[3]), -1)
+    return result
 
 
 def figures(result: dict) -> dict:
-    """Energy (total and per atom), force and virial (total and per atom) mae / rmse."""
+    """Energy (total and per atom), force and virial (total and per atom) mae / rmse, and the
+    atomic energy's when evaluate_system computed it."""
     label, natoms, out = result["label"], result["natoms"], {"nframes": len(result["energy"])}
     if "energy" in label:
         de = result["energy"] - label["energy"]
@@ -45,6 +63,8 @@ def figures(result: dict) -> dict:
     if "virial" in label:
         dv = result["virial"] - label["virial"]
         out["virial"], out["virial_per_atom"] = _stats(dv), _stats(dv / natoms)
+    if "atom_ener" in result:  # per system only, as DeePMD-kit's `dp test -a`
+        out["atom_energy"] = _stats(result["atom_ener"] - label["atom_ener"])
     return out
 
 
@@ -70,7 +90,8 @@ def pooled(results: list[dict]) -> dict:
 
 
 def write_details(prefix: str, name: str, result: dict) -> None:
-    """PREFIX.e.out, .e_peratom.out, .f.out, .v.out: label and prediction columns."""
+    """PREFIX.e.out, .e_peratom.out, .f.out, .v.out, .v_peratom.out: label and prediction
+    columns, as DeePMD-kit's `dp test -d`."""
     label, natoms = result["label"], result["natoms"]
     blocks = []
     if "energy" in label:
@@ -88,35 +109,9 @@ def write_details(prefix: str, name: str, result: dict) -> None:
         )
     if "virial" in label:
         cols = " ".join(f"data_v{i}{j}" for i in "xyz" for j in "xyz")
-        blocks.append(
-            (
-                "v",
-                cols + " " + cols.replace("data", "pred"),
-                np.c_[label["virial"], result["virial"]],
-            )
-        )
+        cols += " " + cols.replace("data", "pred")
+        values = np.c_[label["virial"], result["virial"]]
+        blocks += [("v", cols, values), ("v_peratom", cols, values / natoms)]
     for suffix, header, values in blocks:
         with open(f"{prefix}.{suffix}.out", "a") as out:
             np.savetxt(out, values, header=f"{name}: {header}")
-
-
-def parity_plot(results: list[dict], path: str) -> None:
-    """Energy-per-atom and force parity plots of evaluate_system results, as a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(9, 4.2))
-    for ax, key, unit in ((axes[0], "energy", "eV/atom"), (axes[1], "force", "eV/A")):
-        for r in results:
-            if key not in r["label"]:
-                continue
-            scale = r["natoms"] if key == "energy" else 1
-            ax.plot(r["label"][key].ravel() / scale, r[key].ravel() / scale, ".", ms=2)
-        lims = ax.get_xlim()
-        ax.plot(lims, lims, "k-", lw=0.6)
-        ax.set_xlabel(f"DFT {key} ({unit})")
-        ax.set_ylabel(f"model {key} ({unit})")
-    fig.tight_layout()
-    fig.savefig(path, dpi=150)

@@ -45,23 +45,35 @@ def model_devi(models: Sequence, coord, cell, atype) -> np.ndarray:
     )
 
 
-def model_devi_table(models: Sequence, systems: Sequence) -> np.ndarray:
-    """(frames, 8): a step counter over every frame of every system, then model_devi's
-    columns (HEADER)."""
-    rows, step = [], 0
-    for system in systems:
-        atype = system.type_indices(models[0].type_map)
-        for k in range(len(system.sets)):
-            arrays = system.load_set(k).arrays
-            devi = model_devi(
-                models, arrays["coord"], None if system.nopbc else arrays["box"], atype
-            )
-            rows.append(np.column_stack([np.arange(step, step + len(devi)), devi]))
-            step += len(devi)
-    return np.concatenate(rows)
+def model_devi_system(models: Sequence, system, frequency: int = 1) -> np.ndarray:
+    """(frames, 8) for one system: the step, then model_devi's columns (HEADER). The step is
+    the frame's index in the system times `frequency`, the steps between the frames of the
+    trajectory (DeePMD-kit's `dp model-devi -f`)."""
+    atype = system.type_indices(models[0].type_map)
+    rows = []
+    for k in range(len(system.sets)):
+        arrays = system.load_set(k).arrays
+        rows.append(
+            model_devi(models, arrays["coord"], None if system.nopbc else arrays["box"], atype)
+        )
+    devi = np.concatenate(rows)
+    return np.column_stack([np.arange(len(devi)) * frequency, devi])
 
 
-def write_model_devi(path, table: np.ndarray) -> None:
-    """DeePMD-kit's model_devi.out layout: a header line, then one row per frame."""
+def model_devi_table(models: Sequence, systems: Sequence, frequency: int = 1) -> np.ndarray:
+    """model_devi_system of every system, one after the other (each counts its own steps)."""
+    return np.concatenate([model_devi_system(models, s, frequency) for s in systems])
+
+
+def write_model_devi(path, tables: np.ndarray | Sequence[tuple[str, np.ndarray]]) -> None:
+    """DeePMD-kit's model_devi.out layout: a header line, then one row per frame. tables:
+    one table, or (system name, table) pairs; for more than one system each block starts
+    with a line naming its system, as `dp model-devi` writes them."""
     header = " ".join(f"{h:>14}" for h in HEADER)
-    np.savetxt(path, table, fmt=["%12d"] + ["%14.6e"] * 7, header=header)
+    fmt = ["%12d"] + ["%14.6e"] * 7
+    if isinstance(tables, np.ndarray):
+        tables = [("", tables)]
+    with open(path, "w") as out:
+        for name, table in tables:
+            block = f"{name}\n{header}" if len(tables) > 1 else header
+            np.savetxt(out, table, fmt=fmt, header=block)

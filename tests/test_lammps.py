@@ -83,7 +83,7 @@ def untrained_model(path: Path, type_map=("O", "H"), rcut=4.0, fparam=0, aparam=
     )
     config["model"]["type_map"] = list(type_map)
     model = make_model(config["model"])
-    model.fitting.bias = np.array([-2.0, -1.0])
+    model.fitting.bias = -np.arange(2.0, 2.0 + len(type_map))
     graph = tf.Graph()
     with graph.as_default():
         model.build_inference()
@@ -95,12 +95,12 @@ def untrained_model(path: Path, type_map=("O", "H"), rcut=4.0, fparam=0, aparam=
     return path
 
 
-def run_lmp(folder: Path, script: str, ranks: int = 1, ok: bool = True, env=None, lmp=None):
+def run_lmp(folder: Path, script: str, ranks=1, ok=True, env=None, lmp=None, args=()):
     """Runs `script` in folder with the wheel's lmp (under mpiexec for ranks > 1); returns
     stdout + stderr. A hang fails the test through the timeout."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "in.lammps").write_text(script)
-    command = [str(lmp or LMP), "-in", "in.lammps", "-nocite"]
+    command = [str(lmp or LMP), "-in", "in.lammps", "-nocite", *args]
     if ranks > 1:
         command = [str(MPIEXEC), "-n", str(ranks), *command]
     run_env = os.environ | {"OMP_NUM_THREADS": "1"} | (env or {})
@@ -525,3 +525,30 @@ def test_plugin_built_for_another_lammps_refuses_to_load(water_models, tmp_path)
     assert f"deepkit: pair_style deepkit is unavailable: {reason}" in output
     assert f"ERROR: pair_style deepkit: {reason}" in output
     assert "Unknown exception" not in output
+
+
+def test_example_writes_data_and_runs(tmp_path):
+    """examples/lammps: make_data.py writes al.data from a DeePMD system; in.lammps runs its
+    NVT and NVE stages (10 steps each here) with an aluminium model."""
+    import ase.io
+
+    example = HERE.parent / "examples" / "lammps"
+    atoms = ase.io.read(HERE.parent / "examples" / "c_api" / "al.xyz")
+    system = tmp_path / "al"
+    (system / "set.000").mkdir(parents=True)
+    np.save(system / "set.000" / "coord.npy", atoms.positions.reshape(1, -1))
+    np.save(system / "set.000" / "box.npy", atoms.cell.array.reshape(1, 9))
+    np.savetxt(system / "type.raw", np.zeros(len(atoms), int), fmt="%d")
+    (system / "type_map.raw").write_text("Al\n")
+    subprocess.run(
+        [sys.executable, str(example / "make_data.py"), str(system), "-o",
+         str(tmp_path / "al.data"), "--replicate", "2"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    assert "864 atoms" in (tmp_path / "al.data").read_text()
+    model = untrained_model(tmp_path / "al.pb", type_map=("Al",), rcut=6.0)
+    variables = {"model": model, "data": "al.data", "nvt_steps": 10, "nve_steps": 10}
+    args = [word for k, v in variables.items() for word in ("-var", k, str(v))]
+    output = run_lmp(tmp_path, (example / "in.lammps").read_text(), args=args)
+    assert "Loop time of" in output and "for 10 steps with 864 atoms" in output
+    assert re.search(r"^\s+20\s+0\.04\s", output, re.MULTILINE)  # the NVE stage's last line

@@ -2,6 +2,7 @@
 losses on the terminal, the output-folder guard, one neighbour scan, input errors before
 TensorFlow is imported."""
 
+import copy
 import json
 import subprocess
 import sys
@@ -10,6 +11,7 @@ import ase.io
 import numpy as np
 import pytest
 from datasets import emt_frames
+from models import BASE
 
 from deepkit.cli import main
 from deepkit.data.convert import convert
@@ -21,29 +23,16 @@ def alcu_input(tmp_path_factory):
     root = tmp_path_factory.mktemp("alcu")
     ase.io.write(root / "frames.xyz", emt_frames(np.random.default_rng(4), 6), format="extxyz")
     convert([str(root / "frames.xyz")], root / "data", "npy", type_map=["Al", "Cu"])
-    raw = {
-        "model": {
-            "type_map": ["Al", "Cu"],
-            "descriptor": {
-                "type": "se_e2_a",
-                "sel": "auto",
-                "rcut": 4.5,
-                "rcut_smth": 1.0,
-                "neuron": [4, 8],
-                "axis_neuron": 2,
-                "seed": 1,
-            },
-            "fitting_net": {"neuron": [8, 8], "seed": 2},
-        },
-        "learning_rate": {"start_lr": 1e-3, "stop_lr": 1e-5, "decay_steps": 5000},
-        "training": {
-            "training_data": {"systems": [str(root / "data")], "batch_size": 2},
-            "numb_steps": 4,
-            "disp_freq": 2,
-            "save_freq": 2,
-            "seed": 1,
-        },
-    }
+    raw = copy.deepcopy(BASE)
+    raw["model"]["type_map"] = ["Al", "Cu"]
+    raw["model"]["descriptor"].update(sel="auto", rcut=4.5)
+    raw["learning_rate"]["decay_steps"] = 5000
+    raw["training"].update(
+        training_data={"systems": [str(root / "data")], "batch_size": 2},
+        numb_steps=4,
+        disp_freq=2,
+        save_freq=2,
+    )
     path = root / "input.json"
     path.write_text(json.dumps(raw))
     return path

@@ -1,4 +1,6 @@
 import os
+import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,3 +21,20 @@ def sess():
 @pytest.fixture
 def rng():
     return np.random.default_rng(20261124)
+
+
+@pytest.fixture(scope="session")
+def driver(tmp_path_factory):
+    """tests/capi/capi_check.c built against the C API: runs a model on raw arrays."""
+    from toolchain import CC
+
+    from deepkit import capi
+
+    if CC is None:
+        pytest.skip("no C compiler (cc or gcc) on PATH")
+    exe = tmp_path_factory.mktemp("capi") / "capi_check"
+    source = Path(__file__).resolve().parent / "capi" / "capi_check.c"
+    command = [CC, "-O2", "-Wall", "-Werror", str(source), "-o", str(exe)]
+    command += capi.cflags().split() + capi.libs().split() + ["-lpthread"]
+    subprocess.run(command, check=True)
+    return exe

@@ -23,15 +23,6 @@ pytestmark = pytest.mark.skipif(CC is None, reason="no C compiler (cc or gcc) on
 
 
 @pytest.fixture(scope="module")
-def driver(tmp_path_factory):
-    exe = tmp_path_factory.mktemp("capi") / "capi_check"
-    command = [CC, "-O2", "-Wall", "-Werror", str(HERE / "capi" / "capi_check.c"), "-o", str(exe)]
-    command += capi.cflags().split() + capi.libs().split() + ["-lpthread"]
-    subprocess.run(command, check=True)
-    return exe
-
-
-@pytest.fixture(scope="module")
 def alcu(tmp_path_factory):
     root = tmp_path_factory.mktemp("alcu")
     _, arrays, atype = frozen_alcu_model(root)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_capi import assert_close, driver, outputs, run_driver, write_case  # noqa: F401
+from test_capi import assert_close, outputs, run_driver, write_case
 
 from deepkit.cli import main
 from deepkit.infer import DeepPot
@@ -32,7 +32,7 @@ def test_deep_pot_gives_the_results_of_0_3_0(name):
 
 
 @pytest.mark.parametrize("name", MODELS)
-def test_c_api_gives_the_results_of_0_3_0(driver, tmp_path, name):  # noqa: F811
+def test_c_api_gives_the_results_of_0_3_0(driver, tmp_path, name):
     coord, box, atype = frames()
     folder = write_case(tmp_path / "case", coord, atype, box)
     result = run_driver(driver, OLD / f"{name}.pb", folder, "compute")

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from models import frozen_alcu_model
-from toolchain import CC, CXX
+from toolchain import CXX
 
-from deepkit import capi, ops
+from deepkit import ops
 from deepkit.cli import main
 from deepkit.infer import DeepPot
 from deepkit.model.frozen import read_graph_def, specialise_for_cpu
@@ -192,17 +192,6 @@ def test_deep_pot_keeps_the_frozen_graph_where_the_rewrite_does_not_import(model
 
 
 # The C API: tests/capi/capi_check.c as in test_capi.py, and the rewrite on its own.
-
-
-@pytest.fixture(scope="module")
-def driver(tmp_path_factory):
-    if CC is None:
-        pytest.skip("no C compiler (cc or gcc) on PATH")
-    exe = tmp_path_factory.mktemp("capi") / "capi_check"
-    command = [CC, "-O2", "-Wall", "-Werror", str(HERE / "capi" / "capi_check.c"), "-o", str(exe)]
-    command += capi.cflags().split() + capi.libs().split() + ["-lpthread"]
-    subprocess.run(command, check=True)
-    return exe
 
 
 @pytest.fixture(scope="module")

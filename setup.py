@@ -31,9 +31,7 @@ from setuptools.errors import CompileError, LinkError
 def tensorflow_range(extra: str = "cpu") -> str:
     """The supported TensorFlow, as the pyproject.toml extra `extra` pins it: the one place
     it is written (the build requirement and the gpu extra must agree, tests/test_packaging)."""
-    with open(
-        os.path.join(os.path.dirname(os.path.abspath(__file__)), "pyproject.toml"), "rb"
-    ) as f:
+    with open("pyproject.toml", "rb") as f:  # setup.py runs in the source tree, as its paths
         extras = tomllib.load(f)["project"]["optional-dependencies"]
     return next(r for r in extras[extra] if r.startswith("tensorflow"))
 

@@ -139,7 +139,7 @@ def test_cuda_library_with_cuda_tensorflow(tmp_path, scratch_venv):
     src = tmp_path / "src"
     python = str(scratch_venv / "bin" / "python")
     pip = [python, "-m", "pip", "install", "--quiet"]
-    run([*pip, "tensorflow>=2.21,<2.22", "setuptools>=68", "wheel", "pytest>=7"])
+    run([*pip, "tensorflow>=2.21,<2.22", "setuptools>=77", "wheel", "pytest>=7"])
     run([*pip, "numpy>=1.23", "h5py", "pyyaml", "ase"])
     copy_sources(src)
     env = {**os.environ, "DEEPKIT_CUDA": "1", "DEEPKIT_CUDA_ARCH": "90"}

@@ -144,7 +144,14 @@ def main() -> None:
     runs = [
         (
             "deepkit",
-            [str(Path(sys.executable).parent / "deepkit"), "train", "input.json", "-o", "."],
+            [
+                str(Path(sys.executable).parent / "deepkit"),
+                "train",
+                "input.json",
+                "-o",
+                ".",
+                "--force",
+            ],
         )
     ]
     if args.dp:

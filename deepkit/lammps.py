@@ -11,10 +11,12 @@ time (setup.py).
 from __future__ import annotations
 
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from deepkit.errors import InputError
+
+if TYPE_CHECKING:  # numpy is imported where used: the lmp launcher imports this module
+    import numpy as np
 
 FOLDER = Path(__file__).resolve().parent / "capi"
 PLUGIN = "libdeepkit_lmpplugin.so"
@@ -41,6 +43,8 @@ def plugin_path() -> Path:
 def _lower_triangular(cell: np.ndarray) -> np.ndarray:
     """cell's lattice in LAMMPS's frame: a along x, b in the xy plane (same lengths and
     angles, rows a = (lx, 0, 0), b = (xy, ly, 0), c = (xz, yz, lz))."""
+    import numpy as np
+
     a, b, c = cell
     lx = np.linalg.norm(a)
     xy = b @ a / lx
@@ -55,6 +59,8 @@ def restricted_cell(cell) -> np.ndarray:
     right-handed): rows a = (lx, 0, 0), b = (xy, ly, 0), c = (xz, yz, lz), with the tilts
     reduced to at most half a box length (b and c shifted by lattice vectors, which changes
     no periodic system)."""
+    import numpy as np
+
     cell = np.asarray(cell, np.float64).reshape(3, 3)
     if np.linalg.det(cell) <= 0:
         raise InputError("cell: the cell vectors must be right-handed (positive determinant)")
@@ -68,6 +74,8 @@ def restricted_cell(cell) -> np.ndarray:
 def to_lammps_frame(coord, cell) -> tuple[np.ndarray, np.ndarray]:
     """coord (natoms, 3) and cell (3, 3) rotated into LAMMPS's restricted triclinic box and
     wrapped into it: the frame LAMMPS computes in (energies equal, forces rotated)."""
+    import numpy as np
+
     coord = np.asarray(coord, np.float64).reshape(-1, 3)
     cell = np.asarray(cell, np.float64).reshape(3, 3)
     box = restricted_cell(cell)
@@ -85,6 +93,7 @@ def write_data(path, coord, atype, cell, type_map, masses=None) -> tuple[np.ndar
     restricted triclinic box (to_lammps_frame) and written to full double precision; masses
     (per type, amu) default to the elements' by name. Returns the coordinates and box as
     written: the frame LAMMPS computes in."""
+    import numpy as np
     from ase.data import atomic_masses, atomic_numbers
 
     coord, box = to_lammps_frame(coord, cell)

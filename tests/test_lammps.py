@@ -210,13 +210,17 @@ def check_run0(output: str, dump: Path, dp, coord, box, atype, units: str, natom
 def test_run0_equals_deep_pot(water_models, tmp_path, units, shape, model):
     from deepkit import DeepPot
 
-    coord, atype, box = water_frame() if shape == "orthogonal" else triclinic_frame()
-    coord, box = write_data(tmp_path / "frame.data", coord, atype, box, ["O", "H"])
+    original, atype, cell = water_frame() if shape == "orthogonal" else triclinic_frame()
+    coord, box = write_data(tmp_path / "frame.data", original, atype, cell, ["O", "H"])
     path = water_models[model]
     script = RUN0.format(units=units, pair_style=f"deepkit {path}", pair_coeff="* * O H", extra="")
     output = run_lmp(tmp_path, script)
     assert "Loaded 1 plugins from" in output  # found through the entry point, no plugin load
-    check_run0(output, tmp_path / "dump.txt", DeepPot(path), coord, box, atype, units)
+    dp = DeepPot(path)
+    check_run0(output, tmp_path / "dump.txt", dp, coord, box, atype, units)
+    # The frame LAMMPS computes in is the original one turned, wrapped and its cell reduced.
+    energy, _, _ = dp.eval(original[None], cell[None], atype)
+    assert_close(printed(output)["pe"], ENERGY[units] * energy[0, 0])
 
 
 def test_two_ranks_equal_deep_pot(water_models, tmp_path):

@@ -41,13 +41,13 @@ bool is_keyword(const char* word) {
 }
 
 // Thread counts for TensorFlow's pools: deepkit's and DeePMD-kit's variables, then
-// OMP_NUM_THREADS for the intra-op pool (0: TensorFlow's choice).
-int env_threads(const char* name, const char* alias, const char* fallback) {
+// OMP_NUM_THREADS for the intra-op pool (0: TensorFlow's choice); `otherwise` when unset.
+int env_threads(const char* name, const char* alias, const char* fallback, int otherwise) {
   for (const char* var : {name, alias, fallback}) {
     const char* value = var ? std::getenv(var) : nullptr;
     if (value && *value) return std::max(0, std::atoi(value));
   }
-  return 0;
+  return otherwise;
 }
 
 // The model's atom virial (9, row-major) holds W[a][b] = f_a r_b: component (a, b) is force
@@ -101,6 +101,25 @@ double PairDeepkit::energy_unit() const {
              "pair_style deepkit: units {} are not supported; deepkit models compute in eV and "
              "Angstrom, which pair_style deepkit converts for units metal and real only",
              units);
+}
+
+// Problems a rank meets on its own (its atoms, its model calls, its files) are made
+// collective: every rank learns whether any rank has one, and all stop through error->all
+// with the first failing rank's message. (error->one would abort with MPI_Abort, which can
+// lose the message in MPI's output forwarding; one integer all-reduce per step costs nothing
+// beside a model evaluation.)
+void PairDeepkit::stop_if_any(const std::string& problem) {
+  const int mine = problem.empty() ? comm->nprocs : comm->me;
+  int first = comm->nprocs;
+  MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, world);
+  if (first == comm->nprocs) return;
+  int length = static_cast<int>(problem.size());
+  MPI_Bcast(&length, 1, MPI_INT, first, world);
+  std::string message = problem;
+  message.resize(length);
+  MPI_Bcast(&message[0], length, MPI_CHAR, first, world);
+  if (comm->nprocs > 1) message += fmt::format(" (MPI rank {})", first);
+  error->all(FLERR, message);
 }
 
 /* ---------------------------------------------------------------------- pair_style */
@@ -174,24 +193,22 @@ void PairDeepkit::settings(int narg, char** arg) {
 }
 
 void PairDeepkit::load_models(const std::vector<std::string>& paths) {
+  // Threads per rank are LAMMPS's (OMP_NUM_THREADS, else 1) for deepkit's kernels too: their
+  // OpenMP runtime reads OMP_NUM_THREADS when TensorFlow first loads them, and would take
+  // every core in every rank otherwise.
+  if (std::getenv("OMP_NUM_THREADS") == nullptr) {
+    setenv("OMP_NUM_THREADS", std::to_string(std::max(1, comm->nthreads)).c_str(), 0);
+  }
   const int intra = env_threads("TF_INTRA_OP_PARALLELISM_THREADS",
-                                "DP_INTRA_OP_PARALLELISM_THREADS", "OMP_NUM_THREADS");
+                                "DP_INTRA_OP_PARALLELISM_THREADS", "OMP_NUM_THREADS", 0);
+  // One inter-op thread unless asked: ranks share the node's cores.
   const int inter = env_threads("TF_INTER_OP_PARALLELISM_THREADS",
-                                "DP_INTER_OP_PARALLELISM_THREADS", nullptr);
+                                "DP_INTER_OP_PARALLELISM_THREADS", nullptr, 1);
   for (const std::string& path : paths) {
-    dk_model* model = dk_load(path.c_str(), intra, inter);
-    const std::string why = model ? "" : dk_last_error();
-    // Every rank loads every model; a file one rank cannot read must not leave the others
-    // waiting in a collective call.
-    int failed = model == nullptr, failed_ranks = 0;
-    MPI_Allreduce(&failed, &failed_ranks, 1, MPI_INT, MPI_SUM, world);
-    if (failed_ranks == comm->nprocs) error->all(FLERR, "pair_style deepkit: {}", why);
-    if (failed_ranks > 0) {
-      if (failed) error->one(FLERR, "pair_style deepkit: {}", why);
-      error->all(FLERR, "pair_style deepkit: {} could not be loaded on another MPI rank", path);
-    }
-    models_.emplace_back(model);
+    // Every rank loads every model; one that cannot read it stops all of them.
+    models_.emplace_back(dk_load(path.c_str(), intra, inter));
     paths_.push_back(path);
+    stop_if_any(models_.back() ? "" : "pair_style deepkit: " + std::string(dk_last_error()));
   }
   const dk_model* first = models_[0].get();
   for (size_t k = 0; k < models_.size(); ++k) {
@@ -228,6 +245,9 @@ void PairDeepkit::load_models(const std::vector<std::string>& paths) {
     at = end + 1;
   }
   if (comm->me == 0) {
+    utils::logmesg(lmp, "pair deepkit: {} thread(s) per MPI rank (TensorFlow intra-op {}, "
+                        "inter-op {}; 0: its choice)\n",
+                   std::getenv("OMP_NUM_THREADS"), intra, inter);
     for (size_t k = 0; k < models_.size(); ++k) {
       const dk_model* m = models_[k].get();
       utils::logmesg(lmp, "pair deepkit: model {}{}: {} ({}deepkit {}, type map {}, rcut {})\n", k,
@@ -383,14 +403,14 @@ void PairDeepkit::build_input(int nlocal, int nall) {
   input_ready_ = true;
 }
 
-const double* PairDeepkit::gather_coordinates(int nlocal, int nall) {
+const double* PairDeepkit::gather_coordinates(int nlocal, int nall, std::string* problem) {
   double** x = atom->x;
-  for (int i = 0; i < nall; ++i) {
+  for (int i = 0; i < nall && problem->empty(); ++i) {
     if (!std::isfinite(x[i][0]) || !std::isfinite(x[i][1]) || !std::isfinite(x[i][2])) {
-      error->one(FLERR, "pair_style deepkit: {} atom {} has a non-finite coordinate ({}, {}, {}) "
-                        "at step {}",
-                        i < nlocal ? "local" : "ghost", atom->tag[i], x[i][0], x[i][1], x[i][2],
-                        update->ntimestep);
+      *problem = fmt::format(
+          "pair_style deepkit: {} atom {} has a non-finite coordinate ({}, {}, {}) at step {}",
+          i < nlocal ? "local" : "ghost", atom->tag[i], x[i][0], x[i][1], x[i][2],
+          update->ntimestep);
     }
   }
   if (!compact_) return nall > 0 ? &x[0][0] : nullptr;
@@ -401,24 +421,23 @@ const double* PairDeepkit::gather_coordinates(int nlocal, int nall) {
   return coord_.data();
 }
 
-void PairDeepkit::evaluate(size_t k, const double* coord, bool atomic_energy, bool atomic_virial,
-                           Evaluation* out) {
+std::string PairDeepkit::evaluate(size_t k, const double* coord, bool atomic_energy,
+                                  bool atomic_virial, Evaluation* out) {
   out->force.assign(3 * static_cast<size_t>(nmodel_), 0.0);
   out->atom_energy.assign(atomic_energy ? nmodel_ : 0, 0.0);
   out->atom_virial.assign(atomic_virial ? 9 * static_cast<size_t>(nmodel_) : 0, 0.0);
   out->energy = 0;
   std::fill(out->virial, out->virial + 9, 0.0);
-  if (nloc_ == 0) return;  // no atom of this style here: nothing to add
+  if (nloc_ == 0) return "";  // no atom of this style here: nothing to add
   const int rc = dk_compute_nlist(
       models_[k].get(), nmodel_, nloc_, coord, atype_.data(), offsets_.data(), neighbors_.data(),
       numb_fparam_ ? fparam_.data() : nullptr, numb_aparam_ ? aparam_.data() : nullptr,
       &out->energy, out->force.data(), out->virial,
       atomic_energy ? out->atom_energy.data() : nullptr,
       atomic_virial ? out->atom_virial.data() : nullptr);
-  if (rc != DK_OK) {
-    error->one(FLERR, "pair_style deepkit: model {} at step {}: {}", paths_[k], update->ntimestep,
-               dk_last_error());
-  }
+  if (rc == DK_OK) return "";
+  return fmt::format("pair_style deepkit: model {} at step {}: {}", paths_[k], update->ntimestep,
+                     dk_last_error());
 }
 
 void PairDeepkit::compute(int eflag, int vflag) {
@@ -427,9 +446,11 @@ void PairDeepkit::compute(int eflag, int vflag) {
   if (!input_ready_ || neighbor->ago == 0 || nlocal != nlocal_ || nall != nall_) {
     build_input(nlocal, nall);
   }
-  const double* coord = gather_coordinates(nlocal, nall);
+  std::string problem;
+  const double* coord = gather_coordinates(nlocal, nall, &problem);
   Evaluation& result = driving_;
-  evaluate(0, coord, eflag_atom, vflag_atom || cvflag_atom, &result);
+  if (problem.empty()) problem = evaluate(0, coord, eflag_atom, vflag_atom || cvflag_atom, &result);
+  stop_if_any(problem);
 
   const double scale = energy_unit();
   double** f = atom->f;
@@ -487,7 +508,7 @@ void PairDeepkit::write_deviation(const Evaluation& first, const double* coord) 
   devi_force_.assign(static_cast<size_t>(nall) * 3 * nm, 0.0);
   Evaluation& other = ensemble_;
   for (int m = 0; m < nm; ++m) {
-    if (m > 0) evaluate(m, coord, false, false, &other);
+    if (m > 0) stop_if_any(evaluate(m, coord, false, false, &other));
     const Evaluation& r = m == 0 ? first : other;
     totals[m] = r.energy;
     std::copy(r.virial, r.virial + 9, totals.begin() + nm + 9 * m);
@@ -548,6 +569,7 @@ void PairDeepkit::write_deviation(const Evaluation& first, const double* coord) 
     MPI_Gatherv(tags.data(), count, MPI_LMP_TAGINT, tags_all.data(), counts.data(), displs.data(),
                 MPI_LMP_TAGINT, 0, world);
   }
+  stop_if_any(comm->me == 0 ? open_deviation_file() : "");
   if (comm->me != 0) return;
 
   const double natoms = sums[10 * nm + 1];
@@ -573,7 +595,6 @@ void PairDeepkit::write_deviation(const Evaluation& first, const double* coord) 
   for (int m = 0; m < nm; ++m) evar += (sums[m] / natoms - emean) * (sums[m] / natoms - emean);
 
   const long long step = update->ntimestep;
-  open_deviation_file();
   if (step == skip_step_) return;  // the restart's step, written before the restart
   std::fprintf(devi_file_, "%12lld %14.6e %14.6e %14.6e %14.6e %14.6e %14.6e %14.6e", step, vmax,
                vmin, std::sqrt(vsq / 9), extremes_all[0], -extremes_all[1],
@@ -590,8 +611,8 @@ void PairDeepkit::write_deviation(const Evaluation& first, const double* coord) 
 
 // Rank 0 opens out_file at the first deviation step: a fresh run writes the header; a run
 // from a restart file appends, and skips its first step when the file ends with it.
-void PairDeepkit::open_deviation_file() {
-  if (devi_file_) return;
+std::string PairDeepkit::open_deviation_file() {
+  if (devi_file_) return "";
   const bool restarted = lmp->restart_ver >= 0;
   if (restarted) {
     if (FILE* old = std::fopen(out_file_.c_str(), "r")) {
@@ -608,8 +629,8 @@ void PairDeepkit::open_deviation_file() {
   }
   devi_file_ = std::fopen(out_file_.c_str(), restarted ? "a" : "w");
   if (devi_file_ == nullptr) {
-    error->one(FLERR, "pair_style deepkit: cannot open out_file {}: {}", out_file_,
-               std::strerror(errno));
+    return fmt::format("pair_style deepkit: cannot open out_file {}: {}", out_file_,
+                       std::strerror(errno));
   }
   if (!restarted || std::ftell(devi_file_) == 0) {
     const char* names[] = {"step", "max_devi_v", "min_devi_v", "avg_devi_v",
@@ -618,6 +639,7 @@ void PairDeepkit::open_deviation_file() {
     for (const char* name : names) std::fprintf(devi_file_, " %14s", name);
     std::fprintf(devi_file_, "\n");
   }
+  return "";
 }
 
 double PairDeepkit::memory_usage() {

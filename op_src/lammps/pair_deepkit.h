@@ -52,15 +52,16 @@ class PairDeepkit : public LAMMPS_NS::Pair {
 
  private:
   void reset();
+  void stop_if_any(const std::string& problem);
   double energy_unit() const;
   void load_models(const std::vector<std::string>& paths);
   void allocate();
   void build_input(int nlocal, int nall);
-  const double* gather_coordinates(int nlocal, int nall);
-  void evaluate(size_t k, const double* coord, bool atomic_energy, bool atomic_virial,
-                Evaluation* out);
+  const double* gather_coordinates(int nlocal, int nall, std::string* problem);
+  std::string evaluate(size_t k, const double* coord, bool atomic_energy, bool atomic_virial,
+                       Evaluation* out);
   void write_deviation(const Evaluation& first, const double* coord);
-  void open_deviation_file();
+  std::string open_deviation_file();
 
   // Settings (pair_style).
   std::vector<std::string> paths_;

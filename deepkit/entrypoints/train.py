@@ -8,6 +8,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from deepkit.errors import InputError
+
 
 def _logger(log_path: str | None) -> Callable[[str], None]:
     """Progress goes to stderr, so stdout stays free for what a command prints as a result;
@@ -87,7 +89,14 @@ def run(args: argparse.Namespace) -> int:
     from deepkit.config import load_input
     from deepkit.train.trainer import Trainer
 
-    config = load_input(args.input)  # checked before TensorFlow is imported
+    try:
+        config = load_input(args.input)  # checked before TensorFlow is imported
+    except InputError as err:
+        from deepkit.train.distributed import Workers, launched_processes
+
+        if launched_processes() > 1:  # the other ranks wait for this one: stop them all
+            Workers().agree(str(err))
+        raise
     out_dir, out_json = _output(args.output)
     trainer = Trainer(
         config,

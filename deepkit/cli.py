@@ -10,7 +10,7 @@ import sys
 import warnings
 
 from deepkit import __version__
-from deepkit.errors import InputError
+from deepkit.errors import InputError, Stopped
 
 # name -> (module with add_arguments(parser) and run(args), one-line help)
 COMMANDS = {
@@ -86,9 +86,11 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as err:
         if args.debug:
             raise
-        if not getattr(err, "quiet", False):  # RankError: rank 0 prints the job's error
-            print(f"deepkit: error: {err}", file=sys.stderr)
+        print(f"deepkit: error: {err}", file=sys.stderr)
         return 2
+    except Stopped as stop:
+        print(f"deepkit: {stop}", file=sys.stderr)
+        return stop.exit_status
     except KeyboardInterrupt:
         print("deepkit: interrupted", file=sys.stderr)
         return 130

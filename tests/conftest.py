@@ -24,6 +24,21 @@ def rng():
 
 
 @pytest.fixture(scope="session")
+def emt_data(tmp_path_factory):
+    """Twelve EMT Al-Cu frames as a DeePMD npy system."""
+    import ase.io
+    from datasets import emt_frames
+
+    from deepkit.data.convert import convert
+
+    root = tmp_path_factory.mktemp("emt")
+    frames = emt_frames(np.random.default_rng(0), 12, symbols=("Al", "Cu"))
+    ase.io.write(root / "frames.xyz", frames, format="extxyz")
+    convert([str(root / "frames.xyz")], root / "data", "npy", type_map=["Al", "Cu"])
+    return root / "data"
+
+
+@pytest.fixture(scope="session")
 def driver(tmp_path_factory):
     """tests/capi/capi_check.c built against the C API: runs a model on raw arrays."""
     from toolchain import CC

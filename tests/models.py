@@ -76,6 +76,20 @@ def water_config(water, neuron, axis_neuron, fitting, steps, validation=None, **
     )
 
 
+def alcu_config(data, **training) -> dict:
+    """A small se_e2_a model (sel auto, rcut 4.5) over an Al-Cu system, validated on it."""
+    config = small_config(
+        {"sel": "auto", "rcut": 4.5},
+        training={
+            "training_data": {"systems": [str(data)], "batch_size": 2},
+            "validation_data": {"systems": [str(data)], "batch_size": 2, "numb_btch": 2},
+            **training,
+        },
+    )
+    config["model"]["type_map"] = ["Al", "Cu"]
+    return config
+
+
 def frozen_alcu_model(root, descriptor=None, steps=5):
     """Six EMT Al-Cu frames as a npy system under root/data, a small model trained on them
     for `steps` steps (root/run) and frozen to root/model.pb. Returns (config, arrays of the

@@ -2,43 +2,15 @@
 short run on the water data that must learn."""
 
 import json
-import signal
-import subprocess
-import sys
-import time
 
-import ase.io
 import numpy as np
 import pytest
-from datasets import emt_frames
-from models import small_config, water_config
+from models import alcu_config as config_for
+from models import water_config
 from systems import shared_data
 
 from deepkit.config import normalize
-from deepkit.data.convert import convert
 from deepkit.train.trainer import Trainer
-
-
-@pytest.fixture(scope="module")
-def emt_data(tmp_path_factory):
-    root = tmp_path_factory.mktemp("emt")
-    frames = emt_frames(np.random.default_rng(0), 12, symbols=("Al", "Cu"))
-    ase.io.write(root / "frames.xyz", frames, format="extxyz")
-    convert([str(root / "frames.xyz")], root / "data", "npy", type_map=["Al", "Cu"])
-    return root / "data"
-
-
-def config_for(data, **training):
-    config = small_config(
-        {"sel": "auto", "rcut": 4.5},
-        training={
-            "training_data": {"systems": [str(data)], "batch_size": 2},
-            "validation_data": {"systems": [str(data)], "batch_size": 2, "numb_btch": 2},
-            **training,
-        },
-    )
-    config["model"]["type_map"] = ["Al", "Cu"]
-    return config
 
 
 def lcurve(path):
@@ -111,39 +83,6 @@ def test_init_model_starts_from_trained_weights(emt_data, tmp_path):
             tf.train.load_variable(str(b), name), tf.train.load_variable(str(a), name), rtol=1e-9
         )
     assert tf.train.load_variable(str(b), "global_step") == 5
-
-
-def test_ctrl_c_saves_a_checkpoint_that_restarts(emt_data, tmp_path):
-    config = config_for(emt_data, numb_steps=100000, disp_freq=1, save_freq=100000)
-    (tmp_path / "input.json").write_text(json.dumps(config))
-    # A shell's background job (as CI scripts may run it) starts with SIGINT ignored, which
-    # Python keeps: the trainer gets Python's handler back, as under an interactive Ctrl-C.
-    script = (
-        "import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
-        "sys.argv = ['deepkit', 'train', 'input.json', '-o', 'out']; "
-        "runpy.run_module('deepkit.cli', run_name='__main__')"
-    )
-    command = [sys.executable, "-c", script]
-    # stderr to a file, not a pipe: an undrained pipe could block the trainer's writes.
-    log = tmp_path / "stderr.txt"
-    with log.open("w") as stderr_file:
-        process = subprocess.Popen(command, cwd=tmp_path, stderr=stderr_file, text=True)
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            path = tmp_path / "out" / "lcurve.out"
-            if path.exists() and len(path.read_text().splitlines()) > 3:
-                break
-            time.sleep(0.2)
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=120)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            pytest.fail(f"no exit 120 s after SIGINT; stderr:\n{log.read_text()[-3000:]}")
-    stderr = log.read_text()
-    assert process.returncode == 130
-    assert "interrupted at step" in stderr and "Traceback" not in stderr
-    assert any(p.name.endswith(".index") for p in (tmp_path / "out").iterdir())
 
 
 def test_water_training_lowers_validation_force_error(tmp_path):

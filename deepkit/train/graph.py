@@ -35,6 +35,7 @@ class TrainingGraph:
     lr: Any
     global_step: Any
     train_op: Any
+    finite: Any  # bool: this step's loss and (averaged) gradients are all finite
     init: Any
     broadcast: Any  # rank 0's variables to every rank; None in one process
     saver: Any  # every variable (--restart)
@@ -73,7 +74,9 @@ def build_training_graph(
         natoms = tf.shape(inputs["atype"])[1]
         total, metrics = loss.build(lr, natoms, outputs, labels)
         optimizer = workers.optimizer(v1.train.AdamOptimizer(lr))
-        train_op = optimizer.minimize(total, global_step=global_step)
+        grads_and_vars = optimizer.compute_gradients(total)
+        train_op = optimizer.apply_gradients(grads_and_vars, global_step=global_step)
+        finite = _all_finite([total, *(g for g, _ in grads_and_vars if g is not None)])
         model_vars = [v for v in v1.global_variables() if not any(s in v.name for s in _NOT_MODEL)]
         return TrainingGraph(
             graph=graph,
@@ -86,6 +89,7 @@ def build_training_graph(
             lr=lr,
             global_step=global_step,
             train_op=train_op,
+            finite=finite,
             init=tf.group(v1.global_variables_initializer(), train_input.initializer),
             broadcast=workers.broadcast_op(),
             saver=v1.train.Saver(
@@ -95,6 +99,14 @@ def build_training_graph(
             model_saver=v1.train.Saver(var_list=model_vars),
             train_input=train_input,
         )
+
+
+def _all_finite(tensors: list):
+    """One bool: no NaN or inf in any of the tensors. The gradients are the averaged ones
+    under Horovod, so every rank reaches the same verdict at the same step."""
+    values = [t.values if isinstance(t, tf.IndexedSlices) else t for t in tensors]
+    flags = [tf.reduce_all(tf.math.is_finite(t)) for t in values]
+    return tf.reduce_all(tf.stack(flags))
 
 
 def _train_input_variable(config: dict):

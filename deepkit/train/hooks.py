@@ -7,7 +7,8 @@ The loop (trainer.Trainer._loop) calls, for every hook in order:
   fetches(run, step) -> dict         extra tensors to fetch with the step that makes `step`
   after_step(run, step, feed, values)   after it, with those values
   end(run, step)                     after the last step
-  interrupted(run, step)             on Ctrl-C / KeyboardInterrupt instead of end
+  interrupted(run, step)             instead of end when a signal (deepkit.train.signals)
+                                     or Ctrl-C stops the loop; step: the session's step
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from deepkit.atomic_file import write_atomic
 from deepkit.compress import TableOverflowWarning
 from deepkit.data import DataSystems
 from deepkit.descriptor.env_mat import NeighborOverflowWarning
-from deepkit.tfenv import chrome_trace, v1
+from deepkit.errors import InputError
+from deepkit.tfenv import chrome_trace, tf, v1
 from deepkit.train.graph import TrainingGraph
 from deepkit.train.lcurve import LearningCurve
 from deepkit.train.lr import lr_at
@@ -47,6 +49,7 @@ class RunState:
     start_time: float = field(default_factory=time.perf_counter)
     run_options: Any = None  # set by a hook for the next step (profiling)
     run_metadata: Any = None
+    last_checkpoint: str | None = None  # the latest checkpoint this run wrote or started from
 
     @property
     def training(self) -> dict:
@@ -86,6 +89,29 @@ def _is_display_step(run: RunState, step: int) -> bool:
     return step % run.training["disp_freq"] == 0 or step == run.training["numb_steps"]
 
 
+class TrainingDiverged(InputError):
+    """The loss or a gradient became NaN or infinite: training stops, no checkpoint of the
+    bad step is written."""
+
+
+class DivergenceHook(Hook):
+    """Stops the run at the first step whose loss or (averaged) gradients are not finite,
+    before any later hook saves it. Runs first."""
+
+    def fetches(self, run: RunState, step: int) -> dict:
+        return {"finite": run.graph.finite}
+
+    def after_step(self, run: RunState, step: int, feed: dict, values: dict) -> None:
+        if values["finite"]:
+            return
+        kept = run.last_checkpoint or "none was written"
+        raise TrainingDiverged(
+            f"step {step}: the loss or its gradients are NaN or infinite, training stopped "
+            f"(the last checkpoint: {kept}); lower learning_rate.start_lr, check the data, "
+            "or continue from that checkpoint with --restart"
+        )
+
+
 class LearningCurveHook(Hook):
     """lcurve.out: the loss's rmse on the step's batch (after the step) and on validation
     batches, every disp_freq steps and at the end; a first row at step 0."""
@@ -101,6 +127,7 @@ class LearningCurveHook(Hook):
                 run.graph.loss.metric_names(),
                 self.valid_data is not None,
                 self.append,
+                after_step=run.start_step,
             )
         if run.start_step == 0:
             self._write(run, 0, run.graph.feed(self.train_data.sample()))
@@ -170,17 +197,25 @@ class CheckpointHook(Hook):
             self._save(run, step)
 
     def interrupted(self, run: RunState, step: int) -> None:
-        if run.is_root:
-            path = self._save(run, step)
-            run.log(
-                f"interrupted at step {step}; saved {path}; continue with --restart {run.out_dir}"
-            )
+        if not run.is_root:
+            return
+        prefix = run.out_dir / run.training["save_ckpt"]
+        done = Path(f"{prefix}-{step}.index").exists() and run.last_checkpoint == f"{prefix}-{step}"
+        path = f"{prefix}-{step}" if done else self._save(run, step)
+        run.log(f"stopped at step {step}; checkpoint {path}; continue with --restart {run.out_dir}")
 
     @staticmethod
     def _save(run: RunState, step: int) -> str:
         prefix = str(run.out_dir / run.training["save_ckpt"])
-        path = run.graph.saver.save(run.sess, prefix, global_step=step)
-        link_latest(Path(path), Path(prefix))
+        try:
+            path = run.graph.saver.save(run.sess, prefix, global_step=step)
+            link_latest(Path(path), Path(prefix))
+        except (OSError, tf.errors.OpError) as err:  # a full disk, no permission, ulimit -f
+            reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise InputError(
+                f"cannot write checkpoint {prefix}-{step}: {reason} (earlier checkpoints are kept)"
+            ) from err
+        run.last_checkpoint = path
         return path
 
 

@@ -10,7 +10,7 @@ import numpy as np
 from deepkit.config import write_json
 from deepkit.data import DataSystems, SetCache, expand_systems
 from deepkit.data.neighbor_stat import neighbor_stat, sel_from_counts
-from deepkit.errors import InputError, RankError
+from deepkit.errors import InputError, Stopped
 from deepkit.model import names
 from deepkit.model.base import make_model
 from deepkit.model.frozen import load_variables, read_constants, restore_model, train_input
@@ -20,6 +20,7 @@ from deepkit.train.distributed import Workers
 from deepkit.train.graph import TrainingGraph, build_training_graph
 from deepkit.train.hooks import (
     CheckpointHook,
+    DivergenceHook,
     Hook,
     LearningCurveHook,
     NeighborOverflowHook,
@@ -31,6 +32,7 @@ from deepkit.train.hooks import (
     table_check_frequency,
 )
 from deepkit.train.lr import schedule_message
+from deepkit.train.signals import StopRequest
 
 # Not taken from a frozen model by --init-frz-model: training state and data statistics.
 _FROZEN_SKIP = (
@@ -80,6 +82,7 @@ class Trainer:
         self.workers = Workers(requested=False)  # one process until run() looks
         self.lr_scale = 1.0
         self.log_all_ranks = log_all_ranks  # --mpi-log workers
+        self.restarted_from: str | None = None  # the checkpoint --restart continued
 
     # -- set-up ---------------------------------------------------------------------
     def _data(self, fresh: bool) -> None:
@@ -162,7 +165,7 @@ class Trainer:
         return model
 
     def _hooks(self, graph: TrainingGraph, append: bool) -> list[Hook]:
-        hooks: list[Hook] = []
+        hooks: list[Hook] = [DivergenceHook()]  # first: a bad step reaches no other hook
         check_every = table_check_frequency(
             None if self.frozen is None else self.frozen[1], graph.outputs
         )
@@ -194,34 +197,11 @@ class Trainer:
         try:
             self._run(restart, init_model, init_frz_model)
         except InputError as err:
-            if self.workers.size == 1 or isinstance(err, RankError):
+            if self.workers.size == 1:
                 raise
             raise InputError(f"rank {self.workers.rank} of {self.workers.size}: {err}") from None
 
     def _run(self, restart, init_model, init_frz_model) -> None:
-        try:
-            graph = self._prepare(restart, init_model, init_frz_model)
-        except InputError as err:
-            self.workers.agree(str(err))  # with other ranks: all stop, rank 0 says why
-            raise
-        session_config = v1.ConfigProto(
-            intra_op_parallelism_threads=self.threads[0],
-            inter_op_parallelism_threads=self.threads[1],
-        )
-        with v1.Session(graph=graph.graph, config=session_config) as sess:
-            try:
-                self._start_values(sess, graph, restart, init_model)
-            except InputError as err:
-                self.workers.agree(str(err))
-                raise
-            self.workers.agree(None)
-            if graph.broadcast is not None:
-                sess.run(graph.broadcast)  # rank 0's statistics, weights and step everywhere
-            self._loop(sess, graph, append=restart is not None)
-            self._check_ranks_agree(sess)
-
-    def _prepare(self, restart, init_model, init_frz_model) -> TrainingGraph:
-        """Everything before the session: folder, data, statistics, the training graph."""
         if not self.workers.is_root:
             log, rank = self.log, self.workers.rank
             self.log = (
@@ -230,8 +210,7 @@ class Trainer:
         if self.workers.size > 1:
             batch = self.training["training_data"]["batch_size"]
             self.log(
-                f"Horovod: {self.workers.size} ranks over {self.workers.transport}, each its "
-                f"own batches (batch_size "
+                f"Horovod: {self.workers.size} ranks, each its own batches (batch_size "
                 f"{batch} per rank), gradients averaged; learning rate x{self.lr_scale:g} "
                 f"(scale_by_worker {self.config['learning_rate']['scale_by_worker']})"
             )
@@ -254,25 +233,30 @@ class Trainer:
             model, self.config, self.workers, self.lr_scale, cpu_products=True
         )
         self.graph = graph
-        return graph
-
-    def _start_values(self, sess, graph: TrainingGraph, restart, init_model) -> None:
-        """Initial values: fresh, or from a checkpoint or a frozen model (before the
-        broadcast of rank 0's)."""
-        sess.run(graph.init)
-        if restart:
-            path = checkpoint_path(restart)
-            graph.saver.restore(sess, path)
-            sess.run(graph.train_input.initializer)  # this run's input, not the saved one
-            self.log(f"restart from {path} at step {int(sess.run(graph.global_step))}")
-        elif init_model:
-            path = checkpoint_path(init_model)
-            graph.model_saver.restore(sess, path)
-            self.log(f"weights from {path}; training starts at step 0")
-        elif self.frozen is not None:
-            path, consts = self.frozen
-            count = load_variables(sess, consts, path, skip=_FROZEN_SKIP)
-            self.log(f"{count} weight arrays from {path}")
+        session_config = v1.ConfigProto(
+            intra_op_parallelism_threads=self.threads[0],
+            inter_op_parallelism_threads=self.threads[1],
+        )
+        with v1.Session(graph=graph.graph, config=session_config) as sess:
+            sess.run(graph.init)
+            if restart:
+                path = checkpoint_path(restart)
+                graph.saver.restore(sess, path)
+                sess.run(graph.train_input.initializer)  # this run's input, not the saved one
+                self.restarted_from = path
+                self.log(f"restart from {path} at step {int(sess.run(graph.global_step))}")
+            elif init_model:
+                path = checkpoint_path(init_model)
+                graph.model_saver.restore(sess, path)
+                self.log(f"weights from {path}; training starts at step 0")
+            elif self.frozen is not None:
+                path, consts = self.frozen
+                count = load_variables(sess, consts, path, skip=_FROZEN_SKIP)
+                self.log(f"{count} weight arrays from {path}")
+            if graph.broadcast is not None:
+                sess.run(graph.broadcast)  # rank 0's statistics, weights and step everywhere
+            self._loop(sess, graph, append=restart is not None)
+            self._check_ranks_agree(sess)
 
     def _check_fresh_folder(self) -> None:
         """A fresh run does not write into a previous run's folder unless --force."""
@@ -308,32 +292,51 @@ class Trainer:
             is_root=self.workers.is_root,
             lr_scale=self.lr_scale,
             start_step=step,
+            last_checkpoint=self.restarted_from,
         )
         hooks = self._hooks(graph, append)
         numb_steps = self.training["numb_steps"]
-        try:
-            for hook in hooks:
-                hook.begin(run)
-            while step < numb_steps:
-                feed = graph.feed(self.train_data.sample())
-                fetches: dict = {}
+        # Under Horovod only rank 0 saves: the other ranks end on a signal as before.
+        with StopRequest(enabled=self.workers.is_root) as stop:
+            try:
                 for hook in hooks:
-                    fetches.update(hook.fetches(run, step + 1))
-                _, values = sess.run(
-                    [graph.train_op, fetches],
-                    feed,
-                    options=run.run_options,
-                    run_metadata=run.run_metadata,
-                )
-                step += 1
-                for hook in hooks:
-                    hook.after_step(run, step, feed, values)
-        except KeyboardInterrupt:
-            for hook in hooks:
-                hook.interrupted(run, step)
-            raise
+                    hook.begin(run)
+                while step < numb_steps and not stop.requested:
+                    feed = graph.feed(self.train_data.sample())
+                    fetches: dict = {}
+                    for hook in hooks:
+                        fetches.update(hook.fetches(run, step + 1))
+                    try:
+                        _, values = sess.run(
+                            [graph.train_op, fetches],
+                            feed,
+                            options=run.run_options,
+                            run_metadata=run.run_metadata,
+                        )
+                    except Exception:
+                        if not stop.requested:  # e.g. the other ranks, stopped, left the step
+                            raise
+                        break
+                    step += 1
+                    for hook in hooks:
+                        hook.after_step(run, step, feed, values)
+            except KeyboardInterrupt:
+                self._interrupted(sess, graph, run, hooks)
+                raise
+            if stop.requested:
+                step = self._interrupted(sess, graph, run, hooks)
+                raise Stopped(f"stopped by {stop.signal_name} at step {step}", stop.signal_name)
         for hook in hooks:
             hook.end(run, step)
+
+    @staticmethod
+    def _interrupted(sess, graph: TrainingGraph, run: RunState, hooks: list[Hook]) -> int:
+        """The interrupted hooks at the session's step (a Ctrl-C inside a step may come
+        after its update), which is returned."""
+        step = int(sess.run(graph.global_step))
+        for hook in hooks:
+            hook.interrupted(run, step)
+        return step
 
     def _check_ranks_agree(self, sess) -> None:
         """Data parallelism keeps one model: every rank's weights must be rank 0's."""

@@ -86,7 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as err:
         if args.debug:
             raise
-        print(f"deepkit: error: {err}", file=sys.stderr)
+        if not getattr(err, "quiet", False):  # RankError: rank 0 prints the job's error
+            print(f"deepkit: error: {err}", file=sys.stderr)
         return 2
     except Stopped as stop:
         print(f"deepkit: {stop}", file=sys.stderr)

@@ -10,7 +10,7 @@ import numpy as np
 from deepkit.config import write_json
 from deepkit.data import DataSystems, SetCache, expand_systems
 from deepkit.data.neighbor_stat import neighbor_stat, sel_from_counts
-from deepkit.errors import InputError, Stopped
+from deepkit.errors import InputError, RankError, Stopped
 from deepkit.model import names
 from deepkit.model.base import make_model
 from deepkit.model.frozen import load_variables, read_constants, restore_model, train_input
@@ -197,11 +197,34 @@ class Trainer:
         try:
             self._run(restart, init_model, init_frz_model)
         except InputError as err:
-            if self.workers.size == 1:
+            if self.workers.size == 1 or isinstance(err, RankError):
                 raise
             raise InputError(f"rank {self.workers.rank} of {self.workers.size}: {err}") from None
 
     def _run(self, restart, init_model, init_frz_model) -> None:
+        try:
+            graph = self._prepare(restart, init_model, init_frz_model)
+        except InputError as err:
+            self.workers.agree(str(err))  # with other ranks: all stop, rank 0 says why
+            raise
+        session_config = v1.ConfigProto(
+            intra_op_parallelism_threads=self.threads[0],
+            inter_op_parallelism_threads=self.threads[1],
+        )
+        with v1.Session(graph=graph.graph, config=session_config) as sess:
+            try:
+                self._start_values(sess, graph, restart, init_model)
+            except InputError as err:
+                self.workers.agree(str(err))
+                raise
+            self.workers.agree(None)
+            if graph.broadcast is not None:
+                sess.run(graph.broadcast)  # rank 0's statistics, weights and step everywhere
+            self._loop(sess, graph, append=restart is not None)
+            self._check_ranks_agree(sess)
+
+    def _prepare(self, restart, init_model, init_frz_model) -> TrainingGraph:
+        """Everything before the session: folder, data, statistics, the training graph."""
         if not self.workers.is_root:
             log, rank = self.log, self.workers.rank
             self.log = (
@@ -210,7 +233,8 @@ class Trainer:
         if self.workers.size > 1:
             batch = self.training["training_data"]["batch_size"]
             self.log(
-                f"Horovod: {self.workers.size} ranks, each its own batches (batch_size "
+                f"Horovod: {self.workers.size} ranks over {self.workers.transport}, each its "
+                f"own batches (batch_size "
                 f"{batch} per rank), gradients averaged; learning rate x{self.lr_scale:g} "
                 f"(scale_by_worker {self.config['learning_rate']['scale_by_worker']})"
             )
@@ -233,30 +257,26 @@ class Trainer:
             model, self.config, self.workers, self.lr_scale, cpu_products=True
         )
         self.graph = graph
-        session_config = v1.ConfigProto(
-            intra_op_parallelism_threads=self.threads[0],
-            inter_op_parallelism_threads=self.threads[1],
-        )
-        with v1.Session(graph=graph.graph, config=session_config) as sess:
-            sess.run(graph.init)
-            if restart:
-                path = checkpoint_path(restart)
-                graph.saver.restore(sess, path)
-                sess.run(graph.train_input.initializer)  # this run's input, not the saved one
-                self.restarted_from = path
-                self.log(f"restart from {path} at step {int(sess.run(graph.global_step))}")
-            elif init_model:
-                path = checkpoint_path(init_model)
-                graph.model_saver.restore(sess, path)
-                self.log(f"weights from {path}; training starts at step 0")
-            elif self.frozen is not None:
-                path, consts = self.frozen
-                count = load_variables(sess, consts, path, skip=_FROZEN_SKIP)
-                self.log(f"{count} weight arrays from {path}")
-            if graph.broadcast is not None:
-                sess.run(graph.broadcast)  # rank 0's statistics, weights and step everywhere
-            self._loop(sess, graph, append=restart is not None)
-            self._check_ranks_agree(sess)
+        return graph
+
+    def _start_values(self, sess, graph: TrainingGraph, restart, init_model) -> None:
+        """Initial values: fresh, or from a checkpoint or a frozen model (before the
+        broadcast of rank 0's)."""
+        sess.run(graph.init)
+        if restart:
+            path = checkpoint_path(restart)
+            graph.saver.restore(sess, path)
+            sess.run(graph.train_input.initializer)  # this run's input, not the saved one
+            self.restarted_from = path
+            self.log(f"restart from {path} at step {int(sess.run(graph.global_step))}")
+        elif init_model:
+            path = checkpoint_path(init_model)
+            graph.model_saver.restore(sess, path)
+            self.log(f"weights from {path}; training starts at step 0")
+        elif self.frozen is not None:
+            path, consts = self.frozen
+            count = load_variables(sess, consts, path, skip=_FROZEN_SKIP)
+            self.log(f"{count} weight arrays from {path}")
 
     def _check_fresh_folder(self) -> None:
         """A fresh run does not write into a previous run's folder unless --force."""

@@ -49,16 +49,21 @@ class Registry:
             raise InputError(f"{self.what}.type: unknown {name!r}{hint}")
         return self._classes[name]
 
-    def variants(self, **options: Any) -> Callable[[], Any]:
-        """The schema's Variants of every registered class, made on first use (options:
-        default, unsupported)."""
+    def variants(
+        self, unsupported: tuple[str, ...] = (), refused: dict | None = None, **options: Any
+    ) -> Callable[[], Any]:
+        """The schema's Variants of every registered class, made on first use. unsupported:
+        DeePMD-kit's names deepkit lacks (those registered by then drop out, so a new class
+        needs no edit here); refused: registered names left out of these variants, each
+        with the reason its error gives (a hybrid inside a hybrid); options: default."""
         from deepkit.config.args import Variants
 
+        refused = dict(refused or {})
         made: list = []
 
         def build() -> Any:
             if not made:
-                classes = self.classes()
+                classes = {n: c for n, c in self.classes().items() if n not in refused}
                 made.append(
                     Variants(
                         {name: cls.schema for name, cls in classes.items()},
@@ -68,6 +73,8 @@ class Registry:
                             for alias in getattr(cls, "aliases", ())
                         },
                         doc={name: cls.doc for name, cls in classes.items()},
+                        unsupported=tuple(n for n in unsupported if n not in self._classes),
+                        refused=refused,
                         **options,
                     )
                 )

@@ -3,6 +3,7 @@
 import copy
 
 from deepkit.config import normalize
+from deepkit.registry import DESCRIPTORS
 
 BASE = {
     "model": {
@@ -38,10 +39,14 @@ BASE = {
 
 
 def small_config(descriptor=None, fitting=None, training=None, **sections) -> dict:
+    """BASE with the descriptor keys given laid over its se_e2_a keys; keys the chosen
+    descriptor type lacks (axis_neuron for se_e2_r, all but `list` for a hybrid) drop."""
     raw = copy.deepcopy(BASE)
     raw["model"]["descriptor"].update(descriptor or {})
-    if raw["model"]["descriptor"]["type"] in ("se_e2_r", "se_r"):
-        raw["model"]["descriptor"].pop("axis_neuron")
+    keys = DESCRIPTORS.get(raw["model"]["descriptor"]["type"]).schema.args
+    known = {"type"} | {name for arg in keys for name in (arg.name, *arg.alias)}
+    for key in set(raw["model"]["descriptor"]) - known:
+        raw["model"]["descriptor"].pop(key)
     raw["model"]["fitting_net"].update(fitting or {})
     raw["training"].update(training or {})
     for key, value in sections.items():

@@ -44,11 +44,15 @@ def compress(
         raise InputError(f"{model_path}: already compressed")
     config = train_input(consts, model_path)
     model = make_model(config["model"])
-    if not isinstance(model.descriptor, Tabulable):
-        raise InputError(
-            f"{model_path}: descriptor {model.descriptor.name!r} cannot be compressed (its "
-            "embedding nets cannot be tabulated)"
-        )
+    descriptor = model.descriptor
+    why = (
+        descriptor.untabulable()
+        if isinstance(descriptor, Tabulable)
+        else f"descriptor {descriptor.name!r} cannot be compressed (its embedding nets cannot "
+        "be tabulated)"
+    )
+    if why:
+        raise InputError(f"{model_path}: {why}")
     restore_model(model, consts, model_path)
     if min_nbor_dist is not None:
         model.min_nbor_dist = min_nbor_dist
@@ -57,10 +61,10 @@ def compress(
             f"{model_path}: the training data's closest pair distance is not stored with this "
             "model; pass --min-nbor-dist (`deepkit neighbor-stat -s DATA` prints it)"
         )
-    ranges = model.descriptor.input_ranges(model.min_nbor_dist)
-    neuron, activation, resnet_dt = model.descriptor.net_spec()
+    ranges = descriptor.input_ranges(model.min_nbor_dist)
     tables = {}
     for scope, (lower, upper) in ranges.items():
+        neuron, activation, resnet_dt = descriptor.net_spec(scope)
         layers = layers_of(consts, scope, len(neuron), resnet_dt)
         lower, upper, upper_ext = table_range(lower, upper, extrapolate)
         tables[scope] = tabulate(layers, activation, lower, upper, upper_ext, step, 10 * step)
@@ -69,7 +73,7 @@ def compress(
             f"{scope}: input [{lower:.4f}, {upper:.4f}] step {step:g}, extrapolated to "
             f"{info[2]:.4f} step {10 * step:g}: {int(info[5] + info[6])} intervals"
         )
-    model.descriptor.tables = tables
+    descriptor.tables = tables
     settings = {
         "step": step,
         "extrapolate": extrapolate,

@@ -52,6 +52,7 @@ class Variants:
     aliases: dict[str, str] = field(default_factory=dict)
     unsupported: tuple[str, ...] = ()
     doc: dict[str, str] = field(default_factory=dict)
+    refused: dict[str, str] = field(default_factory=dict)  # flag value -> why not here
 
 
 def _alternatives(spec: str) -> list[str]:
@@ -157,6 +158,8 @@ def normalize_variant(raw: Any, variants: Variants, path: str) -> dict:
             f"{path}.{variants.flag}: required key missing (one of {', '.join(variants.choices)})"
         )
     kind = variants.aliases.get(kind, kind)
+    if kind in variants.refused:
+        raise InputError(f"{path}.{variants.flag}: {variants.refused[kind]}")
     if kind in variants.unsupported:
         raise InputError(
             f"{path}.{variants.flag}: DeePMD-kit's {kind!r} is not supported by "
@@ -174,7 +177,8 @@ def normalize_variant(raw: Any, variants: Variants, path: str) -> dict:
 
 
 def normalize_value(value: Any, arg: Arg, path: str) -> Any:
-    """One key's value checked against its Arg: type, nested group or variants, check."""
+    """One key's value checked against its Arg: type, nested group or variants (a list
+    with variants: each entry against them, e.g. a hybrid descriptor's parts), check."""
     if not _type_ok(value, arg.dtype):
         raise InputError(f"{path}: expected {arg.dtype}, got {value!r}")
     value = _as_float(value, arg.dtype)
@@ -184,6 +188,8 @@ def normalize_value(value: Any, arg: Arg, path: str) -> Any:
         value = normalize_group(value, arg.group, path)
     elif arg.variants is not None and isinstance(value, dict):
         value = normalize_variant(value, arg.choices(), path)
+    elif arg.variants is not None and isinstance(value, list):
+        value = [normalize_variant(v, arg.choices(), f"{path}[{i}]") for i, v in enumerate(value)]
     if arg.check is not None:
         problem = arg.check(value)
         if problem:
@@ -230,7 +236,8 @@ def group_markdown(group: Group, path: str, depth: int = 0) -> list[str]:
         if arg.group is not None:
             lines += group_markdown(arg.group, where, depth + 1)
         if arg.variants is not None:
-            lines += variants_markdown(arg.choices(), where, depth + 1)
+            each = f"{where}[i]" if arg.dtype.startswith("list") else where
+            lines += variants_markdown(arg.choices(), each, depth + 1)
     if group.unsupported:
         lines.append(
             f"{indent}- not supported yet: {', '.join(f'`{k}`' for k in group.unsupported)}"

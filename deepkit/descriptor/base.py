@@ -85,6 +85,14 @@ class Descriptor(ABC):
     def check(cls, params: dict, ntypes: int, path: str) -> None:
         """Cross-key checks of normalised params; InputError names the key under `path`."""
 
+    @classmethod
+    def neighbor_parts(cls, params: dict) -> list[tuple[str, dict]]:
+        """(key path below the descriptor, dict) of every dict of normalised params that
+        holds an `rcut` and a `sel`: the params themselves, or a hybrid's parts. The
+        trainer resolves sel "auto" in them in place; their sels concatenated in this order
+        are the model's sel (one block per environment matrix)."""
+        return [("", params)]
+
     @abstractmethod
     def metadata(self) -> dict:
         """The frozen model's record of this descriptor: type, rcut, sel."""
@@ -140,8 +148,13 @@ class Tabulable(ABC):
         """[lower, upper] of each net's input for atoms no closer than min_nbor_dist."""
 
     @abstractmethod
-    def net_spec(self) -> tuple[list[int], str, bool]:
-        """(layer widths, activation, resnet_dt) of the embedding nets."""
+    def net_spec(self, scope: str) -> tuple[list[int], str, bool]:
+        """(layer widths, activation, resnet_dt) of the embedding net under `scope`."""
+
+    def untabulable(self) -> str | None:
+        """Why this descriptor cannot be tabulated after all (a hybrid with a part that
+        cannot), else None."""
+        return None
 
 
 def required(values: dict, name: str, where: str) -> np.ndarray:

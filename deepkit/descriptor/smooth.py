@@ -112,6 +112,15 @@ def smooth_args() -> list[Arg]:
     ]
 
 
+def largest_s(min_nbor_dist: float, rcut_smth: float, rcut: float) -> float:
+    """The largest s(r) = switch(r) / r for r >= min_nbor_dist: s decreases with r, so its
+    value at min_nbor_dist (DESIGN.md "se_e2_a" for the switch)."""
+    if min_nbor_dist >= rcut:
+        return 0.0
+    u = max(min_nbor_dist - rcut_smth, 0.0) / (rcut - rcut_smth)
+    return (u**3 * (-6 * u**2 + 15 * u - 10) + 1) / min_nbor_dist
+
+
 class SmoothEmbedding(Descriptor, Tabulable):
     """Per-slot rows R_ij (ncomp columns) of the environment matrix; an embedding net G of
     the radial column per (centre type, neighbour type), or per neighbour type with
@@ -210,7 +219,8 @@ class SmoothEmbedding(Descriptor, Tabulable):
     def net_scopes(self) -> list[str]:
         return [scope for scope, _, _ in self._nets()]
 
-    def net_spec(self) -> tuple[list[int], str, bool]:
+    def net_spec(self, scope: str) -> tuple[list[int], str, bool]:
+        del scope  # every net of a smooth descriptor has the same layers
         return list(self.neuron), self.activation, self.resnet_dt
 
     def input_ranges(self, min_nbor_dist: float) -> dict[str, tuple[float, float]]:
@@ -277,16 +287,21 @@ class SmoothEmbedding(Descriptor, Tabulable):
 
         rows = tf.cast(tf.reshape(em, [-1, self.nnei, self.ncomp]), self.dtype)
         atype_flat = tf.reshape(centre_type, [-1])
-        if self.exclude_types:
-            pair_mask = tf.gather(tf.constant(self._pair_mask(), self.dtype), atype_flat)
-            slot_type = np.repeat(np.arange(self.ntypes), self.sel)
-            slot_mask = tf.gather(pair_mask, slot_type, axis=1)  # (n, nnei)
-            rows = rows * slot_mask[:, :, None]
+        rows = self._excluded_zero(rows, atype_flat)
         if self.type_one_side:
             d = self._contract(rows, None)
         else:  # one net per (centre type, neighbour type): split atoms by type, stitch back
             d = map_by_type(rows, atype_flat, self.ntypes, self._contract)
         return DescriptorOut(d, (env,), overflow)
+
+    def _excluded_zero(self, rows, atype_flat):
+        """rows (n, nnei, ncomp) with the slots of excluded type pairs zeroed."""
+        if not self.exclude_types:
+            return rows
+        pair_mask = tf.gather(tf.constant(self._pair_mask(), rows.dtype), atype_flat)
+        slot_type = np.repeat(np.arange(self.ntypes), self.sel)
+        slot_mask = tf.gather(pair_mask, slot_type, axis=1)  # (n, nnei)
+        return rows * slot_mask[:, :, None]
 
     def _contract(self, rows, centre_type):
         """rows (n, nnei, ncomp) -> descriptors (n, dim_out)."""

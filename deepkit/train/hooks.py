@@ -28,6 +28,7 @@ from deepkit.compress import TableOverflowWarning
 from deepkit.data import DataSystems
 from deepkit.descriptor.env_mat import NeighborOverflowWarning
 from deepkit.errors import InputError
+from deepkit.registry import DESCRIPTORS
 from deepkit.tfenv import chrome_trace, tf, v1
 from deepkit.train.graph import TrainingGraph
 from deepkit.train.lcurve import LearningCurve
@@ -256,7 +257,10 @@ class NeighborOverflowHook(Hook):
 
     @staticmethod
     def _sel(run: RunState) -> np.ndarray:
-        return np.asarray(run.config["model"]["descriptor"]["sel"])
+        # The sels of every environment matrix, in the order of the max_count columns.
+        descriptor = run.config["model"]["descriptor"]
+        parts = DESCRIPTORS.get(descriptor["type"]).neighbor_parts(descriptor)
+        return np.concatenate([part["sel"] for _, part in parts])
 
 
 class TableCheckHook(Hook):

@@ -14,6 +14,7 @@ from deepkit.errors import InputError, RankError, Stopped
 from deepkit.model import names
 from deepkit.model.base import make_model
 from deepkit.model.frozen import load_variables, read_constants, restore_model, train_input
+from deepkit.registry import DESCRIPTORS
 from deepkit.tfenv import v1
 from deepkit.train.checkpoint import checkpoint_path
 from deepkit.train.distributed import Workers
@@ -120,23 +121,28 @@ class Trainer:
         """One pass over the training data for sel "auto" and the closest pair distance
         (kept with the model for compression), unless --skip-neighbor-stat."""
         descriptor = self.config["model"]["descriptor"]
-        auto = not isinstance(descriptor["sel"], list)
+        parts = DESCRIPTORS.get(descriptor["type"]).neighbor_parts(descriptor)
+        auto = [(path, part) for path, part in parts if not isinstance(part["sel"], list)]
         if self.skip_neighbor_stat:
             if auto:
+                path, part = auto[0]
                 raise InputError(
-                    f"model.descriptor.sel: {descriptor['sel']!r} needs the neighbour "
+                    f"model.descriptor{path}.sel: {part['sel']!r} needs the neighbour "
                     "statistics of the training data: drop --skip-neighbor-stat or give sel"
                 )
             return
         if not (auto or need_min_dist):
             return
-        max_count, min_dist = neighbor_stat(
-            systems, self.config["model"]["type_map"], descriptor["rcut"]
-        )
+        # One pass per cut-off that needs counts (a hybrid's parts may differ); the
+        # closest pair comes from any of them.
+        rcuts = {part["rcut"] for _, part in auto} or {max(p["rcut"] for _, p in parts)}
+        type_map = self.config["model"]["type_map"]
+        stats = {rcut: neighbor_stat(systems, type_map, rcut) for rcut in sorted(rcuts)}
+        min_dist = min(found for _, found in stats.values())
         self.min_nbor_dist = min_dist if np.isfinite(min_dist) else -1.0
-        if auto:
-            descriptor["sel"] = sel_from_counts(descriptor["sel"], max_count)
-            self.log(f"sel {descriptor['sel']} (from the training data)")
+        for path, part in auto:
+            part["sel"] = sel_from_counts(part["sel"], stats[part["rcut"]][0])
+            self.log(f"sel{path} {part['sel']} (from the training data)")
 
     def _frozen_start(self, path: str) -> None:
         """--init-frz-model: the frozen model's descriptor (and tables) replace the input's;

@@ -32,6 +32,10 @@ def test_neighbor_stat_matches_brute_force(tmp_path, rng, capsys):
             min_dist = min(min_dist, r[r > 0].min())
     assert f"max_nbor_size: {counts.tolist()}" in out
     assert f"min_nbor_dist: {min_dist:.6f}" in out
+    # a hybrid's parts: one block per cut-off, the same figures at the same cut-off
+    assert main(["neighbor-stat", "-s", str(tmp_path / "sys"), "-r", "3", "4.5"]) == 0
+    blocks = capsys.readouterr().out.split("\n\n")
+    assert len(blocks) == 2 and "rcut 3.0 A" in blocks[0] and blocks[1] == out
 
 
 def test_doc_train_input(capsys):

@@ -11,7 +11,14 @@ from deepkit.errors import InputError
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_systems_argument(parser)
-    parser.add_argument("-r", "--rcut", type=float, default=6.0, help="cut-off radius, Angstrom")
+    parser.add_argument(
+        "-r",
+        "--rcut",
+        type=float,
+        nargs="+",
+        default=[6.0],
+        help="cut-off radius, Angstrom; several (the parts of a hybrid) print one block each",
+    )
     parser.add_argument(
         "-t",
         "--type-map",
@@ -24,19 +31,23 @@ def run(args: argparse.Namespace) -> int:
     from deepkit.data.discover import expand_systems
     from deepkit.data.neighbor_stat import auto_sel, neighbor_stat
 
-    if args.rcut <= 0:
-        raise InputError(f"--rcut: must be positive, got {args.rcut}")
+    for rcut in args.rcut:
+        if rcut <= 0:
+            raise InputError(f"--rcut: must be positive, got {rcut}")
     systems = expand_systems(args.system)
     type_map = args.type_map or _union_type_map(systems)
-    max_count, min_dist = neighbor_stat(systems, type_map, args.rcut)
     nframes = sum(s.nframes for s in systems)
-    print(f"{len(systems)} systems, {nframes} frames, rcut {args.rcut} A")
-    print("type  max neighbours within rcut")
-    for name, count in zip(type_map, max_count):
-        print(f"{name:>4}  {count}")
-    print(f"min_nbor_dist: {min_dist:.6f}")
-    print(f"max_nbor_size: {[int(c) for c in max_count]}")
-    print(f'sel for "auto" (x1.1, multiple of 4): {auto_sel(max_count)}')
+    for k, rcut in enumerate(args.rcut):
+        max_count, min_dist = neighbor_stat(systems, type_map, rcut)
+        if k:
+            print()
+        print(f"{len(systems)} systems, {nframes} frames, rcut {rcut} A")
+        print("type  max neighbours within rcut")
+        for name, count in zip(type_map, max_count):
+            print(f"{name:>4}  {count}")
+        print(f"min_nbor_dist: {min_dist:.6f}")
+        print(f"max_nbor_size: {[int(c) for c in max_count]}")
+        print(f'sel for "auto" (x1.1, multiple of 4): {auto_sel(max_count)}')
     return 0
 
 

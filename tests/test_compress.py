@@ -13,14 +13,27 @@ from deepkit import DeepPot, ops
 from deepkit.cli import main
 from deepkit.compress import TableOverflowWarning
 from deepkit.compress.model import compress
+from deepkit.data import expand_systems
+from deepkit.data.neighbor_stat import resolve_sel
+from deepkit.infer.external import ghost_frame
 from deepkit.model.frozen import read_constants
 from deepkit.nn.tabulate import Layer, evaluate, net_with_derivatives, tabulate
+from deepkit.registry import DESCRIPTORS as REGISTERED
 from deepkit.train.freeze import freeze
 from deepkit.train.trainer import Trainer
 
 DESCRIPTORS = {
     "a_two_side": {"type_one_side": False, "neuron": [6, 12, 24], "resnet_dt": True},
     "r_excluded": {"type": "se_e2_r", "neuron": [8, 16], "exclude_types": [[0, 1]]},
+    "e3": {"type": "se_e3", "sel": [16, 16], "rcut": 3.5, "neuron": [4, 8]},
+    # parts of different cut-offs, sel "auto" per part (tests/test_se_e3_hybrid.py checks it)
+    "hybrid_a_e3": {
+        "type": "hybrid",
+        "list": [
+            {"type": "se_e2_a", "sel": "auto", "rcut": 4.5, "neuron": [4, 8], "axis_neuron": 2},
+            {"type": "se_e3", "sel": "auto", "rcut": 3.2, "neuron": [2, 4, 8], "seed": 4},
+        ],
+    },
 }
 
 
@@ -140,6 +153,37 @@ def test_compressed_model_equals_original(models):
     np.testing.assert_allclose(ae1, ae0, atol=1e-10)
     np.testing.assert_allclose(av1, av0, atol=1e-9)
     assert np.abs(f1 - f0).max() > 0  # really another graph
+
+
+def test_sel_auto_is_resolved_per_part(models):
+    """Every sel "auto" (a hybrid's parts each at their own cut-off) became the neighbour
+    statistics' sel; the model's sel is the parts' in order."""
+    root, config, _, _ = models
+    given = config["model"]["descriptor"]
+    dp = DeepPot(root / "model.pb")
+    frozen = dp.train_input["model"]["descriptor"]
+    kind = REGISTERED.get(given["type"])
+    systems = expand_systems(str(root / "data"))
+    sels = []
+    for (_, part), (_, got) in zip(kind.neighbor_parts(given), kind.neighbor_parts(frozen)):
+        assert got["sel"] == resolve_sel(part, systems, config["model"]["type_map"])
+        sels += got["sel"]
+    assert dp.sel == sels
+
+
+def test_external_list_gives_the_periodic_result(models, rng):
+    """The entry point of the C API and LAMMPS, original and compressed."""
+    root, _, arrays, atype = models
+    coord, box = arrays["coord"][0].reshape(-1, 3), arrays["box"][0].reshape(3, 3)
+    for name in ("model.pb", "model-c.pb"):
+        dp = DeepPot(root / name)
+        e, f, v = dp.eval(coord[None], box[None], atype)
+        frame = ghost_frame(coord, atype, box, dp.rcut + 0.5, rng=rng)
+        ge, gf, gv = dp.eval_external(frame.coord, frame.atype, frame.nloc, frame.offsets,
+                                      frame.neighbors)  # fmt: skip
+        np.testing.assert_allclose(ge, e[0, 0], rtol=1e-12)
+        np.testing.assert_allclose(frame.reduce(gf), f[0], rtol=1e-10, atol=1e-11)
+        np.testing.assert_allclose(gv, v[0], rtol=1e-10, atol=1e-11)
 
 
 def test_compressed_forces_and_virial_are_derivatives(models):

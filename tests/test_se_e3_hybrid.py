@@ -144,8 +144,10 @@ def evaluate(descriptor, coord, atype, box):
         return sess.run(out.d), sess.run(variables)
 
 
-def test_se_e3_matches_numpy_reference(rng):
-    """D_i = sum_{a <= b} 1/(sel_a sel_b) sum_{j in a, k in b} theta_jk G_ab(theta_jk)."""
+@pytest.mark.parametrize("exclude_types", [[], [[0, 1]]])
+def test_se_e3_matches_numpy_reference(rng, exclude_types):
+    """D_i = sum_{a <= b} 1/(sel_a sel_b) sum_{j in a, k in b} theta_jk G_ab(theta_jk), the
+    rows of excluded (centre, neighbour) type pairs zero."""
     sel, rcut, rcut_smth = [10, 14], 3.8, 1.2
     params = {
         "type": "se_e3",
@@ -155,6 +157,7 @@ def test_se_e3_matches_numpy_reference(rng):
         "neuron": [3, 6, 6],
         "resnet_dt": True,
         "seed": 7,
+        "exclude_types": exclude_types,
     }
     nnei = sum(sel)
     avg = np.zeros((2, nnei, 4))
@@ -168,6 +171,10 @@ def test_se_e3_matches_numpy_reference(rng):
 
     em = env_mat(coord, atype, box, rcut, rcut_smth, sel)[0][0]  # (natoms, nnei, 4)
     rows = (em - avg[atype]) / std[atype]
+    slot_type = np.repeat([0, 1], sel)
+    for a, b in exclude_types:
+        rows[(atype[:, None] == a) & (slot_type == b)] = 0
+        rows[(atype[:, None] == b) & (slot_type == a)] = 0
     xyz = np.split(rows[:, :, 1:], np.cumsum(sel)[:-1], axis=1)
     expected = np.zeros((len(coord), 6))
     for a in range(2):
@@ -220,3 +227,15 @@ def test_hybrid_is_its_parts_side_by_side(rng):
         np.testing.assert_allclose(d[:, columns : columns + alone.dim_out], expected, rtol=1e-12)
         columns += alone.dim_out
     assert columns == hybrid.dim_out == d.shape[1]
+
+
+def test_parts_of_different_precision_join_in_float64(rng):
+    parts = [
+        {"type": "se_e2_r", "sel": [8, 8], "rcut": 3.0, "neuron": [4], "precision": "float32"},
+        {"type": "se_e3", "sel": [6, 6], "rcut": 3.0, "neuron": [2], "exclude_types": [[0, 0]]},
+    ]
+    box = np.eye(3) * 6.0
+    coord = rng.uniform(0, 6, (12, 3))
+    atype = (np.arange(12) % 2).astype(np.int32)
+    d, _ = evaluate(descriptor_of({"type": "hybrid", "list": parts}), coord, atype, box)
+    assert d.dtype == np.float64 and d.shape == (12, 6) and np.isfinite(d).all()

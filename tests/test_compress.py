@@ -25,8 +25,14 @@ from deepkit.train.trainer import Trainer
 DESCRIPTORS = {
     "a_two_side": {"type_one_side": False, "neuron": [6, 12, 24], "resnet_dt": True},
     "r_excluded": {"type": "se_e2_r", "neuron": [8, 16], "exclude_types": [[0, 1]]},
-    "e3": {"type": "se_e3", "sel": [16, 16], "rcut": 3.5, "neuron": [4, 8]},
-    # parts of different cut-offs, sel "auto" per part (tests/test_se_e3_hybrid.py checks it)
+    "e3_excluded": {
+        "type": "se_e3",
+        "sel": [16, 16],
+        "rcut": 3.5,
+        "neuron": [4, 8],
+        "exclude_types": [[0, 1]],
+    },
+    # parts of different cut-offs, sel "auto" per part (test_sel_auto_is_resolved_per_part)
     "hybrid_a_e3": {
         "type": "hybrid",
         "list": [

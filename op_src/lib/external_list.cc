@@ -6,6 +6,7 @@
 
 #include "errors.h"
 #include "neighbor_rows.h"
+#include "parallel_errors.h"
 
 namespace deepkit {
 namespace {
@@ -56,43 +57,53 @@ void external_neighbor_list(int* nlist, double* rij, int* max_count, const doubl
   const double rcut2 = rcut * rcut;
   int bad_i = -1, bad_j = -1;
   bool duplicate = false;
+  ErrorCapture errors;  // scratch vectors may fail to grow: no exception may leave the region
 #pragma omp parallel
   {
     std::vector<Candidate> found;
-    std::vector<int> local_max(ntypes, 0), count(ntypes);
+    std::vector<int> local_max, count;
+    errors.run([&] {
+      local_max.assign(ntypes, 0);
+      count.assign(ntypes, 0);
+    });
 #pragma omp for schedule(dynamic, 64)
     for (int i = 0; i < nloc; ++i) {
-      found.clear();
-      const double* ri = coord + 3 * i;
-      for (int k = offsets[i]; k < offsets[i + 1]; ++k) {
-        const int j = neighbors[k];
-        const double dx = coord[3 * j] - ri[0];
-        const double dy = coord[3 * j + 1] - ri[1];
-        const double dz = coord[3 * j + 2] - ri[2];
-        const double r2 = dx * dx + dy * dy + dz * dz;
-        if (r2 < rcut2) found.push_back({r2, j, j});
-      }
-      const double nearest = fill_row(found, coord, ri, atype, sel, sel_begin.data(), ntypes,
-                                      nlist + static_cast<long>(i) * nnei,
-                                      rij + static_cast<long>(i) * nnei * 3, count.data(),
-                                      local_max.data());
-      // Sorted by (r2, atom): a repeated entry sits next to its twin.
-      const auto twin = std::adjacent_find(found.begin(), found.end(),
-                                           [](const Candidate& a, const Candidate& b) {
-                                             return a.atom == b.atom;
-                                           });
-      if (nearest == 0.0 || twin != found.end()) {
-#pragma omp critical(deepkit_external_list_bad)
-        {
-          bad_i = i;
-          bad_j = nearest == 0.0 ? found[0].atom : twin->atom;
-          duplicate = nearest != 0.0;
+      errors.run([&] {
+        found.clear();
+        const double* ri = coord + 3 * i;
+        for (int k = offsets[i]; k < offsets[i + 1]; ++k) {
+          const int j = neighbors[k];
+          const double dx = coord[3 * j] - ri[0];
+          const double dy = coord[3 * j + 1] - ri[1];
+          const double dz = coord[3 * j + 2] - ri[2];
+          const double r2 = dx * dx + dy * dy + dz * dz;
+          if (r2 < rcut2) found.push_back({r2, j, j});
         }
-      }
+        const double nearest = fill_row(found, coord, ri, atype, sel, sel_begin.data(), ntypes,
+                                        nlist + static_cast<long>(i) * nnei,
+                                        rij + static_cast<long>(i) * nnei * 3, count.data(),
+                                        local_max.data());
+        // Sorted by (r2, atom): a repeated entry sits next to its twin.
+        const auto twin = std::adjacent_find(found.begin(), found.end(),
+                                             [](const Candidate& a, const Candidate& b) {
+                                               return a.atom == b.atom;
+                                             });
+        if (nearest == 0.0 || twin != found.end()) {
+#pragma omp critical(deepkit_external_list_bad)
+          {
+            bad_i = i;
+            bad_j = nearest == 0.0 ? found[0].atom : twin->atom;
+            duplicate = nearest != 0.0;
+          }
+        }
+      });
     }
+    errors.run([&] {
 #pragma omp critical(deepkit_external_list_max)
-    for (int t = 0; t < ntypes; ++t) max_count[t] = std::max(max_count[t], local_max[t]);
+      for (int t = 0; t < ntypes; ++t) max_count[t] = std::max(max_count[t], local_max[t]);
+    });
   }
+  errors.rethrow();
   if (bad_i >= 0) {
     throw InputError(duplicate ? "local atom " + std::to_string(bad_i) + " lists atom " +
                                      std::to_string(bad_j) + " twice"

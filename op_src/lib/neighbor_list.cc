@@ -1,13 +1,16 @@
 #include "neighbor_list.h"
 
 #include <algorithm>
+#include <climits>
 #include <cmath>
+#include <cstdio>
 #include <limits>
 #include <string>
 #include <vector>
 
 #include "errors.h"
 #include "neighbor_rows.h"
+#include "parallel_errors.h"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -93,6 +96,41 @@ Grid make_grid(const double* lo, const double* width, const double* thickness, d
     total *= grid.n[k];
   }
   return grid;
+}
+
+// Periodic images a frame may add to the search. A box thinner than rcut needs images of
+// each atom up to rcut / height cells away along each lattice direction: about
+// natoms * (prod_k (1 + 2 rcut / h_k) - 1) of them, ~100 bytes each. A box at least rcut
+// high in every direction needs at most 26 per atom; a small cell of real matter (one atom,
+// 2 A heights, rcut 12) some thousands in all. A box far thinner than any matter (a 0.05 A
+// cell from a unit mix-up: 1.4e7 images per atom at rcut 6) would exhaust the memory, so
+// frames needing more than max(kImagesPerAtom * natoms, kImageBudget) are refused.
+constexpr double kImagesPerAtom = 26;
+constexpr double kImageBudget = 1 << 20;
+
+std::string format_number(const char* format, double value) {
+  char text[64];
+  std::snprintf(text, sizeof text, format, value);
+  return text;
+}
+
+void check_image_count(const Cell& cell, const double* margin, int natoms, double rcut) {
+  double per_atom = 1.0;
+  for (int k = 0; k < 3; ++k) per_atom *= 1.0 + 2.0 * margin[k];
+  per_atom -= 1.0;
+  const double images = per_atom * natoms;
+  // Capped below INT_MAX / 2 in all: the search indexes points with ints.
+  const double limit = std::min(std::max(kImagesPerAtom * natoms, kImageBudget),
+                                INT_MAX / 2.0 - natoms);
+  if (images <= limit) return;
+  throw InputError(
+      "box too small for rcut = " + format_number("%g", rcut) + " A: its heights (distances " +
+      "between opposite faces) are " + format_number("%.4g", cell.face[0]) + ", " +
+      format_number("%.4g", cell.face[1]) + ", " + format_number("%.4g", cell.face[2]) +
+      " A, so the neighbour search would need " + format_number("%.3g", images) +
+      " periodic images of its " + std::to_string(natoms) + " atoms (at most " +
+      format_number("%.0f", limit) + " are allowed); is the box in Angstrom? A skewed cell " +
+      "of a larger box: Niggli-reduce it (ase.build.niggli_reduce)");
 }
 
 // Atoms and their periodic images within reach of the home cell, home copies first.
@@ -188,6 +226,7 @@ void build_neighbor_list(int* nlist, double* rij, int* max_count, const double* 
       width[k] = 1.0 + 2.0 * margin[k];
       thickness[k] = width[k] * cell.face[k];
     }
+    check_image_count(cell, margin, natoms, rcut);
     pts = periodic_points(coord, natoms, cell, margin);
     grid = make_grid(lo, width, thickness, rcut, static_cast<long>(pts.atom.size()));
   } else {
@@ -231,49 +270,59 @@ void build_neighbor_list(int* nlist, double* rij, int* max_count, const double* 
 
   const double rcut2 = rcut * rcut;
   int overlap_i = -1, overlap_j = -1;
+  ErrorCapture errors;  // scratch vectors may fail to grow: no exception may leave the region
 #pragma omp parallel
   {
     std::vector<Candidate> found;
-    std::vector<int> local_max(ntypes, 0), count(ntypes);
+    std::vector<int> local_max, count;
+    errors.run([&] {
+      local_max.assign(ntypes, 0);
+      count.assign(ntypes, 0);
+    });
 #pragma omp for schedule(dynamic, 64)
     for (int i = 0; i < natoms; ++i) {
-      found.clear();
-      const int c = point_cell[i];
-      const int ci[3] = {c / (grid.n[1] * grid.n[2]), (c / grid.n[2]) % grid.n[1], c % grid.n[2]};
-      const double* ri = &pts.pos[3 * i];
-      const int reach = kCellSplit;
-      for (int a = std::max(0, ci[0] - reach); a <= std::min(grid.n[0] - 1, ci[0] + reach); ++a) {
-        for (int b = std::max(0, ci[1] - reach); b <= std::min(grid.n[1] - 1, ci[1] + reach); ++b) {
-          for (int d = std::max(0, ci[2] - reach); d <= std::min(grid.n[2] - 1, ci[2] + reach); ++d) {
-            const int cell = (a * grid.n[1] + b) * grid.n[2] + d;
-            for (int q = cell_start[cell]; q < cell_start[cell + 1]; ++q) {
-              const double dx = cell_pos[3 * q] - ri[0];
-              const double dy = cell_pos[3 * q + 1] - ri[1];
-              const double dz = cell_pos[3 * q + 2] - ri[2];
-              const double r2 = dx * dx + dy * dy + dz * dz;
-              if (r2 < rcut2) {
-                const int p = cell_points[q];
-                if (p != i) found.push_back({r2, pts.atom[p], p});
+      errors.run([&] {
+        found.clear();
+        const int c = point_cell[i];
+        const int ci[3] = {c / (grid.n[1] * grid.n[2]), (c / grid.n[2]) % grid.n[1], c % grid.n[2]};
+        const double* ri = &pts.pos[3 * i];
+        const int reach = kCellSplit;
+        for (int a = std::max(0, ci[0] - reach); a <= std::min(grid.n[0] - 1, ci[0] + reach); ++a) {
+          for (int b = std::max(0, ci[1] - reach); b <= std::min(grid.n[1] - 1, ci[1] + reach); ++b) {
+            for (int d = std::max(0, ci[2] - reach); d <= std::min(grid.n[2] - 1, ci[2] + reach); ++d) {
+              const int cell = (a * grid.n[1] + b) * grid.n[2] + d;
+              for (int q = cell_start[cell]; q < cell_start[cell + 1]; ++q) {
+                const double dx = cell_pos[3 * q] - ri[0];
+                const double dy = cell_pos[3 * q + 1] - ri[1];
+                const double dz = cell_pos[3 * q + 2] - ri[2];
+                const double r2 = dx * dx + dy * dy + dz * dz;
+                if (r2 < rcut2) {
+                  const int p = cell_points[q];
+                  if (p != i) found.push_back({r2, pts.atom[p], p});
+                }
               }
             }
           }
         }
-      }
-      int* row = nlist + static_cast<long>(i) * nnei;
-      double* row_rij = rij + static_cast<long>(i) * nnei * 3;
-      const double nearest = fill_row(found, pts.pos.data(), ri, atype, sel, sel_begin.data(), ntypes,
-                                      row, row_rij, count.data(), local_max.data());
-      if (nearest == 0.0) {
+        int* row = nlist + static_cast<long>(i) * nnei;
+        double* row_rij = rij + static_cast<long>(i) * nnei * 3;
+        const double nearest = fill_row(found, pts.pos.data(), ri, atype, sel, sel_begin.data(),
+                                        ntypes, row, row_rij, count.data(), local_max.data());
+        if (nearest == 0.0) {
 #pragma omp critical(deepkit_nlist_overlap)
-        {
-          overlap_i = i;
-          overlap_j = found[0].atom;
+          {
+            overlap_i = i;
+            overlap_j = found[0].atom;
+          }
         }
-      }
+      });
     }
+    errors.run([&] {
 #pragma omp critical(deepkit_nlist_max)
-    for (int t = 0; t < ntypes; ++t) max_count[t] = std::max(max_count[t], local_max[t]);
+      for (int t = 0; t < ntypes; ++t) max_count[t] = std::max(max_count[t], local_max[t]);
+    });
   }
+  errors.rethrow();
   if (overlap_i >= 0) {
     throw InputError("atoms " + std::to_string(overlap_i) + " and " + std::to_string(overlap_j) +
                      " (or its periodic image) are at the same position");

@@ -19,8 +19,9 @@ namespace deepkit {
 //   atype      (natoms)               type index in [0, ntypes)
 //   box        (9) or nullptr         cell vectors as rows; nullptr means non-periodic
 //   sel        (ntypes)               slots per neighbour type; nnei = sum(sel)
-// Throws InputError on non-finite coordinates, a singular box, a bad type index, rcut <= 0
-// or two atoms at the same position.
+// Throws InputError on non-finite coordinates, a singular box, a bad type index, rcut <= 0,
+// two atoms at the same position, or a box so thin for rcut that its periodic images would
+// exceed max(26 * natoms, 2^20) (neighbor_list.cc: kImagesPerAtom, kImageBudget).
 void build_neighbor_list(int* nlist, double* rij, int* max_count, const double* coord,
                          const int* atype, const double* box, int natoms, int ntypes,
                          const int* sel, double rcut);

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "errors.h"
+#include "parallel_errors.h"
 #include "table_eval.h"
 
 // The per-centre loops vectorise over the table's channels; on x86-64 they are also built
@@ -189,18 +190,27 @@ void tabulate_fusion(double* out, const double* table, const TableInfo& info, co
                      const double* rows, int n, int nnei, int ncomp) {
   check_shape(ncomp, n, nnei);
   const int w = info.width;
+  ErrorCapture errors;  // the scratch vectors may fail to allocate
 #pragma omp parallel
   {
-    std::vector<double> acc(kTile * w * ncomp), g(w);
-    std::vector<int> skip_to(kTile);
+    std::vector<double> acc, g;
+    std::vector<int> skip_to;
+    errors.run([&] {
+      acc.resize(kTile * w * ncomp);
+      g.resize(w);
+      skip_to.resize(kTile);
+    });
 #pragma omp for schedule(dynamic, 1)
     for (int first = 0; first < n; first += kTile) {
-      const int count = std::min(kTile, n - first);
-      forward_tile(out + static_cast<long>(first) * w * ncomp, acc.data(), g.data(), skip_to.data(),
-                   table, info, x + static_cast<long>(first) * nnei,
-                   rows + static_cast<long>(first) * nnei * ncomp, count, nnei, ncomp);
+      errors.run([&] {
+        const int count = std::min(kTile, n - first);
+        forward_tile(out + static_cast<long>(first) * w * ncomp, acc.data(), g.data(),
+                     skip_to.data(), table, info, x + static_cast<long>(first) * nnei,
+                     rows + static_cast<long>(first) * nnei * ncomp, count, nnei, ncomp);
+      });
     }
   }
+  errors.rethrow();
 }
 
 void tabulate_fusion_grad(double* dx, double* drows, const double* table, const TableInfo& info,
@@ -208,17 +218,26 @@ void tabulate_fusion_grad(double* dx, double* drows, const double* table, const 
                           int ncomp) {
   check_shape(ncomp, n, nnei);
   const int w = info.width;
+  ErrorCapture errors;  // the scratch vectors may fail to allocate
 #pragma omp parallel
   {
-    std::vector<double> dyt(kTile * w * ncomp), g(w), dg(w);
+    std::vector<double> dyt, g, dg;
+    errors.run([&] {
+      dyt.resize(kTile * w * ncomp);
+      g.resize(w);
+      dg.resize(w);
+    });
 #pragma omp for schedule(dynamic, 1)
     for (int first = 0; first < n; first += kTile) {
-      const int count = std::min(kTile, n - first);
-      const long s = static_cast<long>(first) * nnei;
-      grad_tile(dx + s, drows + s * ncomp, dyt.data(), g.data(), dg.data(), table, info, x + s,
-                rows + s * ncomp, dy + static_cast<long>(first) * w * ncomp, count, nnei, ncomp);
+      errors.run([&] {
+        const int count = std::min(kTile, n - first);
+        const long s = static_cast<long>(first) * nnei;
+        grad_tile(dx + s, drows + s * ncomp, dyt.data(), g.data(), dg.data(), table, info, x + s,
+                  rows + s * ncomp, dy + static_cast<long>(first) * w * ncomp, count, nnei, ncomp);
+      });
     }
   }
+  errors.rethrow();
 }
 
 void tabulate_fusion_grad_grad(double* ddy, const double* table, const TableInfo& info,
@@ -226,17 +245,26 @@ void tabulate_fusion_grad_grad(double* ddy, const double* table, const TableInfo
                                const double* ddrows, int n, int nnei, int ncomp) {
   check_shape(ncomp, n, nnei);
   const int w = info.width;
+  ErrorCapture errors;  // the scratch vectors may fail to allocate
 #pragma omp parallel
   {
-    std::vector<double> acc(w * ncomp), g(w), dg(w);
+    std::vector<double> acc, g, dg;
+    errors.run([&] {
+      acc.resize(w * ncomp);
+      g.resize(w);
+      dg.resize(w);
+    });
 #pragma omp for schedule(static)
     for (int i = 0; i < n; ++i) {
-      const long s = static_cast<long>(i) * nnei;
-      grad_grad_centre(ddy + static_cast<long>(i) * w * ncomp, acc.data(), g.data(), dg.data(),
-                       table, info, x + s, rows + s * ncomp, ddx + s, ddrows + s * ncomp, nnei,
-                       ncomp);
+      errors.run([&] {
+        const long s = static_cast<long>(i) * nnei;
+        grad_grad_centre(ddy + static_cast<long>(i) * w * ncomp, acc.data(), g.data(), dg.data(),
+                         table, info, x + s, rows + s * ncomp, ddx + s, ddrows + s * ncomp, nnei,
+                         ncomp);
+      });
     }
   }
+  errors.rethrow();
 }
 
 }  // namespace deepkit

@@ -101,9 +101,9 @@ class DkEnvMatOp : public OpKernel {
   int ncomp_;
 };
 
-REGISTER_KERNEL_BUILDER(Name("DkEnvMat").Device(DEVICE_CPU), DkEnvMatOp<deepkit::CpuLaunch>);
+REGISTER_KERNEL_BUILDER(Name("DkEnvMat").Device(DEVICE_CPU), deepkit::Guarded<DkEnvMatOp<deepkit::CpuLaunch>>);
 #ifdef DEEPKIT_CUDA
 REGISTER_KERNEL_BUILDER(
     Name("DkEnvMat").Device(DEVICE_GPU).HostMemory("rcut_smth").HostMemory("rcut"),
-    DkEnvMatOp<deepkit::GpuLaunch>);
+    deepkit::Guarded<DkEnvMatOp<deepkit::GpuLaunch>>);
 #endif

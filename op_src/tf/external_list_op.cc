@@ -49,9 +49,7 @@ REGISTER_OP("DkExternalNeighborList")
 class DkExternalNeighborListOp : public OpKernel {
  public:
   explicit DkExternalNeighborListOp(OpKernelConstruction* ctx) : OpKernel(ctx) {
-    OP_REQUIRES_OK(ctx, ctx->GetAttr("sel", &sel_));
-    nnei_ = 0;
-    for (int s : sel_) nnei_ += s;
+    deepkit::read_sel(ctx, &sel_, &nnei_);
   }
 
   void Compute(OpKernelContext* ctx) override {
@@ -102,8 +100,8 @@ class DkExternalNeighborListOp : public OpKernel {
 
  private:
   std::vector<int> sel_;
-  int64_t nnei_;
+  int64_t nnei_ = 0;
 };
 
 REGISTER_KERNEL_BUILDER(Name("DkExternalNeighborList").Device(DEVICE_CPU),
-                        DkExternalNeighborListOp);
+                        deepkit::Guarded<DkExternalNeighborListOp>);

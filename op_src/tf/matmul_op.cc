@@ -3,6 +3,7 @@
 #include "tensorflow/core/framework/op.h"
 #include "tensorflow/core/framework/op_kernel.h"
 #include "tensorflow/core/framework/shape_inference.h"
+#include "tf/kernel_call.h"
 #include "tf/matmul_avx2.h"
 
 using namespace tensorflow;  // NOLINT: the op registration macros expect it
@@ -62,7 +63,7 @@ class DkMatMulOp : public OpKernel {
   bool ta_, tb_;
 };
 
-REGISTER_KERNEL_BUILDER(Name("DkMatMul").Device(DEVICE_CPU), DkMatMulOp);
+REGISTER_KERNEL_BUILDER(Name("DkMatMul").Device(DEVICE_CPU), deepkit::Guarded<DkMatMulOp>);
 
 REGISTER_OP("DkBatchMatMul")
     .Input("a: double")  // (batch, m, k), or (batch, k, m) with transpose_a
@@ -122,4 +123,5 @@ class DkBatchMatMulOp : public OpKernel {
   bool ta_, tb_;
 };
 
-REGISTER_KERNEL_BUILDER(Name("DkBatchMatMul").Device(DEVICE_CPU), DkBatchMatMulOp);
+REGISTER_KERNEL_BUILDER(Name("DkBatchMatMul").Device(DEVICE_CPU),
+                        deepkit::Guarded<DkBatchMatMulOp>);

@@ -45,9 +45,7 @@ template <class Launch>
 class DkNeighborListOp : public OpKernel {
  public:
   explicit DkNeighborListOp(OpKernelConstruction* ctx) : OpKernel(ctx) {
-    OP_REQUIRES_OK(ctx, ctx->GetAttr("sel", &sel_));
-    nnei_ = 0;
-    for (int s : sel_) nnei_ += s;
+    deepkit::read_sel(ctx, &sel_, &nnei_);
   }
 
   void Compute(OpKernelContext* ctx) override {
@@ -79,12 +77,12 @@ class DkNeighborListOp : public OpKernel {
 
  private:
   std::vector<int> sel_;
-  int64_t nnei_;
+  int64_t nnei_ = 0;
 };
 
 REGISTER_KERNEL_BUILDER(Name("DkNeighborList").Device(DEVICE_CPU),
-                        DkNeighborListOp<deepkit::CpuLaunch>);
+                        deepkit::Guarded<DkNeighborListOp<deepkit::CpuLaunch>>);
 #ifdef DEEPKIT_CUDA
 REGISTER_KERNEL_BUILDER(Name("DkNeighborList").Device(DEVICE_GPU).HostMemory("rcut"),
-                        DkNeighborListOp<deepkit::GpuLaunch>);
+                        deepkit::Guarded<DkNeighborListOp<deepkit::GpuLaunch>>);
 #endif

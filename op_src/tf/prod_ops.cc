@@ -230,11 +230,13 @@ class DkProdVirialGradOp : public OpKernel {
 
 #define DEEPKIT_REGISTER_PRODUCTS(DEVICE, LAUNCH, ...)                                      \
   REGISTER_KERNEL_BUILDER(Name("DkProdForce").Device(DEVICE) __VA_ARGS__,                 \
-                          DkProdForceOp<LAUNCH>);                                         \
+                          deepkit::Guarded<DkProdForceOp<LAUNCH>>);                       \
   REGISTER_KERNEL_BUILDER(Name("DkProdVirial").Device(DEVICE) __VA_ARGS__,                \
-                          DkProdVirialOp<LAUNCH>);                                        \
-  REGISTER_KERNEL_BUILDER(Name("DkProdForceGrad").Device(DEVICE), DkProdForceGradOp<LAUNCH>); \
-  REGISTER_KERNEL_BUILDER(Name("DkProdVirialGrad").Device(DEVICE), DkProdVirialGradOp<LAUNCH>);
+                          deepkit::Guarded<DkProdVirialOp<LAUNCH>>);                      \
+  REGISTER_KERNEL_BUILDER(Name("DkProdForceGrad").Device(DEVICE),                         \
+                          deepkit::Guarded<DkProdForceGradOp<LAUNCH>>);                   \
+  REGISTER_KERNEL_BUILDER(Name("DkProdVirialGrad").Device(DEVICE),                        \
+                          deepkit::Guarded<DkProdVirialGradOp<LAUNCH>>);
 
 DEEPKIT_REGISTER_PRODUCTS(DEVICE_CPU, deepkit::CpuLaunch)
 #ifdef DEEPKIT_CUDA

@@ -1,4 +1,5 @@
 // DkTabulateFusion and its gradients: compressed embedding nets (op_src/lib/tabulate.h).
+#include "tf/kernel_call.h"
 #include "tf/launch.h"
 #include "tensorflow/core/framework/op.h"
 #include "tensorflow/core/framework/op_kernel.h"
@@ -135,11 +136,11 @@ class DkTabulateFusionGradGradOp : public OpKernel {
 
 #define DEEPKIT_REGISTER_TABULATE(DEVICE, LAUNCH, ...)                                       \
   REGISTER_KERNEL_BUILDER(Name("DkTabulateFusion").Device(DEVICE) __VA_ARGS__,             \
-                          DkTabulateFusionOp<LAUNCH>);                                     \
+                          deepkit::Guarded<DkTabulateFusionOp<LAUNCH>>);                   \
   REGISTER_KERNEL_BUILDER(Name("DkTabulateFusionGrad").Device(DEVICE) __VA_ARGS__,         \
-                          DkTabulateFusionGradOp<LAUNCH>);                                 \
+                          deepkit::Guarded<DkTabulateFusionGradOp<LAUNCH>>);               \
   REGISTER_KERNEL_BUILDER(Name("DkTabulateFusionGradGrad").Device(DEVICE) __VA_ARGS__,     \
-                          DkTabulateFusionGradGradOp<LAUNCH>);
+                          deepkit::Guarded<DkTabulateFusionGradGradOp<LAUNCH>>);
 
 DEEPKIT_REGISTER_TABULATE(DEVICE_CPU, deepkit::CpuLaunch)
 #ifdef DEEPKIT_CUDA

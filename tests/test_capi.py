@@ -142,13 +142,19 @@ def test_bad_input_returns_errors_with_messages(driver, alcu, tmp_path):
     assert lines["natoms 0"] == "1 dk_compute: nframes = 1 and natoms = 0 must be positive"
     assert lines["bad type"] == "1 atype[0] = 2, expected 0..1 (type map: Al Cu)"
     assert lines["nan coord"] == "1 dk_compute: coord holds NaN or inf"
-    assert lines["singular box"].startswith("3 DkNeighborList: frame 0: box is singular")
+    # What the ops refuse is bad input too: DK_ERR_ARGUMENT, not DK_ERR_RUNTIME.
+    assert lines["singular box"].startswith("1 DkNeighborList: frame 0: box is singular")
+    assert lines["tiny box"].startswith("1 DkNeighborList: frame 0: box too small for rcut = 4.5 A")
     assert "neighbour 5 of local atom 0 is outside [0, nall = 2)" in lines["neighbour out of range"]
     assert lines["nloc > nall"].startswith("1 dk_compute_nlist: need 0 < nloc <= nall")
     assert lines["bad path"].endswith(
         "/nonexistent/model.pb: cannot open (No such file or directory)"
     )
     assert "not a frozen TensorFlow graph" in lines["not a model"]
+    assert lines["directory"].endswith("is a directory; give the frozen model file (.pb) itself")
+    assert lines["device"].endswith(
+        "/dev/null: is not a regular file; give a frozen model file (.pb)"
+    )
 
 
 def test_one_handle_from_several_threads(driver, alcu, tmp_path):
@@ -309,3 +315,145 @@ def test_node_names_of_the_c_code_are_those_of_names_py():
         for name in re.findall(rf'\b{call}\("(\w+)"\)', source):
             assert {prefix + name, f"{prefix}ext_{name}"} & declared, name
     assert len(used) > 5 and used <= declared, used - declared
+
+
+# Faults (issue 22): hostile model files, boxes too small for rcut, allocation failures. The
+# C API answers each with an error code and a message, never an abort.
+
+
+def craft(source: Path, target: Path, name: str, value) -> Path:
+    """`source` with the constant `name` replaced by `value` (its dtype and shape too; a
+    Python float would become float32)."""
+    import tensorflow as tf
+
+    from deepkit.model.frozen import read_graph_def
+
+    graph_def = read_graph_def(source)
+    proto = tf.make_tensor_proto(value)
+    (node,) = [n for n in graph_def.node if n.name == name]
+    node.attr["dtype"].type = proto.dtype
+    node.attr["value"].tensor.CopyFrom(proto)
+    target.write_bytes(graph_def.SerializeToString())
+    return target
+
+
+CRAFTED = {  # constant, value, what dk_load says
+    "rcut_string": ("model_attr/rcut", b"4.5", "rcut: expected type float64 and rank 0, got string"),
+    "rcut_vector": ("model_attr/rcut", np.array([4.5, 4.5]), "rcut: expected type float64 and rank 0, got float64 and rank 1"),
+    "rcut_nan": ("model_attr/rcut", np.float64(np.nan), "rcut must be a finite positive number"),
+    "rcut_negative": ("model_attr/rcut", np.float64(-4.5), "rcut must be a finite positive number"),
+    "type_map_vector": ("model_attr/type_map", [b"Al", b"Cu"], "type_map: expected type string and rank 0, got string and rank 1"),
+    "type_map_empty": ("model_attr/type_map", b" ", "type_map must name 1 to 1024 types, got 0"),
+    "compressed_int": ("model_attr/compressed", np.int32(1), "compressed: expected type bool and rank 0, got int32"),
+    "version_float": ("model_attr/version", np.float64(0.3), "version: expected type string and rank 0, got float64"),
+    "fparam_huge": ("model_attr/numb_fparam", np.int32(2**31 - 1), "numb_fparam must lie in [0, 65536], got 2147483647"),
+    "fparam_negative": ("model_attr/numb_fparam", np.int32(-1), "numb_fparam must lie in [0, 65536]"),
+    "aparam_float": ("model_attr/numb_aparam", np.float64(1.0), "numb_aparam: expected type int32 and rank 0, got float64"),
+    "model_type_int": ("model_attr/model_type", np.int32(0), "model_type: expected type string and rank 0"),
+    "sel_float": ("model_attr/sel", np.array([24.0, 24.0]), "sel: expected type int32 and rank 1, got float64"),
+    "sel_scalar": ("model_attr/sel", np.int32(24), "sel: expected type int32 and rank 1, got int32 and rank 0"),
+    "sel_negative": ("model_attr/sel", np.array([-1, 24], np.int32), "sel has a negative entry"),
+    "sel_length": ("model_attr/sel", np.array([24, 24, 24], np.int32), "sel must hold a multiple of ntypes = 2 counts, got 3"),
+    "sel_huge": ("model_attr/sel", np.array([2**30, 2**30], np.int32), "sel asks for 2147483648 neighbours"),
+}  # fmt: skip
+
+
+def test_load_refuses_crafted_metadata_directories_and_devices(driver, alcu, tmp_path):
+    """Every metadata constant dk_load reads is checked for type, shape and range first."""
+    root, _, _ = alcu
+    models = [craft(root / "model.pb", tmp_path / f"{k}.pb", *v[:2]) for k, v in CRAFTED.items()]
+    result = subprocess.run(
+        [str(driver), "load", *map(str, models), str(tmp_path), "/dev/null", str(root / "model.pb")],
+        check=False, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    said = dict(line.split(": ", 1) for line in result.stdout.splitlines())
+    for key, (_, _, message) in CRAFTED.items():
+        assert message in said[str(tmp_path / f"{key}.pb")], key
+    assert said[str(tmp_path)].endswith(": is a directory; give the frozen model file (.pb) itself")
+    assert said["/dev/null"] == "/dev/null: is not a regular file; give a frozen model file (.pb)"
+    assert said[str(root / "model.pb")] == "loaded"
+
+
+def one_atom_in_a_box(folder: Path, height: float) -> Path:
+    return write_case(folder, np.zeros((1, 3)), np.zeros(1, np.int32), np.eye(3)[None] * height)
+
+
+def test_tiny_box_is_refused_with_its_heights_and_rcut(alcu, tmp_path):
+    """A 0.05 A box would need 1.4e7 periodic images per atom at rcut 4.5: one message."""
+    root, arrays, atype = alcu
+    coord = arrays["coord"][:1]
+    with pytest.raises(ValueError, match="box too small for rcut = 4.5 A") as info:
+        DeepPot(root / "model.pb").eval(coord, np.eye(3).ravel()[None] * 0.05, atype)
+    message = str(info.value)
+    assert "\n" not in message and "0.05, 0.05, 0.05 A" in message
+    assert f"periodic images of its {len(atype)} atoms" in message
+
+
+def test_capped_address_space_gives_an_error_not_an_abort(driver, alcu, tmp_path):
+    """An allocation that fails inside an op (RLIMIT_AS) gives DK_ERR_RUNTIME and a message.
+
+    One atom in a 0.095 A box needs 0.88e6 periodic images (within the 2^20 allowed): about
+    100 MB of search arrays, more than the 8 MiB left above the warmed-up process."""
+    root, arrays, atype = alcu
+    warm = write_case(tmp_path / "warm", arrays["coord"][:1], atype, arrays["box"][:1])
+    big = one_atom_in_a_box(tmp_path / "big", 0.095)
+    env = os.environ | {"OMP_NUM_THREADS": "1"}  # no thread is started under the cap
+    result = subprocess.run(
+        [str(driver), str(root / "model.pb"), str(warm), "capped", "8", str(big)],
+        check=False, capture_output=True, text=True, env=env, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    (line,) = [x for x in result.stdout.splitlines() if x.startswith("capped: ")]
+    assert line.startswith("capped: 3 ") and "out of memory" in line, line
+
+
+CAPPED_PYTHON = """
+import resource, sys
+import numpy as np
+from deepkit.infer import DeepPot
+model, height, coord, box, atype = sys.argv[1], float(sys.argv[2]), *map(np.load, sys.argv[3:6])
+dp = DeepPot(model, 1, 1)
+dp.eval(coord, box, atype)
+size = int(open("/proc/self/statm").read().split()[0]) * resource.getpagesize()
+resource.setrlimit(resource.RLIMIT_AS, (size + (8 << 20),) * 2)
+try:
+    dp.eval(np.zeros((1, 3)), np.eye(3).ravel()[None] * height, np.zeros(1, int))
+except Exception as err:
+    from deepkit.ops import error_text
+    print(type(err).__name__, error_text(err) if hasattr(err, "op") else err)
+"""
+
+
+def test_capped_address_space_in_python_raises(alcu, tmp_path):
+    """The same failed allocation under DeepPot: a Python exception, not exit 134."""
+    import sys
+
+    root, arrays, atype = alcu
+    paths = []
+    for name, value in (
+        ("coord", arrays["coord"][:1]),
+        ("box", arrays["box"][:1]),
+        ("atype", atype),
+    ):
+        paths.append(tmp_path / f"{name}.npy")
+        np.save(paths[-1], value)
+    env = os.environ | {"OMP_NUM_THREADS": "1"}
+    result = subprocess.run(
+        [sys.executable, "-c", CAPPED_PYTHON, str(root / "model.pb"), "0.095", *map(str, paths)],
+        check=False, capture_output=True, text=True, env=env, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr[-3000:]
+    assert "DkNeighborList: frame 0: out of memory" in result.stdout, result.stdout + result.stderr
+
+
+def test_every_op_kernel_is_registered_guarded():
+    """No C++ exception may leave an op's Compute: each kernel is deepkit::Guarded<...>."""
+    sources = sorted((HERE.parent / "op_src" / "tf").glob("*.cc"))
+    registered = []
+    for source in sources:
+        text = source.read_text()
+        registered += re.findall(r"REGISTER_KERNEL_BUILDER\((.*?)\);", text, flags=re.DOTALL)
+    assert len(registered) >= 12
+    for call in registered:
+        assert re.search(r"deepkit::Guarded<\w+(<[\w:]+>)?>$", " ".join(call.split())), call

@@ -10,7 +10,8 @@
  *
  * Errors: functions that can fail return DK_OK (0) or a nonzero dk_status; dk_load returns
  * NULL. dk_last_error() then gives a one-line message for the calling thread. No function
- * exits or aborts on bad input.
+ * exits, aborts or lets a C++ exception out, on bad input or bad model files alike; running
+ * out of memory gives DK_ERR_RUNTIME.
  *
  * Threads: a loaded model is read-only; dk_compute and dk_compute_nlist may be called on
  * one handle from several threads at once (TensorFlow runs the calls concurrently, each
@@ -36,9 +37,12 @@ typedef struct dk_model dk_model;
 
 typedef enum dk_status {
   DK_OK = 0,
-  DK_ERR_ARGUMENT = 1, /* bad input: sizes, NULL arrays, type indices, non-finite values */
+  DK_ERR_ARGUMENT = 1, /* bad input: sizes, NULL arrays, type indices, non-finite values,
+                          and what the model's ops refuse: a singular box, overlapping
+                          atoms, a box too small for rcut (more than max(26 natoms, 2^20)
+                          periodic images)                                              */
   DK_ERR_MODEL = 2,    /* the model cannot do this (e.g. no external-list path)        */
-  DK_ERR_RUNTIME = 3   /* TensorFlow failed while computing                            */
+  DK_ERR_RUNTIME = 3   /* TensorFlow failed while computing (e.g. out of memory)       */
 } dk_status;
 
 /* Version of this library, e.g. "0.3.0". */
@@ -48,7 +52,10 @@ DK_API const char* dk_version(void);
 DK_API const char* dk_last_error(void);
 
 /* Loads a frozen model. intra_threads / inter_threads size TensorFlow's pools (0: its
- * default, all cores). Returns NULL on failure (unreadable file, not a deepkit model).
+ * default, all cores). Returns NULL on failure (unreadable file, a directory or other
+ * non-regular file, not a deepkit model, metadata constants of the wrong type, shape or
+ * range: a type map of 1..1024 types, a finite positive rcut, sel >= 0 with sum <= 2^20,
+ * 0..65536 frame / atomic parameters).
  * The first call opens TensorFlow (the one installed beside deepkit, else the one it was
  * built against, or $DEEPKIT_TF_LIB_DIR) with TF_CPP_MIN_LOG_LEVEL=2 (start-up log hidden)
  * and TF_CPU_ALLOCATOR_USE_BFC=true (pooled buffers), unless the environment sets them.

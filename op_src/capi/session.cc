@@ -4,13 +4,16 @@
 #include "capi/startup_log.h"
 
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <libgen.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
-#include <iterator>
 #include <mutex>
+#include <new>
 #include <vector>
 
 namespace deepkit {
@@ -139,6 +142,51 @@ bool cpu_products_preferred(TF_Session* session) {
 #endif
 }
 
+// A GraphDef is a protobuf message, which cannot exceed 2 GiB.
+constexpr off_t kMaxModelBytes = off_t{1} << 31;
+
+// The bytes of the regular file `path`, read with POSIX calls: std::ifstream opens a
+// directory and then throws from its first read (libstdc++), which aborted the caller, and
+// reading a FIFO or a device could block or never end. False + one-line message otherwise.
+bool read_model_file(const std::string& path, std::string* bytes, std::string* error) {
+  // O_NONBLOCK: opening a FIFO must not wait for a writer (no effect on regular files).
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) {
+    *error = path + ": cannot open (" + std::strerror(errno) + ")";
+    return false;
+  }
+  struct stat st;
+  std::string problem;
+  if (::fstat(fd, &st) != 0) {
+    problem = std::string("cannot stat (") + std::strerror(errno) + ")";
+  } else if (S_ISDIR(st.st_mode)) {
+    problem = "is a directory; give the frozen model file (.pb) itself";
+  } else if (!S_ISREG(st.st_mode)) {
+    problem = "is not a regular file; give a frozen model file (.pb)";
+  } else if (st.st_size >= kMaxModelBytes) {
+    problem = "is " + std::to_string(st.st_size) +
+              " bytes, more than a frozen model (a protobuf message, < 2 GiB) can hold";
+  }
+  if (problem.empty()) {
+    bytes->resize(static_cast<size_t>(st.st_size));
+    size_t done = 0;
+    while (done < bytes->size()) {
+      const ssize_t got = ::read(fd, &(*bytes)[done], bytes->size() - done);
+      if (got < 0 && errno == EINTR) continue;
+      if (got <= 0) {
+        problem = got < 0 ? std::string("read error (") + std::strerror(errno) + ")"
+                          : "changed size while being read";
+        break;
+      }
+      done += static_cast<size_t>(got);
+    }
+  }
+  ::close(fd);
+  if (problem.empty()) return true;
+  *error = path + ": " + problem;
+  return false;
+}
+
 }  // namespace
 
 Tensor make_tensor(TF_DataType type, const std::vector<int64_t>& dims, const void* data) {
@@ -146,6 +194,8 @@ Tensor make_tensor(TF_DataType type, const std::vector<int64_t>& dims, const voi
   for (int64_t d : dims) count *= d;
   const size_t bytes = static_cast<size_t>(count) * tf().TF_DataTypeSize(type);
   Tensor t(tf().TF_AllocateTensor(type, dims.data(), static_cast<int>(dims.size()), bytes));
+  // A failed allocation throws, for the C API's guard to turn into an error code.
+  if (!t || (bytes > 0 && tf().TF_TensorData(t.get()) == nullptr)) throw std::bad_alloc();
   if (data != nullptr && bytes > 0) std::memcpy(tf().TF_TensorData(t.get()), data, bytes);
   return t;
 }
@@ -171,12 +221,8 @@ const TfApi* open_tensorflow(std::string* error) {
 
 std::unique_ptr<Session> Session::open(const std::string& path, int intra_threads,
                                        int inter_threads, std::string* error) {
-  std::ifstream file(path, std::ios::binary);
-  if (!file) {
-    *error = path + ": cannot open (" + std::strerror(errno) + ")";
-    return nullptr;
-  }
-  const std::string bytes((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  std::string bytes;
+  if (!read_model_file(path, &bytes, error)) return nullptr;
   // The session comes first, on an empty graph: its devices decide the products, and it
   // takes the imported nodes at its first run.
   TF_Graph* graph = tf().TF_NewGraph();
@@ -223,7 +269,7 @@ TF_Output Session::output(const char* name) const {
 
 bool Session::run(const std::vector<TF_Output>& inputs, const std::vector<TF_Tensor*>& values,
                   const std::vector<TF_Output>& fetches, std::vector<Tensor>* results,
-                  std::string* error) const {
+                  std::string* error, TF_Code* code) const {
   std::vector<TF_Tensor*> raw(fetches.size(), nullptr);
   Status status = new_status();
   tf().TF_SessionRun(session_, nullptr, inputs.data(), values.data(), static_cast<int>(inputs.size()),
@@ -231,6 +277,7 @@ bool Session::run(const std::vector<TF_Output>& inputs, const std::vector<TF_Ten
                 status.get());
   results->clear();
   for (TF_Tensor* t : raw) results->emplace_back(t);
+  if (code != nullptr) *code = tf().TF_GetCode(status.get());
   if (tf().TF_GetCode(status.get()) != TF_OK) {
     *error = first_line(tf().TF_Message(status.get()));
     return false;

@@ -17,12 +17,14 @@ struct TensorDeleter {
 };
 using Tensor = std::unique_ptr<TF_Tensor, TensorDeleter>;
 
-// A tensor of the given type and shape holding a copy of `data` (nullptr: uninitialised).
+// A tensor of the given type and shape holding a copy of `data` (nullptr: uninitialised);
+// throws std::bad_alloc when TensorFlow cannot allocate it (the C API guard catches it).
 Tensor make_tensor(TF_DataType type, const std::vector<int64_t>& dims, const void* data);
 
 class Session {
  public:
-  // Imports the GraphDef in `path` and opens a session on it; nullptr + message on failure.
+  // Imports the GraphDef in `path` and opens a session on it; nullptr + message on failure
+  // (also for a directory, a FIFO or device, or a file of 2 GiB or more).
   // On an AVX2/FMA CPU without a GPU its float64 products become deepkit's DkMatMul /
   // DkBatchMatMul (graph_rewrite.h) unless DEEPKIT_CPU_PRODUCTS is 0.
   static std::unique_ptr<Session> open(const std::string& path, int intra_threads,
@@ -34,10 +36,12 @@ class Session {
   // Output 0 of the named operation; oper is nullptr when the graph lacks it.
   TF_Output output(const char* name) const;
 
-  // Runs the graph (thread-safe): feeds -> fetches. False + one-line message on failure.
+  // Runs the graph (thread-safe): feeds -> fetches. False + one-line message on failure,
+  // and TensorFlow's status code in *code when it is not null (TF_INVALID_ARGUMENT: an op
+  // refused its input).
   bool run(const std::vector<TF_Output>& inputs, const std::vector<TF_Tensor*>& values,
            const std::vector<TF_Output>& fetches, std::vector<Tensor>* results,
-           std::string* error) const;
+           std::string* error, TF_Code* code = nullptr) const;
 
  private:
   Session(TF_Graph* graph, TF_Session* session) : graph_(graph), session_(session) {}

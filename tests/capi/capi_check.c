@@ -1,6 +1,11 @@
 /* Test driver for the deepkit C API (tests/test_capi.py builds and runs it).
  *
- *   capi_check MODEL DIR compute|threads|repeat N|errors
+ *   capi_check MODEL DIR compute|threads|repeat N|errors|capped MIB DIR2
+ *   capi_check load MODEL...   one line per model: "MODEL: loaded" or "MODEL: <error>"
+ *
+ * capped: computes DIR once, then caps the address space (RLIMIT_AS) at the current size
+ * plus MIB MiB and computes DIR2, which needs more: prints "capped: CODE MESSAGE" and exits
+ * 0 when that gave an error code (not an abort).
  *
  * DIR holds meta.txt ("nframes natoms nloc has_box nnz nfparam naparam") and raw arrays
  * written by numpy: coord.bin, atype.bin (int32), box.bin, offsets.bin and neighbors.bin
@@ -11,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 typedef struct {
@@ -73,15 +79,17 @@ static Case read_case(const char* dir) {
   return c;
 }
 
-static long resident_kib(void) {
-  long pages = 0, resident = 0;
+static long size_kib(int field) { /* /proc/self/statm: 0 total (VmSize), 1 resident */
+  long values[2] = {0, 0};
   FILE* f = fopen("/proc/self/statm", "r");
   if (f) {
-    if (fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
+    if (fscanf(f, "%ld %ld", &values[0], &values[1]) != 2) values[field] = 0;
     fclose(f);
   }
-  return resident * (sysconf(_SC_PAGESIZE) / 1024);
+  return values[field] * (sysconf(_SC_PAGESIZE) / 1024);
 }
+
+static long resident_kib(void) { return size_kib(1); }
 
 typedef struct {
   double *energy, *force, *virial, *atom_energy, *atom_virial;
@@ -156,6 +164,9 @@ static int check_errors(const dk_model* m, const Case* c, const char* dir) {
   double flat_box[9] = {1, 0, 0, 2, 0, 0, 0, 0, 1};
   EXPECT_ERROR(dk_compute(m, 1, c->natoms, c->coord, c->atype, flat_box, NULL, NULL, r.energy,
                           r.force, r.virial, NULL, NULL), "singular box");
+  double tiny_box[9] = {0.05, 0, 0, 0, 0.05, 0, 0, 0, 0.05};
+  EXPECT_ERROR(dk_compute(m, 1, c->natoms, c->coord, c->atype, tiny_box, NULL, NULL, r.energy,
+                          r.force, r.virial, NULL, NULL), "tiny box");
   int offsets[3] = {0, 1, 1}, neighbors[1] = {5};
   EXPECT_ERROR(dk_compute_nlist(m, 2, 2, c->coord, c->atype, offsets, neighbors, NULL, NULL,
                                 r.energy, r.force, r.virial, NULL, NULL), "neighbour out of range");
@@ -175,11 +186,25 @@ static int check_errors(const dk_model* m, const Case* c, const char* dir) {
   dk_model* not_a_model = dk_load(meta, 1, 1);
   printf("not a model: %p %s\n", (void*)not_a_model, dk_last_error());
   if (not_a_model != NULL) ++failures;
+  dk_model* directory = dk_load(dir, 1, 1);
+  printf("directory: %p %s\n", (void*)directory, dk_last_error());
+  if (directory != NULL) ++failures;
+  dk_model* device = dk_load("/dev/null", 1, 1);
+  printf("device: %p %s\n", (void*)device, dk_last_error());
+  if (device != NULL) ++failures;
   free_result(&r);
   return failures;
 }
 
 int main(int argc, char** argv) {
+  if (argc >= 2 && strcmp(argv[1], "load") == 0) {
+    for (int k = 2; k < argc; ++k) {
+      dk_model* m = dk_load(argv[k], 1, 1);
+      printf("%s: %s\n", argv[k], m ? "loaded" : dk_last_error());
+      dk_free(m);
+    }
+    return 0;
+  }
   if (argc < 4) {
     fprintf(stderr, "usage: %s MODEL DIR compute|threads|repeat N|errors\n", argv[0]);
     return 2;
@@ -216,6 +241,24 @@ int main(int argc, char** argv) {
   int status = 0;
   if (strcmp(mode, "errors") == 0) {
     status = check_errors(m, &c, dir);
+  } else if (strcmp(mode, "capped") == 0 && argc > 5) {
+    Result warm = new_result(&c);
+    status = compute(m, &c, &warm); /* threads and pools exist before the cap */
+    Case big = read_case(argv[5]);
+    Result r = new_result(&big);
+    const rlim_t cap = (rlim_t)(size_kib(0) + 1024L * atol(argv[4])) * 1024;
+    const struct rlimit limit = {cap, cap};
+    if (status == DK_OK && setrlimit(RLIMIT_AS, &limit) == 0) {
+      const int code = compute(m, &big, &r);
+      printf("capped: %d %s\n", code, dk_last_error());
+      status = code != DK_OK && dk_last_error()[0] != '\0' ? 0 : 1;
+    } else {
+      fprintf(stderr, "warm-up or setrlimit failed: %s\n", dk_last_error());
+      status = 1;
+    }
+    free_result(&warm);
+    free_result(&r);
+    free_case(&big);
   } else if (strcmp(mode, "threads") == 0) {
     enum { kThreads = 4 };
     Job jobs[kThreads];

@@ -27,11 +27,62 @@ REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("DEEPKIT_SHARED_DATA", REPO.parent / "shared" / "data"))
 
 
-def make_input(steps: int, seed: int | None) -> dict:
+# The descriptor sections of DeePMD-kit's examples/water/se_e3 and examples/water/hybrid
+# (--descriptor); the rest of the input stays the se_e2_a water example's.
+DESCRIPTORS = {
+    "se_e3": {
+        "type": "se_e3",
+        "sel": "auto",
+        "rcut_smth": 0.5,
+        "rcut": 5.8,
+        "neuron": [2, 4, 8],
+        "resnet_dt": False,
+        "precision": "float64",
+        "seed": 1,
+    },
+    "hybrid": {
+        "type": "hybrid",
+        "list": [
+            {
+                "type": "se_e2_a",
+                "sel": [20, 40],
+                "rcut_smth": 0.5,
+                "rcut": 4.0,
+                "neuron": [10, 20, 40],
+                "resnet_dt": False,
+                "axis_neuron": 4,
+                "type_one_side": True,
+                "precision": "float64",
+                "seed": 1,
+            },
+            {
+                "type": "se_e2_r",
+                "sel": [46, 92],
+                "rcut_smth": 0.5,
+                "rcut": 6.0,
+                "neuron": [5, 10, 20],
+                "resnet_dt": False,
+                "type_one_side": True,
+                "precision": "float64",
+                "seed": 1,
+            },
+        ],
+    },
+}
+
+
+def make_input(steps: int, seed: int | None, descriptor: str = "se_e2_a") -> dict:
     raw = json.loads((DATA / "water_se_e2_a.json").read_text())
     raw["training"]["numb_steps"] = steps
+    if descriptor in DESCRIPTORS:
+        raw["model"]["descriptor"] = json.loads(json.dumps(DESCRIPTORS[descriptor]))
+        if seed is not None:
+            for part in raw["model"]["descriptor"].get("list", []):
+                part["seed"] = seed
     if seed is not None:  # another draw of initial weights and batches, for both codes
         raw["model"]["descriptor"]["seed"] = raw["model"]["fitting_net"]["seed"] = seed
+        if "list" in raw["model"]["descriptor"]:  # a hybrid: the seeds are its parts'
+            del raw["model"]["descriptor"]["seed"]
         raw["training"]["seed"] = seed + 10
     raw["learning_rate"]["decay_steps"] = 100
     for section in ("training_data", "validation_data"):
@@ -128,6 +179,12 @@ def main() -> None:
     parser.add_argument(
         "--seed", type=int, help="model and training seeds (default: the example's)"
     )
+    parser.add_argument(
+        "--descriptor",
+        choices=["se_e2_a", *DESCRIPTORS],
+        default="se_e2_a",
+        help="DeePMD-kit's water example descriptor to train (default se_e2_a)",
+    )
     args = parser.parse_args()
     threads = str(args.threads)
     env = dict(
@@ -139,7 +196,7 @@ def main() -> None:
         DP_INTER_OP_PARALLELISM_THREADS="1",
         TF_CPP_MIN_LOG_LEVEL="2",
     )
-    raw = make_input(args.steps, args.seed)
+    raw = make_input(args.steps, args.seed, args.descriptor)
     rows = []
     runs = [
         (

@@ -25,6 +25,7 @@ __all__ = [
     "env_mat",
     "error_text",
     "external_neighbor_list",
+    "frame_message",
     "matmul",
     "neighbor_list",
     "op_library",
@@ -60,6 +61,13 @@ def error_text(err: tf.errors.OpError) -> str:
     """The one-line message a deepkit op gave, without TensorFlow's node trace."""
     lines = re.findall(r"^(Dk\w+: .*)$", err.message, flags=re.MULTILINE)
     return lines[-1] if lines else err.message.strip().splitlines()[-1]
+
+
+def frame_message(err: tf.errors.OpError, first_frame: int = 0) -> str:
+    """error_text without the op's name, its "frame N" counted from first_frame (callers
+    that run frames in chunks)."""
+    text = re.sub(r"^Dk\w+: ", "", error_text(err))
+    return re.sub(r"\bframe (\d+)", lambda m: f"frame {int(m.group(1)) + first_frame}", text)
 
 
 def neighbor_list(coord, atype, box, rcut: float, sel: Sequence[int]):

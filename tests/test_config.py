@@ -70,7 +70,7 @@ def test_aliases_and_defaults(water_input):
         ),
         (
             lambda r: r["model"]["descriptor"].update(neuron=[10, -1]),
-            r"model\.descriptor\.neuron: every entry must be positive",
+            r"model\.descriptor\.neuron: every width must be in 1 \.\. 16,384",
         ),
         (
             lambda r: r["model"]["descriptor"].update(sel=[1, 2, 3]),

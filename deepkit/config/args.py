@@ -5,6 +5,7 @@ the markdown reference both come from the declaration."""
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -107,6 +108,13 @@ def _as_float(value: Any, spec: str) -> Any:
     return value
 
 
+def _finite(value: Any) -> bool:
+    """No NaN or inf in a number or a list of them (JSON's NaN and Infinity parse)."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return all(_finite(v) for v in value) if isinstance(value, list) else True
+
+
 def normalize_group(raw: Any, group: Group, path: str) -> dict:
     """Validate `raw` against `group` and return it with defaults filled in."""
     if not isinstance(raw, dict):
@@ -184,6 +192,8 @@ def normalize_value(value: Any, arg: Arg, path: str) -> Any:
     value = _as_float(value, arg.dtype)
     if isinstance(value, list) and "list[float]" in arg.dtype:
         value = [float(v) for v in value]
+    if not _finite(value):
+        raise InputError(f"{path}: must be a finite number, got {value!r}")
     if arg.group is not None and isinstance(value, dict):
         value = normalize_group(value, arg.group, path)
     elif arg.variants is not None and isinstance(value, dict):
@@ -213,9 +223,20 @@ def one_of(*options: str) -> Callable[[Any], str | None]:
     return lambda value: None if value in options else f"must be one of {', '.join(options)}"
 
 
-def all_positive(value) -> str | None:
-    """Check: every entry of a list is > 0."""
-    return None if all(v > 0 for v in value) else "every entry must be positive"
+def seed(value) -> str | None:
+    """Check: a seed numpy and TensorFlow take, 0 <= value < 2**32."""
+    return None if value is None or 0 <= value < 2**32 else "must be in 0 .. 2**32 - 1"
+
+
+# Widest layer accepted: a square float64 matrix of it is 2 GiB (DeePMD-kit's are <= 1024).
+MAX_LAYER_WIDTH = 16_384
+
+
+def layer_widths(value) -> str | None:
+    """Check: every width of a net's layer list is in 1 .. MAX_LAYER_WIDTH."""
+    if all(0 < v <= MAX_LAYER_WIDTH for v in value):
+        return None
+    return f"every width must be in 1 .. {MAX_LAYER_WIDTH:,}"
 
 
 # Markdown reference.

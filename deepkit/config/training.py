@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from deepkit.config.args import REQUIRED, Arg, Group, Variants, one_of, positive
+from deepkit.config.args import REQUIRED, Arg, Group, Variants, one_of, positive, seed
 from deepkit.registry import LOSSES
 
 
@@ -89,7 +89,7 @@ TRAINING = Group(
         Arg("training_data", "dict", REQUIRED, "Training data", group=_data(False)),
         Arg("validation_data", "dict|None", None, "Validation data", group=_data(True)),
         Arg("numb_steps", "int", REQUIRED, "Training steps", alias=("stop_batch",), check=positive),
-        Arg("seed", "int|None", None, "Random seed of batch sampling"),
+        Arg("seed", "int|None", None, "Random seed of batch sampling", check=seed),
         Arg("disp_file", "str", "lcurve.out", "Learning-curve file"),
         Arg("disp_freq", "int", 1000, "Steps between lcurve rows", check=positive),
         Arg("save_freq", "int", 1000, "Steps between checkpoints", check=positive),

@@ -3,6 +3,7 @@ probabilities, sets read lazily through a bounded cache, reproducible from the s
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -11,6 +12,8 @@ import numpy as np
 
 from deepkit.data.system import FrameSet, System
 from deepkit.errors import InputError
+
+_SERIAL = itertools.count()  # orders the batches of all DataSystems, for batch_error
 
 
 class SetCache:
@@ -150,9 +153,16 @@ class DataSystems:
         self.type_map = list(type_map)
         self.atypes = [s.type_indices(self.type_map) for s in self.systems]
         self.batch_size = batch_sizes(self.systems, batch_size)
+        for system, size in zip(self.systems, self.batch_size, strict=True):
+            if not 0 < size <= system.nframes:
+                raise InputError(
+                    f"batch_size: {size} for {system.path}, which has {system.nframes} "
+                    "frames (1 .. nframes, or 'auto')"
+                )
         self.nbatches = [max(1, s.nframes // b) for s, b in zip(self.systems, self.batch_size)]
         self.probs = system_probabilities(self.nbatches, sys_probs, auto_prob)
         self.rng = np.random.default_rng(None if seed is None else [seed, rank])
+        self.last_batch: dict | None = None  # the latest sample(), for error messages
         self.cache = cache or SetCache()
         self._cursors = [_Cursor(s, self.rng, shuffle) for s in self.systems]
 
@@ -172,6 +182,8 @@ class DataSystems:
                 rows.setdefault(key, []).append(value[frame])
         natoms = system.natoms
         batch = {"system": k, "path": system.path, "atype": self.atypes[k]}
+        batch["frames"] = [(system.sets[set_index], frame) for set_index, frame in picks]
+        batch["serial"] = next(_SERIAL)
         for key, values in rows.items():
             data = np.stack(values)
             if key in ("coord", "force"):
@@ -179,4 +191,26 @@ class DataSystems:
             elif key == "energy":
                 data = data.reshape(-1)
             batch[key] = data
+        self.last_batch = batch
         return batch
+
+
+def latest_batch(*data: DataSystems | None) -> dict | None:
+    """The batch sampled last from any of `data`."""
+    batches = [d.last_batch for d in data if d is not None and d.last_batch is not None]
+    return max(batches, key=lambda b: b["serial"], default=None)
+
+
+def batch_error(batch: dict | None, message: str) -> str:
+    """An op's message about frame N of a batch, naming the system, set and frame instead."""
+    import re
+
+    if batch is None:
+        return re.sub(r"^Dk\w+: ", "", message)
+    found = re.search(r"\bframe (\d+): ", message)
+    text = re.sub(r"^Dk\w+: ", "", message)
+    if found is None or int(found.group(1)) >= len(batch["frames"]):
+        return f"{batch['path']}: {text}"
+    set_name, frame = batch["frames"][int(found.group(1))]
+    text = text.replace(found.group(0), "", 1)
+    return f"{batch['path']}/{set_name} frame {frame}: {text}"

@@ -53,7 +53,7 @@ def neighbor_stat(systems: Sequence[System], type_map: list[str], rcut: float):
                         )
                     except tf.errors.InvalidArgumentError as err:
                         raise InputError(
-                            f"{system.path}/{system.sets[k]}: {ops.error_text(err)}"
+                            f"{system.path}/{system.sets[k]}: {ops.frame_message(err, start)}"
                         ) from None
                     best_count = np.maximum(best_count, counts.max(axis=0))
                     if (nl >= 0).any():

@@ -134,7 +134,10 @@ class System(ABC):
             if key not in LABELS or (key == "box" and self.nopbc):
                 continue
             per_atom, columns = LABELS[key]
-            data = np.asarray(self._read_array(name, key), dtype=np.float64)
+            raw = np.asarray(self._read_array(name, key))
+            if raw.dtype.kind not in "iuf":  # bool, complex, text, objects
+                raise InputError(f"{where}/{key}.npy: {raw.dtype} values, expected real numbers")
+            data = raw.astype(np.float64, copy=False)
             data = data.reshape(len(data), -1) if data.ndim else data.reshape(1, 1)
             if len(data) != nframes:
                 raise InputError(
@@ -202,7 +205,14 @@ class NpySystem(System):
 
     def _read_raw(self, name):
         file = self.root / name
-        return file.read_text() if file.exists() else None
+        if not file.exists():
+            return None
+        if not file.is_file():
+            raise InputError(f"{file}: not a file")
+        try:
+            return file.read_text()
+        except (OSError, UnicodeDecodeError) as err:
+            raise InputError(f"{file}: not a readable text file ({err})") from None
 
     def _set_names(self):
         return sorted(p.name for p in self.root.glob("set.*") if p.is_dir())
@@ -214,8 +224,8 @@ class NpySystem(System):
         file = self.root / set_name / f"{key}.npy"
         try:
             return np.load(file)
-        except (ValueError, OSError) as err:
-            raise InputError(f"{file}: not a readable .npy array ({err})") from None
+        except (ValueError, OSError, EOFError) as err:  # EOFError: an empty file
+            raise InputError(f"{file}: not a readable .npy array ({err or 'empty'})") from None
 
     def _array_rows(self, set_name, key):
         file = self.root / set_name / f"{key}.npy"
@@ -223,8 +233,8 @@ class NpySystem(System):
             raise InputError(f"{self.root / set_name}: no coord.npy")
         try:
             return len(np.load(file, mmap_mode="r"))
-        except (ValueError, OSError) as err:
-            raise InputError(f"{file}: not a readable .npy array ({err})") from None
+        except (ValueError, OSError, EOFError) as err:  # EOFError: an empty file
+            raise InputError(f"{file}: not a readable .npy array ({err or 'empty'})") from None
 
 
 class H5System(System):
@@ -249,20 +259,33 @@ class H5System(System):
     def _read_raw(self, name):
         if name not in self._node:
             return None
-        data = self._node[name][()]
+        data = self._dataset(self._node, name)[()]
         if isinstance(data, bytes):
             return data.decode()
         data = np.atleast_1d(data)
         return "\n".join(d.decode() if isinstance(d, bytes) else str(d) for d in data)
 
     def _set_names(self):
-        return sorted(k for k in self._node if k.startswith("set."))
+        import h5py
+
+        return sorted(
+            k for k in self._node if k.startswith("set.") and isinstance(self._node[k], h5py.Group)
+        )
 
     def _set_keys(self, set_name):
         return [k[: -len(".npy")] for k in self._node[set_name] if k.endswith(".npy")]
 
     def _read_array(self, set_name, key):
-        return self._node[set_name][f"{key}.npy"][()]
+        return self._dataset(self._node[set_name], f"{key}.npy")[()]
+
+    def _dataset(self, group, name: str):
+        """group[name], an InputError when it is not a dataset (a group in its place)."""
+        import h5py
+
+        node = group[name]
+        if not isinstance(node, h5py.Dataset):
+            raise InputError(f"{self.file}: {node.name} is a {type(node).__name__}, not a dataset")
+        return node
 
     def _array_rows(self, set_name, key):
         if f"{key}.npy" not in self._node[set_name]:

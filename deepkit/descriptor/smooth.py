@@ -8,7 +8,7 @@ from abc import abstractmethod
 import numpy as np
 
 from deepkit import ops
-from deepkit.config.args import Arg, all_positive, non_negative, one_of, positive
+from deepkit.config.args import Arg, layer_widths, non_negative, one_of, positive, seed
 from deepkit.descriptor.base import Descriptor, DescriptorOut, EnvMat, Tabulable, required
 from deepkit.descriptor.stats import env_mat_stats
 from deepkit.errors import InputError
@@ -24,10 +24,17 @@ from deepkit.nn.layers import (
 )
 from deepkit.tfenv import tf, v1
 
+_MAX_SEL = 65_536
+
 
 def _sel(value) -> str | None:
     if isinstance(value, list):
-        return None if all(v >= 0 for v in value) else "every entry must be >= 0"
+        if not all(v >= 0 for v in value):
+            return "every entry must be >= 0"
+        if value and sum(value) == 0:
+            return "leaves no neighbour slot: give at least one positive entry"
+        # Each atom's slots cost ~100 doubles through the net: beyond this no machine copes.
+        return None if sum(value) <= _MAX_SEL else f"more than {_MAX_SEL:,} slots in all"
     if value == "auto":
         return None
     if value.startswith("auto:"):
@@ -67,7 +74,7 @@ def smooth_args() -> list[Arg]:
             "list[int]",
             [10, 20, 40],
             "Widths of the embedding net layers",
-            check=all_positive,
+            check=layer_widths,
         ),
         Arg(
             "activation_function",
@@ -93,7 +100,7 @@ def smooth_args() -> list[Arg]:
             check=one_of(*PRECISIONS),
         ),
         Arg("trainable", "bool", True, "Whether the embedding nets are trained"),
-        Arg("seed", "int|None", None, "Random seed of the initial parameters"),
+        Arg("seed", "int|None", None, "Random seed of the initial parameters", check=seed),
         Arg(
             "exclude_types",
             "list[list[int]]",

@@ -7,7 +7,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from deepkit.config.args import Arg, Group, all_positive, non_negative, one_of
+from deepkit.config.args import Arg, Group, layer_widths, non_negative, one_of, seed
 from deepkit.errors import InputError
 from deepkit.fit.base import Fitting
 from deepkit.nn.by_type import map_by_type
@@ -56,7 +56,7 @@ class EnergyFitting(Fitting):
                 [120, 120, 120],
                 "Widths of the fitting net layers",
                 alias=("n_neuron",),
-                check=all_positive,
+                check=layer_widths,
             ),
             Arg(
                 "activation_function",
@@ -80,7 +80,7 @@ class EnergyFitting(Fitting):
                 "Whether the fitting net (or each layer) is trained",
             ),
             Arg("rcond", "float|None", None, "Cut-off ratio of the least-squares energy bias"),
-            Arg("seed", "int|None", None, "Random seed of the initial parameters"),
+            Arg("seed", "int|None", None, "Random seed of the initial parameters", check=seed),
             Arg("atom_ener", "list[float|None]", [], "Fixed energies of isolated atoms per type"),
             Arg(
                 "numb_fparam", "int", 0, "Frame parameters (fparam.npy columns)", check=non_negative

@@ -9,13 +9,15 @@ import numpy as np
 
 from deepkit.config import write_json
 from deepkit.data import DataSystems, SetCache, expand_systems
+from deepkit.data.batching import batch_error, latest_batch
 from deepkit.data.neighbor_stat import neighbor_stat, sel_from_counts
 from deepkit.errors import InputError, RankError, Stopped
 from deepkit.model import names
 from deepkit.model.base import make_model
 from deepkit.model.frozen import load_variables, read_constants, restore_model, train_input
+from deepkit.ops import error_text
 from deepkit.registry import DESCRIPTORS
-from deepkit.tfenv import v1
+from deepkit.tfenv import tf, v1
 from deepkit.train.checkpoint import checkpoint_path
 from deepkit.train.distributed import Workers
 from deepkit.train.graph import TrainingGraph, build_training_graph
@@ -349,6 +351,9 @@ class Trainer:
             except KeyboardInterrupt:
                 self._interrupted(sess, graph, run, hooks)
                 raise
+            except tf.errors.InvalidArgumentError as err:  # bad data: overlapping atoms, a box
+                batch = latest_batch(self.train_data, self.valid_data)
+                raise InputError(batch_error(batch, error_text(err))) from None
             if stop.requested:
                 step = self._interrupted(sess, graph, run, hooks)
                 raise Stopped(f"stopped by {stop.signal_name} at step {step}", stop.signal_name)

@@ -42,6 +42,11 @@ class DeepKit(Calculator):
             raise PropertyNotImplementedError(
                 f"periodic in some directions only (pbc={pbc.tolist()}): use all or none"
             )
+        if pbc.all() and self.atoms.cell.rank < 3:
+            raise ValueError(
+                f"pbc=True but the cell has {self.atoms.cell.rank} non-zero vector(s): give "
+                "all three, or set pbc=False"
+            )
         cell = self.atoms.cell[:].reshape(1, 9) if pbc.all() else None
         e, f, v, ae, _ = self.dp.eval(self.atoms.positions[None], cell, atype, atomic=True)
         self.results = {

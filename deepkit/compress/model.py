@@ -3,6 +3,7 @@ nets are quintic tables evaluated by one fused op (DESIGN.md "Compression")."""
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from deepkit.model import names
 from deepkit.model.base import make_model
 from deepkit.model.frozen import (
     add_metadata,
+    check_finite,
     load_variables,
     read_constants,
     restore_model,
@@ -34,12 +36,15 @@ def compress(
     """Tabulate every embedding net of the frozen model at `model_path` (inner step `step`,
     10 * step up to `extrapolate` times the upper bound) and write the compressed model.
     min_nbor_dist overrides the closest-pair distance stored with the model."""
-    if not step > 0:
-        raise InputError(f"--step must be positive, got {step}")
-    if not extrapolate > 1:
-        raise InputError(f"--extrapolate must be larger than 1, got {extrapolate}")
+    if not 0 < step < math.inf:
+        raise InputError(f"--step must be positive and finite, got {step}")
+    if not 1 < extrapolate < math.inf:
+        raise InputError(f"--extrapolate must be larger than 1 and finite, got {extrapolate}")
+    if min_nbor_dist is not None and not 0 < min_nbor_dist < math.inf:
+        raise InputError(f"--min-nbor-dist must be positive and finite, got {min_nbor_dist}")
     started = time.perf_counter()
     consts = read_constants(model_path)
+    check_finite(consts, model_path)
     if bool(consts.get(names.ATTR_COMPRESSED, False)):
         raise InputError(f"{model_path}: already compressed")
     config = train_input(consts, model_path)
@@ -67,6 +72,7 @@ def compress(
         neuron, activation, resnet_dt = descriptor.net_spec(scope)
         layers = layers_of(consts, scope, len(neuron), resnet_dt)
         lower, upper, upper_ext = table_range(lower, upper, extrapolate)
+        _check_table_size(scope, (upper - lower) / step + (upper_ext - upper) / (10 * step))
         tables[scope] = tabulate(layers, activation, lower, upper, upper_ext, step, 10 * step)
         info = tables[scope].info
         log(
@@ -97,3 +103,16 @@ def compress(
         f"in {time.perf_counter() - started:.1f} s"
     )
     return path
+
+
+# A net's table holds 6 coefficients per interval and output neuron: 2e6 intervals of a
+# 100-wide net are ~10 GB. Far above what any sane step and closest pair give (~1,300).
+_MAX_INTERVALS = 2_000_000
+
+
+def _check_table_size(scope: str, intervals: float) -> None:
+    if not intervals <= _MAX_INTERVALS:
+        raise InputError(
+            f"{scope}: the table would need {intervals:.3g} intervals (at most "
+            f"{_MAX_INTERVALS:,}): raise --step, or check --min-nbor-dist"
+        )

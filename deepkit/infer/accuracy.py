@@ -38,7 +38,10 @@ def evaluate_system(dp, system, nframes: int | None, rng=None, atomic: bool = Fa
         order = np.arange(total)
         rng.shuffle(order)
         data = {key: value[order[:nframes]] for key, value in data.items()}
-    out = dp.eval(data["coord"], None if system.nopbc else data["box"], atype, atomic=atomic)
+    try:
+        out = dp.eval(data["coord"], None if system.nopbc else data["box"], atype, atomic=atomic)
+    except ValueError as err:  # frames numbered in the order tested
+        raise InputError(f"{system.path}: {err}") from None
     result = {
         "natoms": system.natoms,
         "label": data,

@@ -30,12 +30,13 @@ class DeepPot:
     ):
         from deepkit import ops
         from deepkit.model import names
-        from deepkit.model.frozen import read_graph_def, specialise_for_cpu
+        from deepkit.model.frozen import check_finite, read_graph_def, specialise_for_cpu
         from deepkit.tfenv import tf
 
         ops.op_library()  # the graph uses deepkit's ops
         path = Path(model)
         graph_def = read_graph_def(path)
+        check_finite(_float_constants(graph_def, tf), path)
         # AVX2 products where this CPU has them; the model as frozen if they do not import.
         candidates = [specialise_for_cpu(graph_def)] if ops.cpu_products_preferred() else []
         for candidate in (*candidates, graph_def):
@@ -93,6 +94,9 @@ class DeepPot:
         atype = np.asarray(atype)
         if atype.ndim != 1:
             raise ValueError(f"atype must be (natoms,), got shape {atype.shape}")
+        if atype.dtype == bool or not np.issubdtype(atype.dtype, np.integer):
+            raise ValueError(f"atype must hold integer type indices, got {atype.dtype}")
+        coord, cell = _real_array("coord", coord), _real_array("cell", cell)
         natoms = len(atype)
         if natoms == 0:
             raise ValueError("no atoms")
@@ -117,6 +121,9 @@ class DeepPot:
 
         coord (nf, natoms*3) or (nf, natoms, 3), Angstrom; cell (nf, 9) / (nf, 3, 3) or None
         (non-periodic); atype (natoms,) indices into type_map, atoms in any order."""
+        from deepkit.ops import frame_message
+        from deepkit.tfenv import tf
+
         coord, cell, atype, nframes, natoms = self._shapes(coord, cell, atype)
         step = self.frames_per_call or max(1, 200_000 // natoms)  # bounds the memory per call
         keys = ["energy", "force", "virial"] + (["atom_energy", "atom_virial"] if atomic else [])
@@ -127,14 +134,15 @@ class DeepPot:
             fetch = {k: self._outputs[k] for k in keys}
             if self._overflow is not None:
                 fetch["overflow"] = self._overflow
-            out = self.session.run(
-                fetch,
-                {
-                    self._inputs["coord"]: coord[chunk],
-                    self._inputs["atype"]: np.broadcast_to(atype, (n, natoms)),
-                    self._inputs["box"]: cell[chunk],
-                },
-            )
+            feed = {
+                self._inputs["coord"]: coord[chunk],
+                self._inputs["atype"]: np.broadcast_to(atype, (n, natoms)),
+                self._inputs["box"]: cell[chunk],
+            }
+            try:
+                out = self.session.run(fetch, feed)
+            except tf.errors.InvalidArgumentError as err:  # overlapping atoms, a bad box
+                raise ValueError(frame_message(err, start)) from None
             for k in keys:
                 parts[k].append(out[k])
             if self._overflow is not None and out["overflow"].any():
@@ -216,3 +224,26 @@ class DeepPot:
 
     def get_ntypes(self) -> int:
         return self.ntypes
+
+
+def _float_constants(graph_def, tf) -> dict:
+    """The floating-point Const nodes of a GraphDef, by name."""
+    floating = {tf.float16.as_datatype_enum, tf.float32.as_datatype_enum}
+    floating.add(tf.float64.as_datatype_enum)
+    return {
+        node.name: tf.make_ndarray(node.attr["value"].tensor)
+        for node in graph_def.node
+        if node.op == "Const" and node.attr["dtype"].type in floating
+    }
+
+
+def _real_array(name: str, values):
+    """values as an array of real numbers (None stays None); complex, bool, text refused."""
+    if values is None:
+        return None
+    array = np.asarray(values)
+    if array.dtype == bool or not (
+        np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)
+    ):
+        raise ValueError(f"{name} must hold real numbers, got {array.dtype}")
+    return array

@@ -11,6 +11,7 @@ energy models whose parameter counts come from their training input.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +44,20 @@ def read_constants(path: str | Path) -> dict[str, np.ndarray]:
         for node in graph_def.node
         if node.op == "Const"
     }
+
+
+def check_finite(arrays: dict[str, np.ndarray], source: str | Path) -> None:
+    """InputError naming the first floating-point weight with a NaN or inf (a diverged run's
+    weights must not become a model that evaluates to NaN). Anonymous constants (`Const_N`,
+    e.g. an infinite bound the graph uses on purpose) are not weights."""
+    for name, value in arrays.items():
+        if re.fullmatch(r"Const(_\d+)?", name.rsplit("/", 1)[-1]):
+            continue
+        if np.issubdtype(value.dtype, np.floating) and not np.all(np.isfinite(value)):
+            raise InputError(
+                f"{source}: {name} holds NaN or inf: the weights diverged; freeze an earlier "
+                "checkpoint (train --restart from it with a lower start_lr)"
+            )
 
 
 def constant(consts: dict, name: str, path: str | Path):

@@ -10,7 +10,7 @@ from deepkit.config import normalize
 from deepkit.errors import InputError
 from deepkit.model import names
 from deepkit.model.base import make_model
-from deepkit.model.frozen import add_metadata, write_frozen
+from deepkit.model.frozen import add_metadata, check_finite, write_frozen
 from deepkit.nn.tabulate import Table
 from deepkit.tfenv import tf
 from deepkit.train.checkpoint import checkpoint_path
@@ -39,6 +39,8 @@ def freeze(checkpoint: str | Path, output: str | Path) -> Path:
     with tf.compat.v1.Session(graph=graph) as sess:
         sess.run(init)
         saver.restore(sess, prefix)
+        floats = [v for v in variables if v.dtype.base_dtype.is_floating]
+        check_finite(dict(zip([v.op.name for v in floats], sess.run(floats), strict=True)), prefix)
         return write_frozen(sess, output, model.frozen_nodes)
 
 

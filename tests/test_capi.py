@@ -457,3 +457,26 @@ def test_every_op_kernel_is_registered_guarded():
     assert len(registered) >= 12
     for call in registered:
         assert re.search(r"deepkit::Guarded<\w+(<[\w:]+>)?>$", " ".join(call.split())), call
+
+
+def test_crafted_table_info_is_refused_by_the_op(driver, alcu, tmp_path):
+    """A compressed model whose table info claims more intervals than the table holds would
+    send the tabulation kernels past its end: the op refuses it, dk_compute says why."""
+    import tensorflow as tf
+
+    from deepkit.model.frozen import read_graph_def
+
+    root, arrays, atype = alcu
+    nodes = read_graph_def(root / "model-c.pb").node
+    node = next(n for n in nodes if n.name.startswith("compress/") and n.name.endswith("/info"))
+    info = tf.make_ndarray(node.attr["value"].tensor).copy()
+    info[[1, 2, 5]] += [1000 * info[3], 1000 * info[3], 1000]  # consistent, but no such rows
+    model = craft(root / "model-c.pb", tmp_path / "info.pb", node.name, info)
+    folder = write_case(tmp_path / "case", arrays["coord"][:1], atype, arrays["box"][:1])
+    result = subprocess.run(
+        [str(driver), str(model), str(folder), "compute"],
+        check=False,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 1 and "info's interval counts" in result.stderr, result.stderr

@@ -1,4 +1,6 @@
 // DkTabulateFusion and its gradients: compressed embedding nets (op_src/lib/tabulate.h).
+#include <cmath>
+
 #include "tf/kernel_call.h"
 #include "tf/launch.h"
 #include "tensorflow/core/framework/op.h"
@@ -22,6 +24,17 @@ bool check_inputs(OpKernelContext* ctx, deepkit::TabulateArgs* a) {
   if (table.dims() != 3 || table.dim_size(1) != 6 || info.shape() != TensorShape({7})) {
     ctx->CtxFailure(errors::InvalidArgument(op, ": table must be (intervals, 6, width) and info (7,), got ",
                                             table.shape().DebugString(), " and ", info.shape().DebugString()));
+    return false;
+  }
+  // The kernels index the table by info's interval counts (table_info casts them to int): a
+  // crafted model's info must not send them past the table's rows.
+  const double* counts = info.flat<double>().data() + 5;
+  const bool whole = counts[0] >= 1 && counts[1] >= 1 && counts[0] == std::floor(counts[0]) &&
+                     counts[1] == std::floor(counts[1]);
+  if (!whole || counts[0] + counts[1] != static_cast<double>(table.dim_size(0))) {
+    ctx->CtxFailure(errors::InvalidArgument(op, ": info's interval counts (", counts[0], " + ",
+                                            counts[1], ") must be whole numbers >= 1 adding up "
+                                            "to the table's ", table.dim_size(0), " intervals"));
     return false;
   }
   if (x.dims() != 2 || rows.dims() != 3 || rows.dim_size(0) != x.dim_size(0) ||

@@ -70,6 +70,10 @@ def _quiet_tensorflow() -> None:
     logging.getLogger("tensorflow").setLevel(logging.ERROR)  # its Python-side deprecations
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     warnings.filterwarnings("ignore", category=FutureWarning)
+    # deepkit's warnings (neighbour overflow, a checkpoint passed over) as one line each.
+    warnings.formatwarning = lambda message, category, *args, **kwargs: (
+        f"deepkit: warning: {message}\n"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -171,3 +171,46 @@ def test_an_unwritable_checkpoint_is_one_line(emt_data, tmp_path):
     last = stderr.strip().splitlines()[-1]
     assert last.startswith("deepkit: error: cannot write checkpoint ") and "model.ckpt-2" in last
     assert "Traceback" not in stderr
+
+
+def test_restart_passes_over_a_damaged_checkpoint_and_tidies_up(emt_data, tmp_path):
+    """The latest checkpoint cut short (a full disk, a kill during the write): --restart
+    continues from the one before, with a warning; the leftovers of killed saves go and
+    max_ckpt_keep counts the checkpoints already there."""
+    from deepkit.train.checkpoint import CheckpointFallbackWarning
+    from deepkit.train.trainer import Trainer
+
+    out = tmp_path / "out"
+    config = alcu_config(emt_data, numb_steps=4, save_freq=1, disp_freq=1, max_ckpt_keep=2)
+    Trainer(config, out, log=lambda *a: None).run()
+    data = out / "model.ckpt-4.data-00000-of-00001"
+    data.write_bytes(data.read_bytes()[: data.stat().st_size // 2])
+    (out / "checkpoint").write_text("garbled {{{\n")
+    leftovers = [
+        out / "model.ckpt-5_temp",
+        out / ".model.ckpt.index.tmp",
+        out / ".lcurve.out.k2j4h5g6",
+    ]
+    leftovers[0].mkdir()
+    for path in leftovers[1:]:
+        path.write_text("")
+    config["training"]["numb_steps"] = 6
+    lines = []
+    with pytest.warns(CheckpointFallbackWarning, match=r"model.ckpt-4: .*using .*model.ckpt-3"):
+        Trainer(config, out, log=lines.append).run(restart=str(out))
+    assert any("restart from" in line and "at step 3" in line for line in lines), lines
+    assert not any(path.exists() for path in leftovers)
+    kept = sorted(int(p.name.split("-")[1].split(".")[0]) for p in out.glob("model.ckpt-*.index"))
+    assert kept == [5, 6]
+    assert lcurve_steps(tmp_path) == list(range(7))
+
+
+def test_an_unusable_checkpoint_folder_stops_before_training(emt_data, tmp_path, capsys):
+    (tmp_path / "a-file").write_text("")
+    config = alcu_config(emt_data, numb_steps=4, save_freq=2)
+    config["training"]["save_ckpt"] = str(tmp_path / "a-file" / "model.ckpt")
+    (tmp_path / "input.json").write_text(json.dumps(config))
+    code = main(["train", str(tmp_path / "input.json"), "-o", str(tmp_path / "out")])
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert code == 2 and last.startswith("deepkit: error: training.save_ckpt: cannot write in")
+    assert not (tmp_path / "out" / "lcurve.out").exists()

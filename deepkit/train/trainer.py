@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,7 @@ from deepkit.model.frozen import load_variables, read_constants, restore_model, 
 from deepkit.ops import error_text
 from deepkit.registry import DESCRIPTORS
 from deepkit.tfenv import tf, v1
-from deepkit.train.checkpoint import checkpoint_path
+from deepkit.train.checkpoint import checkpoint_path, checkpoints_by_step, remove_leftovers
 from deepkit.train.distributed import Workers
 from deepkit.train.graph import TrainingGraph, build_training_graph
 from deepkit.train.hooks import (
@@ -256,7 +257,7 @@ class Trainer:
             self.log(systems_table("training", self.train_data))
             if self.valid_data is not None:
                 self.log(systems_table("validation", self.valid_data))
-            self.out_dir.mkdir(parents=True, exist_ok=True)
+            self._check_writable()
             write_json(self.config, self.out_dir / self.out_json)
         model = self._model(compute_stats=fresh)
         # deepkit's AVX2 products train faster on CPUs that have them (ops.cpu_products);
@@ -273,18 +274,41 @@ class Trainer:
         sess.run(graph.init)
         if restart:
             path = checkpoint_path(restart)
-            graph.saver.restore(sess, path)
+            _restore(graph.saver, sess, path)
             sess.run(graph.train_input.initializer)  # this run's input, not the saved one
             self.restarted_from = path
+            if self.workers.is_root:
+                self._tidy_after_kill(graph)
             self.log(f"restart from {path} at step {int(sess.run(graph.global_step))}")
         elif init_model:
             path = checkpoint_path(init_model)
-            graph.model_saver.restore(sess, path)
+            _restore(graph.model_saver, sess, path)
             self.log(f"weights from {path}; training starts at step 0")
         elif self.frozen is not None:
             path, consts = self.frozen
             count = load_variables(sess, consts, path, skip=_FROZEN_SKIP)
             self.log(f"{count} weight arrays from {path}")
+
+    def _tidy_after_kill(self, graph: TrainingGraph) -> None:
+        """A restart: what killed saves left goes, and max_ckpt_keep counts the checkpoints
+        already in the folder (a new Saver knows only its own)."""
+        prefix = self.out_dir / self.training["save_ckpt"]
+        removed = remove_leftovers(prefix.parent, prefix.name)
+        if removed:
+            self.log(f"removed what an interrupted save left: {', '.join(sorted(removed))}")
+        graph.saver.recover_last_checkpoints(checkpoints_by_step(prefix.parent, prefix.name))
+
+    def _check_writable(self) -> None:
+        """The output folder and the checkpoints' folder take files, checked before any
+        work (a full or read-only disk would otherwise show at the first save)."""
+        prefix = self.out_dir / self.training["save_ckpt"]
+        for folder, key in ((self.out_dir, "-o"), (prefix.parent, "training.save_ckpt")):
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+                with tempfile.TemporaryFile(dir=folder):
+                    pass
+            except OSError as err:
+                raise InputError(f"{key}: cannot write in {folder} ({err.strerror})") from None
 
     def _check_fresh_folder(self) -> None:
         """A fresh run does not write into a previous run's folder unless --force."""
@@ -382,6 +406,16 @@ class Trainer:
         self.log(
             f"weights identical on all {self.workers.size} ranks (fingerprint {every[0]:.12g})"
         )
+
+
+def _restore(saver, sess, path: str) -> None:
+    """saver.restore, with TensorFlow's errors (another model's checkpoint, a damaged file)
+    as one line."""
+    try:
+        saver.restore(sess, path)
+    except (tf.errors.OpError, ValueError) as err:
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise InputError(f"{path}: cannot restore this checkpoint ({reason})") from None
 
 
 def systems_table(kind: str, data: DataSystems) -> str:

@@ -39,6 +39,17 @@ def emt_data(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def alcu_model(tmp_path_factory):
+    """models.frozen_alcu_model: (root with data/, run/ and model.pb; arrays of the first
+    set; atype)."""
+    from models import frozen_alcu_model
+
+    root = tmp_path_factory.mktemp("alcu_model")
+    _, arrays, atype = frozen_alcu_model(root)
+    return root, arrays, atype
+
+
+@pytest.fixture(scope="session")
 def driver(tmp_path_factory):
     """tests/capi/capi_check.c built against the C API: runs a model on raw arrays."""
     from toolchain import CC

@@ -10,7 +10,7 @@ import ase
 import h5py
 import numpy as np
 import pytest
-from models import alcu_config, frozen_alcu_model
+from models import alcu_config
 
 from deepkit.cli import main
 from deepkit.errors import InputError
@@ -127,17 +127,10 @@ def test_hdf5_group_where_a_dataset_belongs(emt_data, tmp_path):
         h5_system.load_set(0)
 
 
-@pytest.fixture(scope="module")
-def model(tmp_path_factory):
-    root = tmp_path_factory.mktemp("model")
-    _, arrays, atype = frozen_alcu_model(root)
-    return root, arrays, atype
-
-
-def test_deep_pot_names_the_frame_of_bad_coordinates_and_boxes(model):
+def test_deep_pot_names_the_frame_of_bad_coordinates_and_boxes(alcu_model):
     from deepkit.infer import DeepPot
 
-    root, arrays, atype = model
+    root, arrays, atype = alcu_model
     dp = DeepPot(root / "model.pb")
     coord, box = arrays["coord"][:3].copy(), arrays["box"][:3].copy()
     overlapping = coord.copy()
@@ -154,10 +147,10 @@ def test_deep_pot_names_the_frame_of_bad_coordinates_and_boxes(model):
         dp.eval(coord, box, atype + 0.5)
 
 
-def test_ase_refuses_pbc_without_a_cell(model):
+def test_ase_refuses_pbc_without_a_cell(alcu_model):
     from deepkit.calculator import DeepKit
 
-    root, arrays, atype = model
+    root, arrays, atype = alcu_model
     symbols = np.array(["Al", "Cu"])[atype]
     atoms = ase.Atoms(symbols, positions=arrays["coord"][0].reshape(-1, 3), pbc=True)
     atoms.calc = DeepKit(str(root / "model.pb"))
@@ -165,7 +158,7 @@ def test_ase_refuses_pbc_without_a_cell(model):
         atoms.get_potential_energy()
 
 
-def test_a_model_with_nan_weights_is_refused(model, tmp_path, capsys):
+def test_a_model_with_nan_weights_is_refused(alcu_model, tmp_path, capsys):
     """A crafted model (or one frozen from NaN weights by an older deepkit): DeepPot,
     test and compress refuse it, naming the constant."""
     import tensorflow as tf
@@ -173,7 +166,7 @@ def test_a_model_with_nan_weights_is_refused(model, tmp_path, capsys):
     from deepkit.infer import DeepPot
     from deepkit.model.frozen import read_graph_def
 
-    root, _, _ = model
+    root, _, _ = alcu_model
     graph_def = read_graph_def(root / "model.pb")
     node = next(n for n in graph_def.node if n.op == "Const" and "matrix" in n.name)
     weights = tf.make_ndarray(node.attr["value"].tensor).copy()
@@ -189,10 +182,10 @@ def test_a_model_with_nan_weights_is_refused(model, tmp_path, capsys):
         assert f"{node.name} holds NaN or inf" in capsys.readouterr().err
 
 
-def test_freeze_refuses_a_checkpoint_with_nan_weights(model, tmp_path, capsys):
+def test_freeze_refuses_a_checkpoint_with_nan_weights(alcu_model, tmp_path, capsys):
     import tensorflow as tf
 
-    root, _, _ = model
+    root, _, _ = alcu_model
     prefix = tf.train.latest_checkpoint(str(root / "run"))
     reader = tf.train.load_checkpoint(prefix)
     graph = tf.Graph()
@@ -223,7 +216,7 @@ def test_freeze_refuses_a_checkpoint_with_nan_weights(model, tmp_path, capsys):
         (["--extrapolate", "nan"], "--extrapolate must be larger than 1 and finite"),
     ],
 )
-def test_compress_refuses_absurd_tables_up_front(model, tmp_path, capsys, flags, message):
-    root, _, _ = model
+def test_compress_refuses_absurd_tables_up_front(alcu_model, tmp_path, capsys, flags, message):
+    root, _, _ = alcu_model
     code = main(["compress", "-i", str(root / "model.pb"), "-o", str(tmp_path / "c.pb"), *flags])
     assert code == 2 and message in capsys.readouterr().err

@@ -165,6 +165,11 @@ def normalize_variant(raw: Any, variants: Variants, path: str) -> dict:
         raise InputError(
             f"{path}.{variants.flag}: required key missing (one of {', '.join(variants.choices)})"
         )
+    if not isinstance(kind, str):
+        raise InputError(
+            f"{path}.{variants.flag}: expected a name (one of {', '.join(variants.choices)}), "
+            f"got {kind!r}"
+        )
     kind = variants.aliases.get(kind, kind)
     if kind in variants.refused:
         raise InputError(f"{path}.{variants.flag}: {variants.refused[kind]}")

@@ -232,9 +232,10 @@ class NpySystem(System):
         if not file.exists():
             raise InputError(f"{self.root / set_name}: no coord.npy")
         try:
-            return len(np.load(file, mmap_mode="r"))
+            shape = np.load(file, mmap_mode="r").shape
         except (ValueError, OSError, EOFError) as err:  # EOFError: an empty file
             raise InputError(f"{file}: not a readable .npy array ({err or 'empty'})") from None
+        return _rows(shape, file)
 
 
 class H5System(System):
@@ -290,4 +291,14 @@ class H5System(System):
     def _array_rows(self, set_name, key):
         if f"{key}.npy" not in self._node[set_name]:
             raise InputError(f"{self.path}/{set_name}: no coord.npy")
-        return self._node[set_name][f"{key}.npy"].shape[0]
+        return _rows(
+            self._dataset(self._node[set_name], f"{key}.npy").shape,
+            f"{self.path}/{set_name}/{key}.npy",
+        )
+
+
+def _rows(shape: tuple, where) -> int:
+    """Frames of an array: its first dimension (a scalar has none)."""
+    if not shape:
+        raise InputError(f"{where}: a single number, expected one row per frame")
+    return shape[0]

@@ -9,9 +9,11 @@ thread per rank (OMP / TensorFlow intra-op 1, inter-op 1). The time per step is 
 between step --skip and the last step from the trainer's own s/batch log (start-up and
 graph warm-up excluded); samples/s = ranks x batch / time per step. A last row runs two
 independent single-process trainings at once: the ceiling this machine gives two ranks,
-against which Horovod's own cost shows.
+against which Horovod's own cost shows. --alternate N runs only the 2-rank trainings, the
+transports in turn, N rounds: on a machine other work loads, a fairer comparison.
 
     python tools/bench_horovod.py --workdir /tmp/bench_hvd [--transports gloo mpi]
+    python tools/bench_horovod.py --workdir /tmp/bench_hvd --steps 200 --alternate 2
 """
 
 from __future__ import annotations
@@ -115,10 +117,28 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--skip", type=int, default=50)
     parser.add_argument("--transports", nargs="+", choices=("gloo", "mpi"), default=["gloo", "mpi"])
+    parser.add_argument(
+        "--alternate",
+        type=int,
+        default=0,
+        metavar="N",
+        help="only 2-rank runs, each transport in turn N times (a fairer comparison when "
+        "other work loads the machine)",
+    )
     args = parser.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
     make_input(args.workdir, args.steps, args.skip)
     make_input(args.workdir, args.steps, args.skip, distributed=True)
+    if args.alternate:
+        print("| round | " + " | ".join(f"2 ranks {t}: s/step" for t in args.transports) + " |")
+        print("|---:|" + "---:|" * len(args.transports))
+        for k in range(args.alternate):
+            steps = [
+                seconds_per_step(train(args.workdir, 2, t), args.steps, args.skip)
+                for t in args.transports
+            ]
+            print(f"| {k + 1} | " + " | ".join(f"{s:.4f}" for s in steps) + " |", flush=True)
+        return
     label = {"none": "no Horovod", "gloo": "Horovod, Gloo", "mpi": "Horovod, MPI"}
     runs = [(1, "none")] + [(r, t) for r in (1, 2) for t in args.transports]
     rows = []

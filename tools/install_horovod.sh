@@ -46,7 +46,7 @@ case "$MPI_CHOICE" in
   auto)
     mpicxx=$(find_mpicxx)
     if [ -z "$mpicxx" ]; then
-      echo "no MPI found: installing the mpich wheel into $env_bin/.." >&2
+      echo "no MPI found: installing the mpich wheel into $(dirname "$env_bin")" >&2
       "$PYTHON" -m pip install --quiet mpich ||
         fail "pip could not install the mpich wheel (DEEPKIT_MPI=none builds with Gloo only)"
       [ -x "$env_bin/mpicxx" ] || fail "the mpich wheel brought no $env_bin/mpicxx"

@@ -123,6 +123,7 @@ def main() -> None:
                         "default allocator; DeePMD-kit leaves TensorFlow's)")  # fmt: skip
     parser.add_argument("--kinds", nargs="+", default=["original", "compressed"])
     parser.add_argument("--repeat", type=int, default=1, help="runs of each case, in turn")
+    parser.add_argument("--only", nargs="+", help="run only the cases of these names")
     parser.add_argument("--workdir", type=Path, default=Path("bench-lammps"))
     args = parser.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
@@ -147,6 +148,7 @@ def main() -> None:
             if args.dp_bfc:
                 bfc = {"TF_CPU_ALLOCATOR_USE_BFC": "true"}
                 cases.append((f"DeePMD-kit 3.2.0{suffix} + BFC", "deepmd", dp_bin, theirs, bfc))
+    cases = [case for case in cases if not args.only or case[0] in args.only]
     print("| code | model | ranks x threads | us/atom/step | peak memory per rank (GB) |")
     print("|---|---|---|---:|---:|")
     results = []

@@ -480,3 +480,19 @@ def test_crafted_table_info_is_refused_by_the_op(driver, alcu, tmp_path):
         text=True,
     )
     assert result.returncode == 1 and "info's interval counts" in result.stderr, result.stderr
+
+
+def test_python_readers_refuse_crafted_metadata(alcu, tmp_path):
+    """DeepPot (deepkit show, test, the ASE calculator) and read_constants (compress,
+    --init-frz-model) check the same constants: one InputError naming the constant."""
+    from deepkit.errors import InputError
+    from deepkit.model.frozen import read_constants
+
+    root, _, _ = alcu
+    for key, (name, value, _) in CRAFTED.items():
+        model = craft(root / "model.pb", tmp_path / f"{key}.pb", name, value)
+        with pytest.raises(InputError, match=re.escape(f"{model}: {name}")):
+            read_constants(model)
+        if "param" not in key:  # DeepPot does not read the parameter counts
+            with pytest.raises(InputError, match=re.escape(f"{model}: {name}")):
+                DeepPot(model)

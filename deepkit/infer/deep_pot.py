@@ -30,7 +30,12 @@ class DeepPot:
     ):
         from deepkit import ops
         from deepkit.model import names
-        from deepkit.model.frozen import check_finite, read_graph_def, specialise_for_cpu
+        from deepkit.model.frozen import (
+            check_finite,
+            check_metadata,
+            read_graph_def,
+            specialise_for_cpu,
+        )
         from deepkit.tfenv import tf
 
         ops.op_library()  # the graph uses deepkit's ops
@@ -57,6 +62,7 @@ class DeepPot:
             attrs = self.session.run({name: tensor(name) for name in names.FROZEN_ATTRS})
         except KeyError as err:
             raise InputError(f"{path}: not a deepkit model (missing {err})") from None
+        check_metadata(attrs, path)  # type, shape and range first: a crafted file gives one line
         self.type_map = attrs[names.ATTR_TYPE_MAP].decode().split()
         self.ntypes = len(self.type_map)
         self.rcut = float(attrs[names.ATTR_RCUT])
@@ -65,7 +71,7 @@ class DeepPot:
         self.compressed = bool(attrs[names.ATTR_COMPRESSED])
         self.version = attrs[names.ATTR_VERSION].decode()
         self.train_input = json.loads(attrs[names.ATTR_TRAIN_INPUT].decode())
-        self.model_type = self._model_type(tensor)
+        self.model_type = self._model_type(tensor, path)
         if self.model_type != "ener":
             raise InputError(
                 f"{path}: a {self.model_type!r} model, not an energy model: DeepPot evaluates "
@@ -82,13 +88,16 @@ class DeepPot:
         # Compressed models count the net inputs beyond their table, per frame.
         self._overflow = tensor(names.TABLE_OVERFLOW) if self.compressed else None
 
-    def _model_type(self, tensor) -> str:
+    def _model_type(self, tensor, path) -> str:
         from deepkit.model import names
+        from deepkit.model.frozen import check_metadata
 
         try:
-            return self.session.run(tensor(names.ATTR_MODEL_TYPE)).decode()
+            value = self.session.run(tensor(names.ATTR_MODEL_TYPE))
         except KeyError:  # frozen by deepkit 0.3.0: always an energy model
             return "ener"
+        check_metadata({names.ATTR_MODEL_TYPE: value}, path)
+        return value.decode()
 
     def _shapes(self, coord, cell, atype):
         atype = np.asarray(atype)

@@ -39,11 +39,93 @@ def read_graph_def(path: str | Path):
 def read_constants(path: str | Path) -> dict[str, np.ndarray]:
     """Every Const node of the frozen model at `path`, by node name."""
     graph_def = read_graph_def(path)
-    return {
-        node.name: tf.make_ndarray(node.attr["value"].tensor)
-        for node in graph_def.node
-        if node.op == "Const"
-    }
+    try:
+        consts = {
+            node.name: tf.make_ndarray(node.attr["value"].tensor)
+            for node in graph_def.node
+            if node.op == "Const"
+        }
+    except (TypeError, ValueError) as err:  # a tensor proto that does not match its shape
+        raise InputError(f"{path}: not a frozen model (a malformed constant: {err})") from None
+    check_metadata(consts, path)
+    return consts
+
+
+# The metadata constants' kinds (numpy dtype kind, "S" for strings) and ranks, and the
+# bounds of a sane model (the C API's dk_load holds to the same): a crafted or damaged file
+# must give one line, not a traceback, a garbage value or a huge allocation.
+_METADATA = {
+    names.ATTR_TYPE_MAP: ("S", 0),
+    names.ATTR_RCUT: ("f", 0),
+    names.ATTR_DESCRIPTOR: ("S", 0),
+    names.ATTR_SEL: ("i", 1),
+    names.ATTR_COMPRESSED: ("b", 0),
+    names.ATTR_VERSION: ("S", 0),
+    names.ATTR_TRAIN_INPUT: ("S", 0),
+    names.ATTR_MODEL_TYPE: ("S", 0),
+    names.ATTR_NUMB_FPARAM: ("i", 0),
+    names.ATTR_NUMB_APARAM: ("i", 0),
+    names.ATTR_COMPRESS: ("S", 0),
+}
+_KIND_NAMES = {"S": "a string", "f": "a float", "i": "an integer", "b": "a bool"}
+MAX_TYPES, MAX_PARAMS, MAX_NEIGHBORS = 1024, 1 << 16, 1 << 20
+
+
+def check_metadata(values: dict, path: str | Path) -> None:
+    """InputError unless every metadata constant among `values` (name -> value, as
+    session.run or make_ndarray give them) has its type and rank, and a sane value."""
+    arrays = {}
+    for name, value in values.items():
+        if name not in _METADATA:
+            continue
+        array = np.asarray(value)
+        kind = "S" if array.dtype.kind in "OSU" else array.dtype.kind
+        kind = "i" if kind == "u" else kind
+        want, rank = _METADATA[name]
+        if kind != want or array.ndim != rank:
+            raise InputError(
+                f"{path}: {name} must be {_KIND_NAMES[want]} "
+                f"{'scalar' if rank == 0 else 'vector'}, got {array.dtype} of shape {array.shape}"
+            )
+        if kind == "S" and array.dtype.kind == "O" and not isinstance(array.item(), bytes):
+            raise InputError(f"{path}: {name} must be a string")
+        arrays[name] = array
+
+    def refuse(name, what):
+        raise InputError(f"{path}: {name} {what}")
+
+    ntypes = None
+    if names.ATTR_TYPE_MAP in arrays:
+        ntypes = len(arrays[names.ATTR_TYPE_MAP].item().split())
+        if not 1 <= ntypes <= MAX_TYPES:
+            refuse(names.ATTR_TYPE_MAP, f"must name 1 to {MAX_TYPES} types, got {ntypes}")
+    if names.ATTR_RCUT in arrays:
+        rcut = float(arrays[names.ATTR_RCUT])
+        if not (np.isfinite(rcut) and rcut > 0):
+            refuse(names.ATTR_RCUT, f"must be a finite positive number, got {rcut}")
+    for name in (names.ATTR_NUMB_FPARAM, names.ATTR_NUMB_APARAM):
+        if name in arrays and not 0 <= int(arrays[name]) <= MAX_PARAMS:
+            refuse(name, f"must lie in [0, {MAX_PARAMS}], got {int(arrays[name])}")
+    if names.ATTR_SEL in arrays:
+        sel = arrays[names.ATTR_SEL].astype(np.int64)
+        if len(sel) == 0 or (ntypes and len(sel) % ntypes):
+            refuse(
+                names.ATTR_SEL, f"must hold a multiple of ntypes = {ntypes} counts, got {len(sel)}"
+            )
+        if sel.min() < 0 or sel.sum() > MAX_NEIGHBORS:
+            refuse(
+                names.ATTR_SEL,
+                f"must be >= 0 with a sum of at most {MAX_NEIGHBORS}, got min {sel.min()} and "
+                f"sum {sel.sum()}",
+            )
+    for name in (names.ATTR_TRAIN_INPUT, names.ATTR_COMPRESS):
+        if name in arrays:
+            try:
+                parsed = json.loads(arrays[name].item())
+            except ValueError as err:
+                refuse(name, f"is not JSON ({err})")
+            if not isinstance(parsed, dict):
+                refuse(name, "is not a JSON object")
 
 
 def check_finite(arrays: dict[str, np.ndarray], source: str | Path) -> None:

@@ -496,3 +496,25 @@ def test_python_readers_refuse_crafted_metadata(alcu, tmp_path):
         if "param" not in key:  # DeepPot does not read the parameter counts
             with pytest.raises(InputError, match=re.escape(f"{model}: {name}")):
                 DeepPot(model)
+
+
+def test_crafted_sel_attr_is_refused_by_the_op(driver, alcu, tmp_path):
+    """A negative sel attr on the neighbour-list op would reach TensorShape (which aborts on
+    negative sizes): the kernel refuses it when TensorFlow builds it."""
+    from deepkit.model.frozen import read_graph_def
+
+    root, arrays, atype = alcu
+    graph_def = read_graph_def(root / "model.pb")
+    node = next(n for n in graph_def.node if n.op == "DkNeighborList")
+    node.attr["sel"].list.i[:] = [-5, 24]
+    model = tmp_path / "sel.pb"
+    model.write_bytes(graph_def.SerializeToString())
+    folder = write_case(tmp_path / "case", arrays["coord"][:1], atype, arrays["box"][:1])
+    result = subprocess.run(
+        [str(driver), str(model), str(folder), "compute"],
+        check=False,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "DkNeighborList: sel entries must lie in [0, 1048576], got -5" in result.stderr

@@ -63,6 +63,12 @@ esac
 tar -xzf "$work/horovod-$VERSION.tar.gz" -C "$work"
 src="$work/horovod-$VERSION"
 sed -i '/xla_mpi_ops\.cc/d' "$src/horovod/tensorflow/CMakeLists.txt"
+# horovodrun (without --gloo) tells MPICH by "MPICH" in `mpirun --version`, which MPICH 5's
+# Hydra no longer prints ("HYDRA build details"): without this it refuses the mpich wheel.
+mpi_run="$src/horovod/runner/mpi_run.py"
+sed -i "s/elif 'MPICH' in output:/elif 'MPICH' in output or 'HYDRA build details' in output:/" \
+  "$mpi_run"
+grep -q "HYDRA build details" "$mpi_run" || fail "the sdist's $mpi_run is not the one expected"
 
 if [ -n "$mpicxx" ]; then
   mpi="HOROVOD_WITH_MPI=1"

@@ -5,6 +5,7 @@ traceback, an out-of-memory or a model that evaluates to NaN."""
 import copy
 import json
 import shutil
+import warnings
 
 import ase
 import h5py
@@ -220,3 +221,23 @@ def test_compress_refuses_absurd_tables_up_front(alcu_model, tmp_path, capsys, f
     root, _, _ = alcu_model
     code = main(["compress", "-i", str(root / "model.pb"), "-o", str(tmp_path / "c.pb"), *flags])
     assert code == 2 and message in capsys.readouterr().err
+
+
+def test_deep_pot_warns_when_sel_is_too_small(alcu_model):
+    """More neighbours within rcut than sel: a warning naming the frame, as training warns."""
+    from deepkit.descriptor import NeighborOverflowWarning
+    from deepkit.infer import DeepPot
+
+    root, arrays, atype = alcu_model
+    dp = DeepPot(root / "model.pb")
+    coord, box = arrays["coord"][:2].copy(), arrays["box"][:2].copy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        dp.eval(coord, box, atype)  # sel [24, 24] is enough for these frames
+    squeezed, squeezed_box = coord.copy(), box.copy()
+    squeezed[1] *= 0.6  # frame 1 at 4.6 times the density
+    squeezed_box[1] *= 0.6
+    with pytest.warns(
+        NeighborOverflowWarning, match=r"^frame 1: up to .* more than sel \[24, 24\]"
+    ):
+        dp.eval(squeezed, squeezed_box, atype)

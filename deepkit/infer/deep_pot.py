@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from deepkit.compress import TableOverflowWarning
+from deepkit.descriptor.env_mat import NeighborOverflowWarning
 from deepkit.errors import InputError
 
 
@@ -87,6 +88,10 @@ class DeepPot:
         self.frames_per_call = frames_per_call
         # Compressed models count the net inputs beyond their table, per frame.
         self._overflow = tensor(names.TABLE_OVERFLOW) if self.compressed else None
+        try:  # the most neighbours of each type any atom has (not in deepkit 0.3 models)
+            self._max_count = tensor(names.MAX_NEIGHBORS)
+        except KeyError:
+            self._max_count = None
 
     def _model_type(self, tensor, path) -> str:
         from deepkit.model import names
@@ -143,6 +148,8 @@ class DeepPot:
             fetch = {k: self._outputs[k] for k in keys}
             if self._overflow is not None:
                 fetch["overflow"] = self._overflow
+            if self._max_count is not None:
+                fetch["max_count"] = self._max_count
             feed = {
                 self._inputs["coord"]: coord[chunk],
                 self._inputs["atype"]: np.broadcast_to(atype, (n, natoms)),
@@ -154,6 +161,8 @@ class DeepPot:
                 raise ValueError(frame_message(err, start)) from None
             for k in keys:
                 parts[k].append(out[k])
+            if "max_count" in out:
+                self._warn_overflow(out["max_count"], start)
             if self._overflow is not None and out["overflow"].any():
                 warnings.warn(
                     f"{int(out['overflow'].sum())} environment-matrix inputs lie beyond the "
@@ -175,6 +184,22 @@ class DeepPot:
             result["atom_energy"].reshape(nframes, natoms, 1),
             result["atom_virial"].reshape(nframes, natoms, 9),
         )
+
+    def _warn_overflow(self, max_count: np.ndarray, first_frame: int) -> None:
+        """NeighborOverflowWarning when an atom has more neighbours of a type than sel, as
+        training warns: the farthest are dropped, so energies and forces are approximate."""
+        sel = np.asarray(self.sel)
+        if max_count.ndim != 2 or max_count.shape[1] != sel.size:
+            return
+        over = np.any(max_count > sel, axis=1)
+        if over.any():
+            frame = first_frame + int(np.argmax(over))
+            warnings.warn(
+                f"frame {frame}: up to {max_count[over].max(axis=0).tolist()} neighbours per "
+                f"type within rcut, more than sel {sel.tolist()}: the farthest are dropped",
+                NeighborOverflowWarning,
+                stacklevel=3,
+            )
 
     def _external_tensors(self, tensor) -> dict | None:
         from deepkit.model import names

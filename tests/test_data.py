@@ -122,7 +122,7 @@ def test_auto_batch_sizes_and_probabilities(tmp_path, rng):
         for n, frames in ((7, 40), (40, 10), (100, 30), (3, 12))
     ]
     assert batch_sizes(systems, "auto") == [5, 1, 1, 11]
-    assert batch_sizes(systems, "auto:64") == [10, 2, 1, 22]
+    assert batch_sizes(systems, "auto:64") == [10, 2, 1, 12]  # 22 capped at the 12 frames
     assert batch_sizes(systems, 3) == [3, 3, 3, 3]
     with pytest.raises(InputError, match="4 systems"):
         batch_sizes(systems, [1, 2])

@@ -44,8 +44,8 @@ class SetCache:
 
 
 def batch_sizes(systems: Sequence[System], batch_size) -> list[int]:
-    """`batch_size`: an int, "auto" (at least 32 atoms), "auto:N" (at least N atoms), or a
-    list with one int per system."""
+    """`batch_size`: an int, "auto" (at least 32 atoms), "auto:N" (at least N atoms; both
+    at most the system's frames), or a list with one int per system."""
     if isinstance(batch_size, (list, tuple)):
         if len(batch_size) != len(systems):
             raise InputError(f"batch_size: {len(batch_size)} values for {len(systems)} systems")
@@ -59,7 +59,8 @@ def batch_sizes(systems: Sequence[System], batch_size) -> list[int]:
             raise InputError(
                 f"batch_size: {batch_size!r} should be auto:N with N an integer"
             ) from None
-        return [max(1, math.ceil(atoms / s.natoms)) for s in systems]
+        # A small system with few frames gets all its frames, not more than it has.
+        return [max(1, min(s.nframes, math.ceil(atoms / s.natoms))) for s in systems]
     raise InputError(f"batch_size: {batch_size!r} should be an int, a list, 'auto' or 'auto:N'")
 
 

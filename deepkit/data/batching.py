@@ -203,15 +203,15 @@ def latest_batch(*data: DataSystems | None) -> dict | None:
 
 
 def batch_error(batch: dict | None, message: str) -> str:
-    """An op's message about frame N of a batch, naming the system, set and frame instead."""
+    """An op's message about frame N of a batch (ops.frame_message) naming the system, set
+    and frame instead."""
     import re
 
     if batch is None:
-        return re.sub(r"^Dk\w+: ", "", message)
+        return message
     found = re.search(r"\bframe (\d+): ", message)
-    text = re.sub(r"^Dk\w+: ", "", message)
     if found is None or int(found.group(1)) >= len(batch["frames"]):
-        return f"{batch['path']}: {text}"
+        return f"{batch['path']}: {message}"
     set_name, frame = batch["frames"][int(found.group(1))]
-    text = text.replace(found.group(0), "", 1)
+    text = message.replace(found.group(0), "", 1)
     return f"{batch['path']}/{set_name} frame {frame}: {text}"

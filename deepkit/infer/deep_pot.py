@@ -34,6 +34,7 @@ class DeepPot:
         from deepkit.model.frozen import (
             check_finite,
             check_metadata,
+            graph_constants,
             read_graph_def,
             specialise_for_cpu,
         )
@@ -42,7 +43,7 @@ class DeepPot:
         ops.op_library()  # the graph uses deepkit's ops
         path = Path(model)
         graph_def = read_graph_def(path)
-        check_finite(_float_constants(graph_def, tf), path)
+        check_finite(graph_constants(graph_def, path), path)
         # AVX2 products where this CPU has them; the model as frozen if they do not import.
         candidates = [specialise_for_cpu(graph_def)] if ops.cpu_products_preferred() else []
         for candidate in (*candidates, graph_def):
@@ -258,17 +259,6 @@ class DeepPot:
 
     def get_ntypes(self) -> int:
         return self.ntypes
-
-
-def _float_constants(graph_def, tf) -> dict:
-    """The floating-point Const nodes of a GraphDef, by name."""
-    floating = {tf.float16.as_datatype_enum, tf.float32.as_datatype_enum}
-    floating.add(tf.float64.as_datatype_enum)
-    return {
-        node.name: tf.make_ndarray(node.attr["value"].tensor)
-        for node in graph_def.node
-        if node.op == "Const" and node.attr["dtype"].type in floating
-    }
 
 
 def _real_array(name: str, values):

@@ -37,18 +37,22 @@ def read_graph_def(path: str | Path):
 
 
 def read_constants(path: str | Path) -> dict[str, np.ndarray]:
-    """Every Const node of the frozen model at `path`, by node name."""
-    graph_def = read_graph_def(path)
+    """Every Const node of the frozen model at `path`, by node name, its metadata checked."""
+    consts = graph_constants(read_graph_def(path), path)
+    check_metadata(consts, path)
+    return consts
+
+
+def graph_constants(graph_def, path: str | Path) -> dict[str, np.ndarray]:
+    """Every Const node of a GraphDef read from `path`, by node name."""
     try:
-        consts = {
+        return {
             node.name: tf.make_ndarray(node.attr["value"].tensor)
             for node in graph_def.node
             if node.op == "Const"
         }
     except (TypeError, ValueError) as err:  # a tensor proto that does not match its shape
         raise InputError(f"{path}: not a frozen model (a malformed constant: {err})") from None
-    check_metadata(consts, path)
-    return consts
 
 
 # The metadata constants' kinds (numpy dtype kind, "S" for strings) and ranks, and the

@@ -119,21 +119,21 @@ def _candidates(folder: Path, stem: str | None) -> list[str]:
 
 def remove_leftovers(folder: Path, stem: str) -> list[str]:
     """Delete what killed saves leave in a run's folder: TensorFlow's STEM-STEP_temp*
-    shards and our own temporary links and files (.NAME.tmp, .NAME.XXXX). Returns the names."""
-    removed = []
-    for path in [*folder.glob(f"{stem}-*_temp*"), *folder.glob(".*.tmp"), *folder.glob(".*.*")]:
-        if path.name.startswith(".") and not (path.name.endswith(".tmp") or _atomic_temp(path)):
-            continue
+    shards, link_latest's .NAME.tmp links and write_atomic's temporary files. Returns the
+    names."""
+    leftovers = [*folder.glob(f"{stem}-*_temp*")]
+    leftovers += [p for p in folder.glob(".*") if p.name.endswith(".tmp") or _atomic_temp(p)]
+    for path in leftovers:
         if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path, ignore_errors=True)
         else:
             path.unlink(missing_ok=True)
-        removed.append(path.name)
-    return removed
+    return [path.name for path in leftovers]
 
 
 def _atomic_temp(path: Path) -> bool:
-    """A temporary file of deepkit.atomic_file.write_atomic: .NAME.XXXXXXXX beside NAME."""
+    """A temporary file of deepkit.atomic_file.write_atomic: a dot, the name of a file
+    beside it, a dot and mkstemp's 8 random characters."""
     name, _, suffix = path.name[1:].rpartition(".")
     return bool(name) and len(suffix) == 8 and (path.parent / name).exists()
 

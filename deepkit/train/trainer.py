@@ -16,7 +16,7 @@ from deepkit.errors import InputError, RankError, Stopped
 from deepkit.model import names
 from deepkit.model.base import make_model
 from deepkit.model.frozen import load_variables, read_constants, restore_model, train_input
-from deepkit.ops import error_text
+from deepkit.ops import frame_message
 from deepkit.registry import DESCRIPTORS
 from deepkit.tfenv import tf, v1
 from deepkit.train.checkpoint import checkpoint_path, checkpoints_by_step, remove_leftovers
@@ -377,7 +377,7 @@ class Trainer:
                 raise
             except tf.errors.InvalidArgumentError as err:  # bad data: overlapping atoms, a box
                 batch = latest_batch(self.train_data, self.valid_data)
-                raise InputError(batch_error(batch, error_text(err))) from None
+                raise InputError(batch_error(batch, frame_message(err))) from None
             if stop.requested:
                 step = self._interrupted(sess, graph, run, hooks)
                 raise Stopped(f"stopped by {stop.signal_name} at step {step}", stop.signal_name)

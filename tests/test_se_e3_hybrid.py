@@ -4,6 +4,7 @@ input in one line, and a hybrid's parts side by side. The physics battery
 
 import copy
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,48 +21,13 @@ from deepkit.tfenv import tf
 
 v1 = tf.compat.v1
 
-# The descriptor sections of DeePMD-kit's examples/water/se_e3 and examples/water/hybrid.
-DEEPMD_SE_E3 = {
-    "type": "se_e3",
-    "sel": "auto",
-    "rcut_smth": 0.50,
-    "rcut": 5.80,
-    "neuron": [2, 4, 8],
-    "resnet_dt": False,
-    "precision": "float64",
-    "seed": 1,
-    "_comment2": " that's all",
-}
-DEEPMD_HYBRID = {
-    "type": "hybrid",
-    "list": [
-        {
-            "type": "se_e2_a",
-            "sel": [20, 40],
-            "rcut_smth": 0.50,
-            "rcut": 4.00,
-            "neuron": [10, 20, 40],
-            "resnet_dt": False,
-            "axis_neuron": 4,
-            "type_one_side": True,
-            "precision": "float64",
-            "seed": 1,
-            "_comment2": " that's all",
-        },
-        {
-            "type": "se_e2_r",
-            "sel": [46, 92],
-            "rcut_smth": 0.50,
-            "rcut": 6.00,
-            "neuron": [5, 10, 20],
-            "resnet_dt": False,
-            "type_one_side": True,
-            "precision": "float64",
-            "seed": 1,
-            "_comment3": " that's all",
-        },
-    ],
-}
+# The descriptor sections of DeePMD-kit's examples/water/se_e3 and examples/water/hybrid,
+# as examples/water/se_e3 and examples/water/hybrid carry them.
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "water"
+DEEPMD_SE_E3, DEEPMD_HYBRID = (
+    json.loads((EXAMPLES / name / "input.json").read_text())["model"]["descriptor"]
+    for name in ("se_e3", "hybrid")
+)
 
 
 def with_descriptor(descriptor: dict) -> dict:

@@ -28,46 +28,13 @@ DATA = Path(os.environ.get("DEEPKIT_SHARED_DATA", REPO.parent / "shared" / "data
 
 
 # The descriptor sections of DeePMD-kit's examples/water/se_e3 and examples/water/hybrid
-# (--descriptor); the rest of the input stays the se_e2_a water example's.
+# (--descriptor), from examples/water/*/input.json; the rest of the input stays the se_e2_a
+# water example's.
 DESCRIPTORS = {
-    "se_e3": {
-        "type": "se_e3",
-        "sel": "auto",
-        "rcut_smth": 0.5,
-        "rcut": 5.8,
-        "neuron": [2, 4, 8],
-        "resnet_dt": False,
-        "precision": "float64",
-        "seed": 1,
-    },
-    "hybrid": {
-        "type": "hybrid",
-        "list": [
-            {
-                "type": "se_e2_a",
-                "sel": [20, 40],
-                "rcut_smth": 0.5,
-                "rcut": 4.0,
-                "neuron": [10, 20, 40],
-                "resnet_dt": False,
-                "axis_neuron": 4,
-                "type_one_side": True,
-                "precision": "float64",
-                "seed": 1,
-            },
-            {
-                "type": "se_e2_r",
-                "sel": [46, 92],
-                "rcut_smth": 0.5,
-                "rcut": 6.0,
-                "neuron": [5, 10, 20],
-                "resnet_dt": False,
-                "type_one_side": True,
-                "precision": "float64",
-                "seed": 1,
-            },
-        ],
-    },
+    name: json.loads((REPO / "examples" / "water" / name / "input.json").read_text())["model"][
+        "descriptor"
+    ]
+    for name in ("se_e3", "hybrid")
 }
 
 

@@ -154,6 +154,34 @@ def test_se_e3_matches_numpy_reference(rng, exclude_types):
     np.testing.assert_allclose(d, expected, rtol=1e-10, atol=1e-12)
 
 
+def test_se_e2_r_is_a_fifth_of_the_mean_as_deepmd_kit(rng):
+    """D_i = 1/5 * 1/Nnei sum_j G(s_ij): DeePMD-kit's se_r scale (`res_rescale`), which the
+    fitting net's initial weights are sized for; without it the same input trains apart."""
+    sel, rcut, rcut_smth = [10, 14], 3.8, 1.2
+    params = {"type": "se_e2_r", "sel": sel, "rcut": rcut, "rcut_smth": rcut_smth}
+    params |= {"neuron": [3, 6], "seed": 7}
+    nnei = sum(sel)
+    avg = rng.uniform(0, 0.2, (2, nnei, 1))
+    std = rng.uniform(0.2, 0.5, (2, nnei, 1))
+    descriptor = descriptor_of(params, (avg, std))
+    box = random_box(rng, 7.0, tilt=0.1)
+    coord = rng.uniform(0, 1, (16, 3)) @ box
+    atype = rng.permutation(np.arange(16) % 2).astype(np.int32)
+    d, variables = evaluate(descriptor, coord, atype, box)
+
+    em = env_mat(coord, atype, box, rcut, rcut_smth, sel, kind="r")[0][0]  # (natoms, nnei, 1)
+    rows = np.split((em - avg[atype]) / std[atype], np.cumsum(sel)[:-1], axis=1)
+    expected = np.zeros((len(coord), 6))
+    for centre in range(2):
+        for t in range(2):
+            layers = layers_of(variables, f"filter_type_{centre}_{t}", 2, False)
+            g = net_with_derivatives(layers, "tanh", rows[t][atype == centre].ravel())[0]
+            expected[atype == centre] += g.reshape(-1, sel[t], 6).sum(axis=1)
+    expected *= 0.2 / nnei
+    assert np.abs(expected).max() > 1e-3
+    np.testing.assert_allclose(d, expected, rtol=1e-10, atol=1e-12)
+
+
 def test_hybrid_is_its_parts_side_by_side(rng):
     """d is the parts' d concatenated, each part with its own cut-off, sel and statistics;
     the model records the largest cut-off and the sels in order."""

@@ -1,4 +1,5 @@
-"""se_e2_r: two-body embedding with the radial information only: D_i = sum_j G_ij / Nnei."""
+"""se_e2_r: two-body embedding with the radial information only:
+D_i = RES_RESCALE * sum_j G_ij / Nnei, as DeePMD-kit scales it."""
 
 from __future__ import annotations
 
@@ -9,6 +10,10 @@ from deepkit.config.args import Group
 from deepkit.descriptor.smooth import SmoothEmbedding, smooth_args
 from deepkit.registry import DESCRIPTORS
 from deepkit.tfenv import tf
+
+# DeePMD-kit scales se_e2_r's mean over neighbours by 1/5 (its se_r.py `res_rescale`); the
+# fitting net's initial weights assume inputs of that size, so the same input trains alike.
+RES_RESCALE = 0.2
 
 
 @DESCRIPTORS.register
@@ -42,4 +47,4 @@ class SeE2R(SmoothEmbedding):
         return tf.squeeze(ops.tabulate_fusion(coefficients, info, x, ones), axis=2)
 
     def finish(self, total):
-        return total
+        return total * RES_RESCALE

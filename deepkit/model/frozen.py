@@ -260,11 +260,16 @@ def specialise_for_cpu(graph_def):
     For loading on a CPU that has AVX2/FMA (deepkit.ops.cpu_products_preferred); the C API
     does the same in op_src/capi/graph_rewrite.cc. Only nodes placed on the CPU or nowhere
     are changed, and only where every attr is one the rewrite knows. DkBatchMatMul takes
-    3-D operands of one batch size, as every batched product deepkit builds."""
+    3-D operands of one batch size, as every batched product deepkit builds. Nodes in the
+    graph's function library are changed alike: their outputs are named as TensorFlow's
+    (DkMatMul "product", DkBatchMatMul "output"), so references to them stay valid."""
     out = tf.compat.v1.GraphDef()
     out.CopyFrom(graph_def)
     for node in out.node:
         _specialise_node(node)
+    for function in out.library.function:  # loop bodies (deepkit.nn.streamed)
+        for node in function.node_def:
+            _specialise_node(node)
     return out
 
 

@@ -258,6 +258,53 @@ std::string rewrite_node(std::string_view message, const Product& product) {
   return out;
 }
 
+// The messages that hold NodeDefs: a GraphDef's nodes and library, a library's functions
+// (the bodies of while loops and other control flow v2), a function's nodes.
+enum class Level { kGraph, kLibrary, kFunction };
+constexpr uint32_t kGraphLibrary = 2, kLibraryFunction = 1, kFunctionNode = 3;
+
+// `message` at `level` with its products rewritten, appended to *out.
+bool rewrite_message(std::string_view message, Level level, std::string* out, int* rewritten,
+                     std::string* error) {
+  Reader reader(message);
+  Field f;
+  std::string problem;
+  const uint32_t node_field = level == Level::kGraph ? kGraphNode : kFunctionNode;
+  for (int nodes = 0; !reader.done();) {
+    if (!reader.next(&f, &problem)) {
+      *error = "malformed GraphDef after " + std::to_string(nodes) + " nodes: " + problem;
+      return false;
+    }
+    const bool nested = f.wire_type == kLength &&
+                        ((level == Level::kGraph && f.number == kGraphLibrary) ||
+                         (level == Level::kLibrary && f.number == kLibraryFunction));
+    if (nested) {
+      std::string inner;
+      const Level next = level == Level::kGraph ? Level::kLibrary : Level::kFunction;
+      if (!rewrite_message(f.payload, next, &inner, rewritten, error)) return false;
+      append_bytes_field(out, f.number, inner);
+      continue;
+    }
+    Node node;
+    const Product* product = nullptr;
+    const bool is_node = level != Level::kLibrary && f.number == node_field;
+    if (is_node && f.wire_type == kLength &&
+        !(read_node(f.payload, &node, &problem) && choose_product(node, &product, &problem))) {
+      const std::string name = node.name.empty() ? "" : " (" + std::string(node.name) + ")";
+      *error = "malformed GraphDef: node " + std::to_string(nodes) + name + ": " + problem;
+      return false;
+    }
+    nodes += is_node;
+    if (product == nullptr) {
+      out->append(f.bytes.data(), f.bytes.size());
+      continue;
+    }
+    append_bytes_field(out, f.number, rewrite_node(f.payload, *product));
+    ++*rewritten;
+  }
+  return true;
+}
+
 }  // namespace
 
 bool placed_on_cpu(const std::string& device) {
@@ -272,31 +319,7 @@ bool specialise_for_cpu(const std::string& graph_def, std::string* out, int* rew
                         std::string* error) {
   out->clear();
   *rewritten = 0;
-  Reader reader(graph_def);
-  Field f;
-  std::string problem;
-  for (int nodes = 0; !reader.done();) {
-    if (!reader.next(&f, &problem)) {
-      *error = "malformed GraphDef after " + std::to_string(nodes) + " nodes: " + problem;
-      return false;
-    }
-    Node node;
-    const Product* product = nullptr;
-    if (f.number == kGraphNode && f.wire_type == kLength &&
-        !(read_node(f.payload, &node, &problem) && choose_product(node, &product, &problem))) {
-      const std::string name = node.name.empty() ? "" : " (" + std::string(node.name) + ")";
-      *error = "malformed GraphDef: node " + std::to_string(nodes) + name + ": " + problem;
-      return false;
-    }
-    nodes += f.number == kGraphNode;
-    if (product == nullptr) {
-      out->append(f.bytes.data(), f.bytes.size());
-      continue;
-    }
-    append_bytes_field(out, kGraphNode, rewrite_node(f.payload, *product));
-    ++*rewritten;
-  }
-  return true;
+  return rewrite_message(graph_def, Level::kGraph, out, rewritten, error);
 }
 
 }  // namespace capi

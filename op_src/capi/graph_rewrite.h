@@ -12,7 +12,8 @@
 namespace deepkit {
 namespace capi {
 
-// `graph_def` (a serialized tensorflow.GraphDef) with every node that is a MatMul,
+// `graph_def` (a serialized tensorflow.GraphDef) with every node, at the top or in a function
+// of its library (a streamed frozen model's while loop), that is a MatMul,
 // BatchMatMul, BatchMatMulV2 or BatchMatMulV3 with float64 operands, placed on the CPU or
 // nowhere and carrying only attrs the rewrite knows, turned into DkMatMul / DkBatchMatMul
 // (adj_x / adj_y -> transpose_a / transpose_b; element types and gradient hints dropped).

@@ -219,12 +219,9 @@ const TfApi* open_tensorflow(std::string* error) {
   return &api;
 }
 
-std::unique_ptr<Session> Session::open(const std::string& path, int intra_threads,
-                                       int inter_threads, std::string* error) {
-  std::string bytes;
-  if (!read_model_file(path, &bytes, error)) return nullptr;
-  // The session comes first, on an empty graph: its devices decide the products, and it
-  // takes the imported nodes at its first run.
+// A session on an empty graph, or nullptr and *error.
+std::unique_ptr<Session> Session::empty(const std::string& path, int intra_threads,
+                                        int inter_threads, std::string* error) {
   TF_Graph* graph = tf().TF_NewGraph();
   TF_SessionOptions* options = tf().TF_NewSessionOptions();
   const std::string config = thread_config(intra_threads, inter_threads);
@@ -238,21 +235,30 @@ std::unique_ptr<Session> Session::open(const std::string& path, int intra_thread
     tf().TF_DeleteGraph(graph);
     return nullptr;
   }
-  std::unique_ptr<Session> opened(new Session(graph, session));
+  return std::unique_ptr<Session>(new Session(graph, session));
+}
+
+std::unique_ptr<Session> Session::open(const std::string& path, int intra_threads,
+                                       int inter_threads, std::string* error) {
+  std::string bytes;
+  if (!read_model_file(path, &bytes, error)) return nullptr;
+  // The session comes first, on an empty graph: its devices decide the products, and it
+  // takes the imported nodes at its first run.
+  std::unique_ptr<Session> opened = empty(path, intra_threads, inter_threads, error);
+  if (!opened) return nullptr;
   std::string specialised, problem;
   int rewritten = 0;
-  if (cpu_products_preferred(session) &&
+  if (cpu_products_preferred(opened->session_) &&
       !specialise_for_cpu(bytes, &specialised, &rewritten, &problem)) {
     *error = path + ": not a frozen TensorFlow graph (" + problem + ")";
     return nullptr;
   }
-  // The model as frozen where the AVX2 products do not import (an import that fails leaves
-  // the graph as it was).
-  if ((rewritten > 0 && import_graph_def(graph, specialised, &problem)) ||
-      import_graph_def(graph, bytes, &problem)) {
-    return opened;
-  }
-  *error = path + ": not a frozen TensorFlow graph (" + problem + ")";
+  if (rewritten > 0 && import_graph_def(opened->graph_, specialised, &problem)) return opened;
+  // The model as frozen where the AVX2 products do not import, in a new graph: a failed
+  // import keeps the functions of the graph's library it added before failing.
+  if (rewritten > 0) opened = empty(path, intra_threads, inter_threads, error);
+  if (opened && import_graph_def(opened->graph_, bytes, &problem)) return opened;
+  if (opened) *error = path + ": not a frozen TensorFlow graph (" + problem + ")";
   return nullptr;
 }
 

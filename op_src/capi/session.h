@@ -44,6 +44,8 @@ class Session {
            std::string* error, TF_Code* code = nullptr) const;
 
  private:
+  static std::unique_ptr<Session> empty(const std::string& path, int intra_threads,
+                                        int inter_threads, std::string* error);
   Session(TF_Graph* graph, TF_Session* session) : graph_(graph), session_(session) {}
   TF_Graph* graph_;
   TF_Session* session_;

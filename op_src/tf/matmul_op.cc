@@ -70,7 +70,7 @@ REGISTER_OP("DkBatchMatMul")
     .Input("b: double")  // (batch, k, n), or (batch, n, k) with transpose_b
     .Attr("transpose_a: bool = false")
     .Attr("transpose_b: bool = false")
-    .Output("product: double")  // (batch, m, n)
+    .Output("output: double")  // (batch, m, n)
     .SetShapeFn([](shape_inference::InferenceContext* c) {
       bool ta, tb;
       TF_RETURN_IF_ERROR(c->GetAttr("transpose_a", &ta));

@@ -20,6 +20,7 @@ from deepkit.model.frozen import (
     train_input,
     write_frozen,
 )
+from deepkit.nn.streamed import streaming_inference
 from deepkit.nn.tabulate import layers_of, table_range, tabulate
 from deepkit.tfenv import tf
 
@@ -88,7 +89,8 @@ def compress(
     }
     graph = tf.Graph()
     with graph.as_default():
-        model.build_inference()
+        with streaming_inference():
+            model.build_inference()
         add_metadata(model, config, compress=settings)
         init = tf.compat.v1.global_variables_initializer()
     with tf.compat.v1.Session(graph=graph) as sess:

@@ -18,7 +18,7 @@ and an instance provides
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -51,11 +51,17 @@ class EnvMat:
 @dataclass(frozen=True)
 class DescriptorOut:
     """d (nf * nloc, dim_out); envs, every environment matrix d depends on; table_overflow
-    (nf,) for compressed descriptors: net inputs beyond their tables, else None."""
+    (nf,) for compressed descriptors: net inputs beyond their tables, else None.
+
+    per_atom, where the descriptor can give it: the same d for any subset of the atoms,
+    per_atom(ems, atype) -> (c, dim_out) from each env's em rows of those c atoms, (c, nnei *
+    ncomp) in `envs` order, and their types (c,); frozen models stream atoms through it in
+    chunks (deepkit.nn.streamed) instead of using d."""
 
     d: Any
     envs: tuple[EnvMat, ...]
     table_overflow: Any = None
+    per_atom: Callable[[list, Any], Any] | None = None
 
 
 def make_descriptor(params: dict, ntypes: int) -> Descriptor:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+import numpy as np
+
 from deepkit.config.args import REQUIRED, Arg, Group
 from deepkit.config.model import DEEPMD_DESCRIPTORS
 from deepkit.descriptor.base import Descriptor, DescriptorOut, Tabulable, make_descriptor
@@ -118,7 +120,24 @@ class Hybrid(Descriptor, Tabulable):
             tf.concat(d, axis=1),
             tuple(env for out in outs for env in out.envs),
             tf.add_n(overflow) if overflow else None,
+            Hybrid._joined_per_atom(outs),
         )
+
+    @staticmethod
+    def _joined_per_atom(outs: list[DescriptorOut]):
+        """The parts' per_atom side by side (None unless every part has one)."""
+        if any(out.per_atom is None for out in outs):
+            return None
+        bounds = np.cumsum([0, *(len(out.envs) for out in outs)])
+
+        def per_atom(ems, atype_flat):
+            d = [
+                out.per_atom(ems[begin:end], atype_flat)
+                for out, begin, end in zip(outs, bounds[:-1], bounds[1:], strict=True)
+            ]
+            return tf.concat([tf.cast(x, tf.float64) for x in d], axis=1)
+
+        return per_atom
 
     # -- compression: the parts' tables under their own scopes -----------------------------
     def untabulable(self) -> str | None:

@@ -295,11 +295,20 @@ class SmoothEmbedding(Descriptor, Tabulable):
         rows = tf.cast(tf.reshape(em, [-1, self.nnei, self.ncomp]), self.dtype)
         atype_flat = tf.reshape(centre_type, [-1])
         rows = self._excluded_zero(rows, atype_flat)
+        return DescriptorOut(self._per_atom(rows, atype_flat), (env,), overflow, self._from_em)
+
+    def _from_em(self, ems, atype_flat):
+        """DescriptorOut.per_atom: em rows (c, nnei * ncomp) of c centres -> (c, dim_out)."""
+        (em,) = ems
+        rows = tf.cast(tf.reshape(em, [-1, self.nnei, self.ncomp]), self.dtype)
+        return self._per_atom(self._excluded_zero(rows, atype_flat), atype_flat)
+
+    def _per_atom(self, rows, atype_flat):
+        """rows (n, nnei, ncomp) of n centres of types atype_flat -> descriptors (n, dim_out)."""
         if self.type_one_side:
-            d = self._contract(rows, None)
-        else:  # one net per (centre type, neighbour type): split atoms by type, stitch back
-            d = map_by_type(rows, atype_flat, self.ntypes, self._contract)
-        return DescriptorOut(d, (env,), overflow)
+            return self._contract(rows, None)
+        # one net per (centre type, neighbour type): split atoms by type, stitch back
+        return map_by_type(rows, atype_flat, self.ntypes, self._contract)
 
     def _excluded_zero(self, rows, atype_flat):
         """rows (n, nnei, ncomp) with the slots of excluded type pairs zeroed."""

@@ -10,10 +10,12 @@ from deepkit.descriptor.base import EnvMat
 from deepkit.tfenv import tf
 
 
-def forces_and_virials(energy, envs: Sequence[EnvMat], nall):
+def forces_and_virials(energy, envs: Sequence[EnvMat], nall, net_derivs=None):
     """energy (nf,) -> force (nf, nall, 3), virial (nf, 9), atom_virial (nf, nall, 9), the
-    sums of ProdForce / ProdVirial of dE/d em over every environment matrix in `envs`."""
-    net_derivs = tf.gradients(energy, [env.em for env in envs])
+    sums of ProdForce / ProdVirial of dE/d em over every environment matrix in `envs`.
+    net_derivs: dE/d em of each env where the caller has them already (a streamed graph)."""
+    if net_derivs is None:
+        net_derivs = tf.gradients(energy, [env.em for env in envs])
     force = virial = atom_virial = None
     for env, net_deriv in zip(envs, net_derivs, strict=True):
         f = ops.prod_force(net_deriv, env.em_deriv, env.nlist, nall)

@@ -10,6 +10,7 @@ from deepkit.model import names
 from deepkit.model.base import Label, Model
 from deepkit.model.derivatives import forces_and_virials, neighbor_counts
 from deepkit.nn.layers import constant_variable
+from deepkit.nn.streamed import inference_chunk, values_and_gradients
 from deepkit.registry import MODELS
 from deepkit.tfenv import tf, v1
 
@@ -102,16 +103,46 @@ class EnergyModel(Model):
         with v1.variable_scope(names.MIN_NBOR_DIST.split("/")[0], reuse=v1.AUTO_REUSE):
             constant_variable(names.MIN_NBOR_DIST.split("/")[1], float(self.min_nbor_dist))
 
+    def _streamed(self, descriptor: DescriptorOut, centre_type, fparam, aparam, chunk: int):
+        """Atomic energies (nf * nloc,) and dE/d em of every env, a chunk of atoms at a time
+        (deepkit.nn.streamed): each atom is a frame of one atom to the fitting, with its
+        frame's fparam and its own aparam."""
+        nframes, nloc = tf.shape(centre_type)[0], tf.shape(centre_type)[1]
+        ems = [tf.reshape(env.em, [nframes * nloc, -1]) for env in descriptor.envs]
+        extras = [tf.reshape(centre_type, [-1])]
+        if fparam is not None:
+            per_atom = tf.tile(fparam[:, None, :], [1, nloc, 1])
+            extras.append(tf.reshape(per_atom, [nframes * nloc, -1]))
+        if aparam is not None:
+            extras.append(tf.reshape(aparam, [nframes * nloc, -1]))
+
+        def atom_energy(part_ems, part_extras):
+            atype, *params = part_extras
+            d = descriptor.per_atom(part_ems, atype)
+            fp = params.pop(0) if fparam is not None else None
+            ap = params.pop(0) if aparam is not None else None
+            return self.fitting.build(d, atype[:, None], fp, ap)
+
+        energy, grads = values_and_gradients(atom_energy, ems, extras, chunk)
+        shapes = [tf.shape(env.em) for env in descriptor.envs]
+        return energy, [tf.reshape(g, shape) for g, shape in zip(grads, shapes, strict=True)]
+
     def _outputs(
         self, descriptor: DescriptorOut, centre_type, nall, fparam, aparam, output_names
     ) -> dict:
         """Fitting, energy, and forces / virials over the descriptor's environment matrices."""
         nframes = tf.shape(centre_type)[0]
-        atom_energy = tf.reshape(
-            self.fitting.build(descriptor.d, centre_type, fparam, aparam), [nframes, -1]
-        )
+        chunk = inference_chunk()
+        if chunk is not None and descriptor.per_atom is not None:
+            atom_energy, net_derivs = self._streamed(descriptor, centre_type, fparam, aparam, chunk)
+        else:
+            atom_energy, net_derivs = (
+                self.fitting.build(descriptor.d, centre_type, fparam, aparam),
+                None,
+            )
+        atom_energy = tf.reshape(atom_energy, [nframes, -1])
         energy = tf.reduce_sum(atom_energy, axis=1)
-        force, virial, atom_virial = forces_and_virials(energy, descriptor.envs, nall)
+        force, virial, atom_virial = forces_and_virials(energy, descriptor.envs, nall, net_derivs)
         name = output_names
         outputs = {
             "energy": tf.identity(energy, name["energy"]),

@@ -11,6 +11,7 @@ from deepkit.errors import InputError
 from deepkit.model import names
 from deepkit.model.base import make_model
 from deepkit.model.frozen import add_metadata, check_finite, write_frozen
+from deepkit.nn.streamed import streaming_inference
 from deepkit.nn.tabulate import Table
 from deepkit.tfenv import tf
 from deepkit.train.checkpoint import checkpoint_path
@@ -27,7 +28,8 @@ def freeze(checkpoint: str | Path, output: str | Path) -> Path:
     compress = _tables_from_checkpoint(model, prefix, saved)
     graph = tf.Graph()
     with graph.as_default():
-        model.build_inference()
+        with streaming_inference():
+            model.build_inference()
         add_metadata(model, config, compress)
         init = tf.compat.v1.global_variables_initializer()
         variables = tf.compat.v1.global_variables()

@@ -13,6 +13,8 @@ and an instance provides
   state() / load_state the statistics by variable name, under its own `scope`
   build / build_external -> DescriptorOut(d, envs): descriptors and the environment
                        matrices the forces and virials are summed over (model/derivatives.py)
+  rot_mat_width()      M of the M x 3 rotation matrix build() also returns, or None: tensor
+                       fittings (dipole, polar) need one
 """
 
 from __future__ import annotations
@@ -51,7 +53,9 @@ class EnvMat:
 @dataclass(frozen=True)
 class DescriptorOut:
     """d (nf * nloc, dim_out); envs, every environment matrix d depends on; table_overflow
-    (nf,) for compressed descriptors: net inputs beyond their tables, else None.
+    (nf,) for compressed descriptors: net inputs beyond their tables, else None; rot_mat
+    (nf * nloc, rot_mat_width(), 3) float64, the rotation matrix that makes tensor fittings
+    equivariant, for descriptors that have one (else None).
 
     per_atom, where the descriptor can give it: the same d for any subset of the atoms,
     per_atom(ems, atype) -> (c, dim_out) from each env's em rows of those c atoms, (c, nnei *
@@ -61,6 +65,7 @@ class DescriptorOut:
     d: Any
     envs: tuple[EnvMat, ...]
     table_overflow: Any = None
+    rot_mat: Any = None
     per_atom: Callable[[list, Any], Any] | None = None
 
 
@@ -98,6 +103,11 @@ class Descriptor(ABC):
         trainer resolves sel "auto" in them in place; their sels concatenated in this order
         are the model's sel (one block per environment matrix)."""
         return [("", params)]
+
+    def rot_mat_width(self) -> int | None:
+        """Rows M of the per-atom rotation matrix (M x 3, rotating with the frame) that
+        build() returns in DescriptorOut.rot_mat; None when the descriptor has none."""
+        return None
 
     @abstractmethod
     def metadata(self) -> dict:

@@ -120,7 +120,7 @@ class Hybrid(Descriptor, Tabulable):
             tf.concat(d, axis=1),
             tuple(env for out in outs for env in out.envs),
             tf.add_n(overflow) if overflow else None,
-            Hybrid._joined_per_atom(outs),
+            per_atom=Hybrid._joined_per_atom(outs),
         )
 
     @staticmethod

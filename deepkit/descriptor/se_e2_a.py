@@ -57,6 +57,13 @@ class SeE2A(SmoothEmbedding):
     def dim_out(self) -> int:
         return self.neuron[-1] * self.axis_neuron
 
+    def rot_mat_width(self) -> int:
+        return self.neuron[-1]
+
+    def rotation(self, total):
+        # The angular columns of T = G^T R / Nnei: (n, M1, 3), rotates with the frame.
+        return total[:, :, 1:]
+
     def pair_term(self, g, block):
         return ops.matmul(g, block, transpose_a=True)  # G^T R: (n, M1, 4)
 

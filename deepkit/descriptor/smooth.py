@@ -195,6 +195,11 @@ class SmoothEmbedding(Descriptor, Tabulable):
     def finish(self, total):
         """The sum over slots / nnei -> descriptors (n, dim_out)."""
 
+    def rotation(self, total):
+        """The sum over slots / nnei -> rotation matrices (n, M, 3), for descriptors whose
+        rot_mat_width() is not None."""
+        raise NotImplementedError
+
     # -- contract --------------------------------------------------------------------------
     def metadata(self) -> dict:
         return {"type": self.name, "rcut": self.rcut, "sel": list(self.sel)}
@@ -295,20 +300,32 @@ class SmoothEmbedding(Descriptor, Tabulable):
         rows = tf.cast(tf.reshape(em, [-1, self.nnei, self.ncomp]), self.dtype)
         atype_flat = tf.reshape(centre_type, [-1])
         rows = self._excluded_zero(rows, atype_flat)
-        return DescriptorOut(self._per_atom(rows, atype_flat), (env,), overflow, self._from_em)
+        d, rot_mat = self._split_rot_mat(self._per_atom(rows, atype_flat))
+        return DescriptorOut(d, (env,), overflow, rot_mat=rot_mat, per_atom=self._from_em)
 
     def _from_em(self, ems, atype_flat):
         """DescriptorOut.per_atom: em rows (c, nnei * ncomp) of c centres -> (c, dim_out)."""
         (em,) = ems
         rows = tf.cast(tf.reshape(em, [-1, self.nnei, self.ncomp]), self.dtype)
-        return self._per_atom(self._excluded_zero(rows, atype_flat), atype_flat)
+        return self._split_rot_mat(
+            self._per_atom(self._excluded_zero(rows, atype_flat), atype_flat)
+        )[0]
 
     def _per_atom(self, rows, atype_flat):
-        """rows (n, nnei, ncomp) of n centres of types atype_flat -> descriptors (n, dim_out)."""
+        """rows (n, nnei, ncomp) of n centres of types atype_flat -> what _contract gives."""
         if self.type_one_side:
             return self._contract(rows, None)
         # one net per (centre type, neighbour type): split atoms by type, stitch back
         return map_by_type(rows, atype_flat, self.ntypes, self._contract)
+
+    def _split_rot_mat(self, d):
+        """(d, rotation matrix (n, width, 3) float64) of _contract's output, which carries the
+        rotation matrix after d where the descriptor has one (one stitch for both)."""
+        width = self.rot_mat_width()
+        if width is None:
+            return d, None
+        d, rot = tf.split(d, [self.dim_out, 3 * width], axis=1)
+        return d, tf.reshape(tf.cast(rot, tf.float64), [-1, width, 3])
 
     def _excluded_zero(self, rows, atype_flat):
         """rows (n, nnei, ncomp) with the slots of excluded type pairs zeroed."""
@@ -348,7 +365,11 @@ class SmoothEmbedding(Descriptor, Tabulable):
                 )
                 part = self.pair_term(tf.reshape(g, [-1, self.sel[t], m1]), blocks[k])
             total = part if total is None else total + part
-        return self.finish(total / self.nnei)
+        total = total / self.nnei
+        if self.rot_mat_width() is None:
+            return self.finish(total)
+        rot = tf.reshape(self.rotation(total), [-1, 3 * self.rot_mat_width()])
+        return tf.concat([self.finish(total), rot], axis=1)
 
     def _tabulated(self, scope, radial, block, nslots):
         """A compressed net's contribution straight from its table (ops.tabulate_fusion)."""

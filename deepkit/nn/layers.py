@@ -105,9 +105,10 @@ def embedding_net(x, neuron, activation, resnet_dt, seeds, dtype, trainable, sco
     return x
 
 
-def fitting_net(x, neuron, activation, resnet_dt, seeds, dtype, trainable, bias, scope):
-    """(n, dim) -> (n,): hidden layers (residual where widths repeat), then a linear layer
-    whose bias starts at `bias` (the type's energy bias). `trainable` may be per layer."""
+def fitting_net(x, neuron, activation, resnet_dt, seeds, dtype, trainable, bias, scope, nout=1):
+    """(n, dim) -> (n,), or (n, nout) for nout > 1: hidden layers (residual where widths
+    repeat), then a linear layer whose bias starts at `bias` (the type's energy bias).
+    `trainable` may be per layer."""
     act = ACTIVATIONS[activation]
     layers_trainable = trainable if isinstance(trainable, list) else [trainable] * (len(neuron) + 1)
     with v1.variable_scope(scope, reuse=v1.AUTO_REUSE):
@@ -119,5 +120,7 @@ def fitting_net(x, neuron, activation, resnet_dt, seeds, dtype, trainable, bias,
                 x = x + y
             else:
                 x = y
-        out = dense(x, 1, "final", seeds, dtype, layers_trainable[-1], bias_mean=bias, bias_std=0.0)
-    return tf.reshape(out, [-1])
+        out = dense(
+            x, nout, "final", seeds, dtype, layers_trainable[-1], bias_mean=bias, bias_std=0.0
+        )
+    return tf.reshape(out, [-1] if nout == 1 else [-1, nout])

@@ -13,7 +13,7 @@ from deepkit.config.args import REQUIRED, Arg, Group, group_markdown, normalize_
 from deepkit.config.model import MODEL
 from deepkit.config.training import LEARNING_RATE_ARG, LOSS_ARG, TRAINING_ARG
 from deepkit.errors import InputError
-from deepkit.registry import DESCRIPTORS, FITTINGS
+from deepkit.registry import DESCRIPTORS, FITTINGS, MODELS
 
 ROOT = Group(
     [
@@ -41,6 +41,13 @@ def _check_cross_keys(config: dict) -> None:
     FITTINGS.get(model["fitting_net"]["type"]).check(
         model["fitting_net"], ntypes, "model.fitting_net"
     )
+    model_type = FITTINGS.get(model["fitting_net"]["type"]).model_type
+    wanted = MODELS.get(model_type).default_loss
+    if config["loss"]["type"] != wanted:
+        raise InputError(
+            f"loss.type: {config['loss']['type']!r} does not train a {model_type!r} model; "
+            f"use {wanted!r}"
+        )
     lr = config["learning_rate"]
     if lr["stop_lr"] > lr["start_lr"]:
         raise InputError(f"learning_rate.stop_lr: must not exceed start_lr ({lr['start_lr']})")

@@ -1,4 +1,6 @@
 """Fitting nets: descriptors to per-atom properties, one module each, registered in
 deepkit.registry.FITTINGS. A new fitting is one module plus its line here."""
 
-import deepkit.fit.ener  # noqa: F401
+import deepkit.fit.dipole
+import deepkit.fit.ener
+import deepkit.fit.polar  # noqa: F401

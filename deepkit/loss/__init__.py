@@ -1,4 +1,5 @@
 """Losses, one module each, registered in deepkit.registry.LOSSES. A new loss is one module
 plus its line here."""
 
-import deepkit.loss.ener  # noqa: F401
+import deepkit.loss.ener
+import deepkit.loss.tensor  # noqa: F401

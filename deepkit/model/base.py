@@ -89,6 +89,10 @@ class Model(ABC):
         """names.ATTR_MODEL_TYPE of its frozen form."""
         return self.name
 
+    def extra_metadata(self) -> dict:
+        """Frozen-model constants of this kind beyond names.FROZEN_ATTRS, by node name."""
+        return {}
+
     @abstractmethod
     def compute_statistics(self, systems: Sequence[System], frames_per_system: int) -> None:
         """Statistics of the descriptor and fitting from the training systems (up to

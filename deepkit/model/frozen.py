@@ -70,6 +70,7 @@ _METADATA = {
     names.ATTR_NUMB_FPARAM: ("i", 0),
     names.ATTR_NUMB_APARAM: ("i", 0),
     names.ATTR_COMPRESS: ("S", 0),
+    names.ATTR_SEL_TYPE: ("i", 1),
 }
 _KIND_NAMES = {"S": "a string", "f": "a float", "i": "an integer", "b": "a bool"}
 MAX_TYPES, MAX_PARAMS, MAX_NEIGHBORS = 1024, 1 << 16, 1 << 20
@@ -213,6 +214,8 @@ def add_metadata(model, config: dict, compress: dict | None = None) -> None:
     tf.constant(model.model_type, name=names.ATTR_MODEL_TYPE)
     tf.constant(np.int32(model.fitting.numb_fparam), name=names.ATTR_NUMB_FPARAM)
     tf.constant(np.int32(model.fitting.numb_aparam), name=names.ATTR_NUMB_APARAM)
+    for name, value in model.extra_metadata().items():
+        tf.constant(value, name=name)
     if compress is not None:
         tf.constant(json.dumps(compress), name=names.ATTR_COMPRESS)
 

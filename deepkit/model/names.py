@@ -117,3 +117,32 @@ FROZEN_OPTIONAL = (
     ATTR_NUMB_APARAM,
     *EXT_OUTPUTS.values(),
 )
+
+# Tensor models (dipole: width 3, polar: width 9, row-major 3 x 3). Atomic tensors cover
+# every atom, zeros for atoms outside sel_type; the global tensor is their sum.
+LABEL_TENSOR_PREFIX = "t_label_"  # + label key: t_label_dipole, t_label_atomic_dipole, ...
+ATOM_TENSOR = "o_atom_tensor"  # (nf, natoms * width)
+TENSOR = "o_tensor"  # (nf, width)
+# Frozen models only, DeePMD-kit's component-wise "force" and "virial" of the tensor.
+TENSOR_FORCE = "o_tensor_force"  # (nf, width, natoms * 3): -d tensor_c / d coordinates
+TENSOR_VIRIAL = "o_tensor_virial"  # (nf, width, 9): the virial of each component
+EXT_ATOM_TENSOR = "o_ext_atom_tensor"  # (nf, nloc * width)
+EXT_TENSOR = "o_ext_tensor"  # (nf, width)
+EXT_TENSOR_FORCE = "o_ext_tensor_force"  # (nf, width, nall * 3)
+EXT_TENSOR_VIRIAL = "o_ext_tensor_virial"  # (nf, width, 9)
+ATTR_SEL_TYPE = "model_attr/sel_type"  # int32 (nsel_types,), the types with a tensor
+TENSOR_OUTPUTS = {
+    "atom_tensor": ATOM_TENSOR,
+    "tensor": TENSOR,
+    "tensor_force": TENSOR_FORCE,
+    "tensor_virial": TENSOR_VIRIAL,
+    "max_count": MAX_NEIGHBORS,
+    "table_overflow": TABLE_OVERFLOW,
+}
+EXT_TENSOR_OUTPUTS = {
+    "atom_tensor": EXT_ATOM_TENSOR,
+    "tensor": EXT_TENSOR,
+    "tensor_force": EXT_TENSOR_FORCE,
+    "tensor_virial": EXT_TENSOR_VIRIAL,
+    "table_overflow": EXT_TABLE_OVERFLOW,
+}

@@ -10,8 +10,8 @@ __version__ = "0.4.0"
 
 def __getattr__(name: str):
     # `from deepkit import DeepPot` without importing TensorFlow at `import deepkit`.
-    if name == "DeepPot":
-        from deepkit.infer import DeepPot
+    if name in ("DeepPot", "DeepTensor", "DeepDipole", "DeepPolar"):
+        import deepkit.infer
 
-        return DeepPot
+        return getattr(deepkit.infer, name)
     raise AttributeError(f"module 'deepkit' has no attribute {name!r}")

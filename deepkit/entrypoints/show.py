@@ -33,13 +33,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import json
 
-    from deepkit.infer import DeepPot
+    from deepkit.infer import FrozenModel
 
-    dp = DeepPot(args.model)
+    dp = FrozenModel(args.model)
     if args.attributes:
         _attributes(dp, set(args.attributes))
     else:
         print(f"model type: {dp.model_type}")
+        if dp.model_type != "ener":  # tensor models: the types that carry a tensor
+            sel_type = dp.train_input["model"]["fitting_net"]["sel_type"]
+            print(f"sel_type: {sel_type if sel_type is not None else list(range(dp.ntypes))}")
         print(f"type_map: {' '.join(dp.type_map)}")
         print(f"descriptor: {dp.descriptor}")
         print(f"rcut: {dp.rcut}")

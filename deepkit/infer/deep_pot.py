@@ -12,15 +12,21 @@ from deepkit.compress import TableOverflowWarning
 from deepkit.descriptor.env_mat import NeighborOverflowWarning
 from deepkit.errors import InputError
 
+# The class that evaluates each model type, for the message that refuses the others.
+EVALUATORS = {"ener": "DeepPot", "dipole": "DeepDipole", "polar": "DeepPolar"}
 
-class DeepPot:
-    """A frozen deepkit model (.pb), loaded once into its own graph and session.
+
+class FrozenModel:
+    """A frozen deepkit model (.pb) of any type, loaded once into its own graph and session
+    (`deepkit show` reads any model through it; DeepPot, DeepDipole and DeepPolar evaluate).
 
     Attributes: type_map, ntypes, rcut, descriptor, sel, compressed, version, train_input,
-    model_type ("ener").
+    model_type ("ener", "dipole", "polar").
     Threads: TensorFlow's pools follow `intra_threads` / `inter_threads` (0: TensorFlow's
     choice); deepkit's own kernels follow OMP_NUM_THREADS.
     """
+
+    model_types: tuple[str, ...] | None = None  # those this class evaluates; None: any
 
     def __init__(
         self,
@@ -74,25 +80,27 @@ class DeepPot:
         self.version = attrs[names.ATTR_VERSION].decode()
         self.train_input = json.loads(attrs[names.ATTR_TRAIN_INPUT].decode())
         self.model_type = self._model_type(tensor, path)
-        if self.model_type != "ener":
+        if self.model_types is not None and self.model_type not in self.model_types:
+            use = EVALUATORS.get(self.model_type)
             raise InputError(
-                f"{path}: a {self.model_type!r} model, not an energy model: DeepPot evaluates "
-                "energy models only"
+                f"{path}: a {self.model_type!r} model: {type(self).__name__} evaluates "
+                f"{' / '.join(self.model_types)} models" + (f"; use deepkit.{use}" if use else "")
             )
-        self._inputs = {
-            k: tensor(n)
-            for k, n in (("coord", names.COORD), ("atype", names.ATYPE), ("box", names.BOX))
-        }
-        keys = ("energy", "force", "virial", "atom_energy", "atom_virial")
-        self._outputs = {k: tensor(names.OUTPUTS[k]) for k in keys}
-        self._external = self._external_tensors(tensor)
         self.frames_per_call = frames_per_call
-        # Compressed models count the net inputs beyond their table, per frame.
-        self._overflow = tensor(names.TABLE_OVERFLOW) if self.compressed else None
         try:  # the most neighbours of each type any atom has (not in deepkit 0.3 models)
             self._max_count = tensor(names.MAX_NEIGHBORS)
         except KeyError:
             self._max_count = None
+        self._bind(tensor)
+
+    def _bind(self, tensor) -> None:
+        """Find the model type's input and output tensors (tensor(name) -> Tensor)."""
+        from deepkit.model import names
+
+        self._inputs = {
+            k: tensor(n)
+            for k, n in (("coord", names.COORD), ("atype", names.ATYPE), ("box", names.BOX))
+        }
 
     def _model_type(self, tensor, path) -> str:
         from deepkit.model import names
@@ -130,6 +138,47 @@ class DeepPot:
         if not np.all(np.isfinite(coord)):
             raise ValueError("coordinates contain NaN or inf")
         return coord, cell, atype.astype(np.int32), nframes, natoms
+
+    def _warn_overflow(self, max_count: np.ndarray, first_frame: int) -> None:
+        """NeighborOverflowWarning when an atom has more neighbours of a type than sel, as
+        training warns: the farthest are dropped, so energies and forces are approximate."""
+        sel = np.asarray(self.sel)
+        if max_count.ndim != 2 or max_count.shape[1] != sel.size:
+            return
+        over = np.any(max_count > sel, axis=1)
+        if over.any():
+            frame = first_frame + int(np.argmax(over))
+            warnings.warn(
+                f"frame {frame}: up to {max_count[over].max(axis=0).tolist()} neighbours per "
+                f"type within rcut, more than sel {sel.tolist()}: the farthest are dropped",
+                NeighborOverflowWarning,
+                stacklevel=3,
+            )
+
+    def get_type_map(self) -> list[str]:
+        return list(self.type_map)
+
+    def get_rcut(self) -> float:
+        return self.rcut
+
+    def get_ntypes(self) -> int:
+        return self.ntypes
+
+
+class DeepPot(FrozenModel):
+    """Energies, forces and virials of a frozen energy model (DeePMD-kit's DeepPot)."""
+
+    model_types = ("ener",)
+
+    def _bind(self, tensor) -> None:
+        from deepkit.model import names
+
+        super()._bind(tensor)
+        keys = ("energy", "force", "virial", "atom_energy", "atom_virial")
+        self._outputs = {k: tensor(names.OUTPUTS[k]) for k in keys}
+        self._external = self._external_tensors(tensor)
+        # Compressed models count the net inputs beyond their table, per frame.
+        self._overflow = tensor(names.TABLE_OVERFLOW) if self.compressed else None
 
     def eval(self, coord, cell, atype, atomic: bool = False):
         """e (nf, 1), f (nf, natoms, 3), v (nf, 9) [, ae (nf, natoms, 1), av (nf, natoms, 9)].
@@ -186,22 +235,6 @@ class DeepPot:
             result["atom_virial"].reshape(nframes, natoms, 9),
         )
 
-    def _warn_overflow(self, max_count: np.ndarray, first_frame: int) -> None:
-        """NeighborOverflowWarning when an atom has more neighbours of a type than sel, as
-        training warns: the farthest are dropped, so energies and forces are approximate."""
-        sel = np.asarray(self.sel)
-        if max_count.ndim != 2 or max_count.shape[1] != sel.size:
-            return
-        over = np.any(max_count > sel, axis=1)
-        if over.any():
-            frame = first_frame + int(np.argmax(over))
-            warnings.warn(
-                f"frame {frame}: up to {max_count[over].max(axis=0).tolist()} neighbours per "
-                f"type within rcut, more than sel {sel.tolist()}: the farthest are dropped",
-                NeighborOverflowWarning,
-                stacklevel=3,
-            )
-
     def _external_tensors(self, tensor) -> dict | None:
         from deepkit.model import names
 
@@ -250,15 +283,6 @@ class DeepPot:
             "atom_virial": (nall, 9),
         }
         return tuple(np.reshape(v, shapes[k]) for k, v in zip(keys, out, strict=True))
-
-    def get_type_map(self) -> list[str]:
-        return list(self.type_map)
-
-    def get_rcut(self) -> float:
-        return self.rcut
-
-    def get_ntypes(self) -> int:
-        return self.ntypes
 
 
 def _real_array(name: str, values):

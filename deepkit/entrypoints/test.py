@@ -31,13 +31,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "-d",
         "--detail-file",
-        help="prefix of the detail files (.e.out, .e_peratom.out, .f.out, .v.out, ...)",
+        help="prefix of the detail files (.e.out, .e_peratom.out, .f.out, .v.out, ...; "
+        "tensor models: PREFIX.out)",
     )
     parser.add_argument(
         "-a",
         "--atomic",
         action="store_true",
-        help="also the atomic energies' errors (needs atom_ener.npy labels)",
+        help="also the atomic energies' errors (needs atom_ener.npy labels); tensor models: "
+        "the atomic tensors' errors instead of the global one's",
     )
     parser.add_argument("--json", help="write the figures to this JSON file")
     parser.add_argument("--plot", help="write a parity plot (PNG): energy, force, virial")
@@ -56,6 +58,10 @@ def run(args: argparse.Namespace) -> int:
         from deepkit.infer.plots import pyplot
 
         pyplot()  # without matplotlib, say so before the work
+    from deepkit.infer import FrozenModel
+
+    if FrozenModel(args.model).model_type in ("dipole", "polar"):
+        return _run_tensor(args)
     dp = DeepPot(args.model)
     systems = expand_systems(args.system)
     if args.detail_file:
@@ -88,6 +94,45 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_tensor(args: argparse.Namespace) -> int:
+    """`deepkit test` of a dipole or polar model: DeePMD-kit's tensor figures."""
+    import numpy as np
+
+    from deepkit.data.discover import expand_systems
+    from deepkit.infer import DeepTensor
+    from deepkit.infer.tensor_accuracy import (
+        evaluate_tensor_system,
+        tensor_figures,
+        tensor_pooled,
+        write_tensor_details,
+    )
+
+    if args.plot:
+        raise InputError("--plot: parity plots cover energy models only")
+    dp = DeepTensor(args.model)
+    systems = expand_systems(args.system)
+    if args.detail_file:
+        Path(f"{args.detail_file}.out").unlink(missing_ok=True)
+    rng = None
+    if args.shuffle_test:
+        rng = np.random.RandomState(None if args.rand_seed is None else args.rand_seed % 2**32)
+    results, report = [], {"model_type": dp.model_type, "atomic": args.atomic, "systems": {}}
+    for system in systems:
+        result = evaluate_tensor_system(dp, system, args.numb_test or None, rng, args.atomic)
+        results.append(result)
+        report["systems"][system.path] = numbers = tensor_figures(result)
+        _print_tensor(system.path, dp.model_type, numbers)
+        if args.detail_file:
+            write_tensor_details(args.detail_file, system.path, dp.model_type, result)
+    report["all"] = tensor_pooled(results)
+    if len(systems) > 1:
+        _print_tensor(f"all {len(systems)} systems", dp.model_type, report["all"])
+    print("The unit of error is the same as the unit of provided label.")
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=2))
+    return 0
+
+
 def _print(name: str, numbers: dict) -> None:
     print(f"# {name}: {numbers['nframes']} frames")
     units = {
@@ -110,3 +155,17 @@ def _print(name: str, numbers: dict) -> None:
         if key in numbers:
             for stat in ("mae", "rmse"):
                 print(f"{label + ' ' + stat.upper():<20}: {numbers[key][stat]:.6e} {units[key]}")
+
+
+def _print_tensor(name: str, model_type: str, numbers: dict) -> None:
+    from deepkit.infer.tensor_accuracy import LABELS
+
+    title = LABELS[model_type][1]
+    print(f"# {name}: {numbers['nframes']} frames")
+    for key, text in (
+        ("rmse", "RMSE       "),
+        ("rmse_sqrtn", "RMSE/sqrtN "),
+        ("rmse_n", "RMSE/N     "),
+    ):
+        if key in numbers:
+            print(f"{title}  {text}: {numbers[key]:.6e}")

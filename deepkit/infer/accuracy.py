@@ -23,6 +23,27 @@ def evaluate_system(dp, system, nframes: int | None, rng=None, atomic: bool = Fa
             f"{system.path}: --atomic needs atomic energy labels (atom_ener.npy in every set)"
         )
     atype = system.type_indices(dp.type_map)
+    data = load_frames(system, nframes, rng)
+    try:
+        out = dp.eval(data["coord"], None if system.nopbc else data["box"], atype, atomic=atomic)
+    except ValueError as err:  # frames numbered in the order tested
+        raise InputError(f"{system.path}: {err}") from None
+    result = {
+        "natoms": system.natoms,
+        "label": data,
+        "energy": out[0][:, 0],
+        "force": out[1].reshape(len(out[1]), -1),
+        "virial": out[2],
+    }
+    if atomic:
+        result["atom_ener"] = out[3].reshape(len(out[3]), -1)
+    return result
+
+
+def load_frames(system, nframes: int | None, rng=None) -> dict:
+    """The arrays of up to nframes frames (None: all), the first in set order, or with rng
+    (a numpy RandomState, as DeePMD-kit's `--shuffle-test`) in the order rng.shuffle gives
+    the frames of all sets."""
     sets, total = [], 0
     for k in range(len(system.sets)):
         if rng is None and nframes is not None and total >= nframes:
@@ -38,20 +59,7 @@ def evaluate_system(dp, system, nframes: int | None, rng=None, atomic: bool = Fa
         order = np.arange(total)
         rng.shuffle(order)
         data = {key: value[order[:nframes]] for key, value in data.items()}
-    try:
-        out = dp.eval(data["coord"], None if system.nopbc else data["box"], atype, atomic=atomic)
-    except ValueError as err:  # frames numbered in the order tested
-        raise InputError(f"{system.path}: {err}") from None
-    result = {
-        "natoms": system.natoms,
-        "label": data,
-        "energy": out[0][:, 0],
-        "force": out[1].reshape(len(out[1]), -1),
-        "virial": out[2],
-    }
-    if atomic:
-        result["atom_ener"] = out[3].reshape(len(out[3]), -1)
-    return result
+    return data
 
 
 def figures(result: dict) -> dict:

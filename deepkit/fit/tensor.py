@@ -158,6 +158,7 @@ class TensorFitting(Fitting):
                 0.0,
                 f"fitting_type_{t}",
                 nout=self.net_width(m),
+                bias_std=1.0,  # DeePMD-kit's tensor nets start their final bias at N(0, 1)
             )
             out = tf.reshape(out, [-1, self.net_width(m)])
             tensor = self.rotate(out, tf.reshape(rot, [-1, m, 3]), t)

@@ -105,7 +105,9 @@ def embedding_net(x, neuron, activation, resnet_dt, seeds, dtype, trainable, sco
     return x
 
 
-def fitting_net(x, neuron, activation, resnet_dt, seeds, dtype, trainable, bias, scope, nout=1):
+def fitting_net(
+    x, neuron, activation, resnet_dt, seeds, dtype, trainable, bias, scope, nout=1, bias_std=0.0
+):
     """(n, dim) -> (n,), or (n, nout) for nout > 1: hidden layers (residual where widths
     repeat), then a linear layer whose bias starts at `bias` (the type's energy bias).
     `trainable` may be per layer."""
@@ -121,6 +123,6 @@ def fitting_net(x, neuron, activation, resnet_dt, seeds, dtype, trainable, bias,
             else:
                 x = y
         out = dense(
-            x, nout, "final", seeds, dtype, layers_trainable[-1], bias_mean=bias, bias_std=0.0
+            x, nout, "final", seeds, dtype, layers_trainable[-1], bias_mean=bias, bias_std=bias_std
         )
     return tf.reshape(out, [-1] if nout == 1 else [-1, nout])

@@ -392,3 +392,36 @@ def test_deepkit_test_without_labels_is_one_line(trained, tmp_path, capsys):
     global_system = trained["dipole"][2][1]
     assert main(["test", "-m", str(root / "model.pb"), "-s", str(global_system), "-a"]) == 2
     assert "needs atomic_dipole.npy" in capsys.readouterr().err
+
+
+# -- the C API ------------------------------------------------------------------------------
+
+
+def test_c_api_compute_tensor(driver, trained, alcu_model, tmp_path):
+    from test_capi import run_driver, write_case
+
+    root, _, data = trained["polar"]
+    _, coord, box, atype = first_frames(data[0], 2)
+    folder = write_case(tmp_path / "case", coord, atype, box)
+    result = run_driver(driver, root / "model.pb", folder, "tensor")
+    assert "tensor_size 9" in result.stdout
+    assert "dk_compute: 2 dk_compute: a 'polar' model has no energy; use dk_compute_tensor" in (
+        result.stdout
+    )
+    dp = DeepPolar(root / "model.pb")
+    tensor, force, virial, atomic = dp.eval_full(coord, box, atype, atomic=True)
+    for name, expected in (
+        ("tensor", tensor),
+        ("atom_tensor", atomic),
+        ("tensor_force", force),
+        ("tensor_virial", virial),
+    ):
+        got = np.fromfile(folder / f"out_{name}.bin")
+        np.testing.assert_allclose(got, expected.ravel(), rtol=1e-10, atol=1e-12)
+    # an energy model is refused by dk_compute_tensor, with the function to use
+    result = run_driver(driver, alcu_model[0] / "model.pb", folder, "tensor", check=False)
+    assert "tensor_size 0" in result.stdout
+    assert (
+        "dk_compute_tensor: 2 dk_compute_tensor: an energy model has no tensor; use dk_compute"
+        in (result.stdout)
+    )

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -31,7 +32,7 @@ KINDS = {"dipole": ("water_dipole", "DeepDipole", 3), "polar": ("water_polar", "
 # Run by DeePMD-kit's python: predictions of a frozen model on a system's frames (npz).
 _DP_EVAL = """
 import sys, numpy as np
-from deepmd.infer import {cls}
+from deepmd.infer.{module} import {cls}
 dp = {cls}(sys.argv[1])
 coord, box, atype, out = np.load(sys.argv[2]), np.load(sys.argv[3]), np.load(sys.argv[4]), sys.argv[5]
 box = None if not box.any() else box
@@ -98,7 +99,7 @@ def dp_predict(kind: str, model: Path, python: Path, folder: Path):
     def predict(arrays):
         for key in ("coord", "box", "atype"):
             np.save(folder / f"{key}.npy", arrays[key])
-        script = _DP_EVAL.format(cls=KINDS[kind][1])
+        script = _DP_EVAL.format(module=f"deep_{kind}", cls=KINDS[kind][1])
         args = [str(folder / f"{k}.npy") for k in ("coord", "box", "atype")]
         subprocess.run(
             [str(python), "-c", script, str(model), *args, str(folder / "pred.npy")], check=True
@@ -138,7 +139,8 @@ def main() -> int:
         row = {}
         for code in ("deepkit", "deepmd"):
             folder = args.workdir / f"{code}_{kind}"
-            folder.mkdir(parents=True, exist_ok=True)
+            shutil.rmtree(folder, ignore_errors=True)  # a fresh run, never a restart
+            folder.mkdir(parents=True)
             (folder / "input.json").write_text(json.dumps(raw, indent=2))
             if code == "deepkit":
                 seconds = timed([*deepkit_cli, "train", "input.json"], folder, env)

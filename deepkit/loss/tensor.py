@@ -3,9 +3,12 @@
 pref_atomic * mean over the selected atoms' components of (T_i - T_i^label)^2
 + pref * mean over frames and components of (sum_i T_i - T^label)^2 / N_sel, each term
 weighted by whether the batch has that label. Reported: rmse_lc (atomic, per component)
-and rmse_gl (global, divided by N_sel)."""
+and rmse_gl (global, divided by N_sel), NaN for a batch without that label (as DeePMD-kit's
+lcurve)."""
 
 from __future__ import annotations
+
+import numpy as np
 
 from deepkit.config.args import REQUIRED, Arg, Group, non_negative
 from deepkit.errors import InputError
@@ -64,10 +67,15 @@ class TensorLoss(Loss):
             sq = tf.square(atomic - label) * mask[:, :, None]
             local = tf.reduce_sum(sq) / (tf.reduce_sum(mask) * width)
             loss += self.params["pref_atomic"] * labels[f"find_atomic_{key}"] * local
-            metrics["rmse_lc"] = tf.sqrt(local)
+            metrics["rmse_lc"] = _if_found(labels[f"find_atomic_{key}"], tf.sqrt(local))
         if self.params["pref"] > 0:
             glob = tf.reduce_mean(tf.square(tensor - labels[key]))
             loss += self.params["pref"] * labels[f"find_{key}"] * glob / nsel
-            metrics["rmse_gl"] = tf.sqrt(glob) / nsel
+            metrics["rmse_gl"] = _if_found(labels[f"find_{key}"], tf.sqrt(glob) / nsel)
         metrics["rmse"] = tf.sqrt(loss)
         return loss, metrics
+
+
+def _if_found(find, value):
+    """value where the batch has the label, else NaN."""
+    return tf.where(find > 0, value, tf.constant(np.nan, tf.float64))

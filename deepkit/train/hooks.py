@@ -159,13 +159,21 @@ class LearningCurveHook(Hook):
 
 
 def evaluate(run: RunState, data: DataSystems, nbatch: int) -> dict:
-    """The metrics over nbatch batches of `data`: root mean square of the per-batch rmse."""
+    """The metrics over nbatch batches of `data`: root mean square of the per-batch rmse,
+    over the batches that have the metric's label (a NaN says a batch lacks it; NaN when
+    none has it)."""
     totals: dict[str, float] = {}
+    counts: dict[str, int] = {}
     for _ in range(nbatch):
         values = run.sess.run(run.graph.metrics, run.graph.feed(data.sample()))
         for key, value in values.items():
-            totals[key] = totals.get(key, 0.0) + value**2
-    return {key: np.sqrt(value / nbatch) for key, value in totals.items()}
+            found = bool(np.isfinite(value))
+            totals[key] = totals.get(key, 0.0) + (value**2 if found else 0.0)
+            counts[key] = counts.get(key, 0) + found
+    return {
+        key: np.sqrt(value / counts[key]) if counts[key] else np.nan
+        for key, value in totals.items()
+    }
 
 
 class ProgressHook(Hook):

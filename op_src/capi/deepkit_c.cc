@@ -101,6 +101,9 @@ std::string check_tensor(const Tensor& t, const char* name, TF_DataType type, in
 struct Entry {
   TF_Output coord, atype, box, nloc, offsets, neighbors;
   TF_Output energy, force, virial, atom_energy, atom_virial, overflow;
+  // Tensor models (dipole, polar): the global and atomic tensors, and the global tensor's
+  // component-wise force and virial.
+  TF_Output tensor, atom_tensor, tensor_force, tensor_virial;
 };
 
 // The nodes of one entry point: t_<infix>coord ... o_<infix>energy ... (names.py). Inputs
@@ -121,6 +124,10 @@ Entry find_entry(const Session& s, const std::string& infix) {
   e.atom_energy = out("atom_energy");
   e.atom_virial = out("atom_virial");
   e.overflow = out("table_overflow");
+  e.tensor = out("tensor");
+  e.atom_tensor = out("atom_tensor");
+  e.tensor_force = out("tensor_force");
+  e.tensor_virial = out("tensor_virial");
   return e;
 }
 
@@ -168,6 +175,8 @@ struct dk_model {
   std::string type_map, version;
   bool compressed = false;
   int numb_fparam = 0, numb_aparam = 0;
+  std::string model_type = "ener";
+  int tensor_size = 0;  // 3 (dipole) or 9 (polar) for tensor models, 0 for energy models
   TF_Output fparam{}, aparam{};
   Entry periodic{}, external{};
   mutable std::atomic<bool> overflow_warned{false};
@@ -230,6 +239,7 @@ int dk_numb_aparam(const dk_model* model) { return model ? model->numb_aparam : 
 int dk_has_nlist_path(const dk_model* model) {
   return model && model->external.energy.oper != nullptr ? 1 : 0;
 }
+int dk_tensor_size(const dk_model* model) { return model ? model->tensor_size : 0; }
 
 int dk_type_index(const dk_model* model, const char* element) {
   for (size_t t = 0; model && element && t < model->types.size(); ++t) {
@@ -245,6 +255,10 @@ int dk_compute(const dk_model* model, int nframes, int natoms, const double* coo
   clear_error();
   return guarded("dk_compute", static_cast<int>(DK_ERR_RUNTIME), [&]() -> int {
     if (model == nullptr) return fail(DK_ERR_ARGUMENT, "dk_compute: model is NULL");
+    if (model->tensor_size > 0) {
+      return fail(DK_ERR_MODEL, "dk_compute: a '" + model->model_type +
+                                    "' model has no energy; use dk_compute_tensor");
+    }
     if (nframes <= 0 || natoms <= 0) {
       return fail(DK_ERR_ARGUMENT, "dk_compute: nframes = " + std::to_string(nframes) +
                                        " and natoms = " + std::to_string(natoms) +
@@ -280,6 +294,10 @@ int dk_compute_nlist(const dk_model* model, int nall, int nloc, const double* co
   clear_error();
   return guarded("dk_compute_nlist", static_cast<int>(DK_ERR_RUNTIME), [&]() -> int {
     if (model == nullptr) return fail(DK_ERR_ARGUMENT, "dk_compute_nlist: model is NULL");
+    if (model->tensor_size > 0) {
+      return fail(DK_ERR_MODEL, "dk_compute_nlist: a '" + model->model_type +
+                                    "' model has no energy; use dk_compute_tensor");
+    }
     if (!dk_has_nlist_path(model)) {
       return fail(DK_ERR_MODEL, "dk_compute_nlist: this model (deepkit " + model->version +
                                     ") has no external-neighbour-list path; freeze or compress "
@@ -311,6 +329,74 @@ int dk_compute_nlist(const dk_model* model, int nall, int nloc, const double* co
     return model->run(e, {e.coord, e.atype, e.nloc, e.offsets, e.neighbors}, std::move(values),
                       fparam, aparam, 1, nloc, nall, energy, force, virial, atom_energy,
                       atom_virial);
+  });
+}
+
+int dk_compute_tensor(const dk_model* model, int nframes, int natoms, const double* coord,
+                      const int* atype, const double* box, double* tensor, double* atom_tensor,
+                      double* tensor_force, double* tensor_virial) {
+  clear_error();
+  return guarded("dk_compute_tensor", static_cast<int>(DK_ERR_RUNTIME), [&]() -> int {
+    if (model == nullptr) return fail(DK_ERR_ARGUMENT, "dk_compute_tensor: model is NULL");
+    if (model->tensor_size == 0) {
+      return fail(DK_ERR_MODEL, "dk_compute_tensor: an energy model has no tensor; use dk_compute");
+    }
+    if (nframes <= 0 || natoms <= 0) {
+      return fail(DK_ERR_ARGUMENT, "dk_compute_tensor: nframes = " + std::to_string(nframes) +
+                                       " and natoms = " + std::to_string(natoms) +
+                                       " must be positive");
+    }
+    if (!coord || !atype || !tensor) {
+      return fail(DK_ERR_ARGUMENT, "dk_compute_tensor: coord, atype and tensor must not be NULL");
+    }
+    if (!all_finite(coord, 3L * nframes * natoms)) {
+      return fail(DK_ERR_ARGUMENT, "dk_compute_tensor: coord holds NaN or inf");
+    }
+    if (box != nullptr && !all_finite(box, 9L * nframes)) {
+      return fail(DK_ERR_ARGUMENT, "dk_compute_tensor: box holds NaN or inf");
+    }
+    if (int code = model->check_types(atype, natoms)) return code;
+    std::vector<Tensor> values;
+    values.push_back(make_tensor(TF_DOUBLE, {nframes, 3L * natoms}, coord));
+    values.push_back(make_tensor(TF_INT32, {nframes, natoms}, nullptr));
+    auto* types = static_cast<int*>(tf().TF_TensorData(values.back().get()));
+    for (int f = 0; f < nframes; ++f) std::memcpy(types + static_cast<long>(f) * natoms, atype, sizeof(int) * natoms);
+    values.push_back(make_tensor(TF_DOUBLE, {nframes, 9}, box));
+    if (box == nullptr) std::memset(tf().TF_TensorData(values.back().get()), 0, sizeof(double) * 9 * nframes);
+    const Entry& p = model->periodic;
+    const int64_t n = model->tensor_size;
+    std::vector<TF_Output> fetches = {p.tensor};
+    std::vector<double*> targets = {tensor};
+    std::vector<int64_t> counts = {n * nframes};
+    const TF_Output optional[] = {p.atom_tensor, p.tensor_force, p.tensor_virial};
+    double* const wanted[] = {atom_tensor, tensor_force, tensor_virial};
+    const int64_t sizes[] = {n * nframes * natoms, 3 * n * nframes * natoms, 9 * n * nframes};
+    for (int k = 0; k < 3; ++k) {
+      if (wanted[k] == nullptr) continue;
+      fetches.push_back(optional[k]);
+      targets.push_back(wanted[k]);
+      counts.push_back(sizes[k]);
+    }
+    std::vector<TF_Tensor*> raw;
+    for (const Tensor& t : values) raw.push_back(t.get());
+    std::vector<Tensor> results;
+    std::string error;
+    TF_Code code = TF_OK;
+    if (!model->session->run({p.coord, p.atype, p.box}, raw, fetches, &results, &error, &code)) {
+      return run_failure(code, error);
+    }
+    for (size_t k = 0; k < targets.size(); ++k) {  // a crafted model must not overrun the arrays
+      const TF_Tensor* t = results[k].get();
+      if (tf().TF_TensorType(t) != TF_DOUBLE ||
+          tf().TF_TensorByteSize(t) != static_cast<size_t>(counts[k]) * sizeof(double)) {
+        return fail(DK_ERR_MODEL, "the model's output " + std::to_string(k) + " is not " +
+                                      std::to_string(counts[k]) + " float64 values");
+      }
+    }
+    for (size_t k = 0; k < targets.size(); ++k) {
+      std::memcpy(targets[k], tf().TF_TensorData(results[k].get()), counts[k] * sizeof(double));
+    }
+    return DK_OK;
   });
 }
 
@@ -363,8 +449,11 @@ std::string dk_model::read_metadata() {
   bool found = false;
   std::string problem = optional_scalar(s, "model_attr/model_type", TF_STRING, &value, &found);
   if (!problem.empty()) return problem;
-  if (found && string_value(value) != "ener") {
-    return "a '" + string_value(value) + "' model, not an energy model, which dk_compute needs";
+  if (found) model_type = string_value(value);
+  if (model_type == "dipole" || model_type == "polar") {
+    tensor_size = model_type == "dipole" ? 3 : 9;
+  } else if (model_type != "ener") {
+    return "a '" + model_type + "' model: the C API evaluates ener, dipole and polar models";
   }
   int* const counts[] = {&numb_fparam, &numb_aparam};
   const char* count_names[] = {"model_attr/numb_fparam", "model_attr/numb_aparam"};
@@ -383,6 +472,14 @@ std::string dk_model::read_metadata() {
   aparam = s.output("t_aparam");
   periodic = find_entry(s, "");
   external = find_entry(s, "ext_");
+  if (tensor_size > 0) {
+    if (periodic.coord.oper == nullptr || periodic.tensor.oper == nullptr ||
+        periodic.atom_tensor.oper == nullptr || periodic.tensor_force.oper == nullptr ||
+        periodic.tensor_virial.oper == nullptr) {
+      return "not a deepkit tensor model (no t_coord / o_tensor / o_tensor_force)";
+    }
+    return "";
+  }
   if (periodic.coord.oper == nullptr || periodic.energy.oper == nullptr ||
       periodic.atom_virial.oper == nullptr) {
     return "not a deepkit model (no t_coord / o_energy)";

@@ -1,5 +1,6 @@
 /* deepkit C API: energies, forces and virials from frozen deepkit models (.pb, compressed
- * or not) for MD engines and other C/C++ programs.
+ * or not) for MD engines and other C/C++ programs; dipoles and polarizabilities from tensor
+ * models (dk_compute_tensor).
  *
  * Compile and link with the flags deepkit prints:
  *   cc md.c $(deepkit config --cflags) $(deepkit config --libs) -o md
@@ -80,6 +81,9 @@ DK_API const char* dk_model_version(const dk_model* model);
 DK_API int dk_numb_fparam(const dk_model* model);
 DK_API int dk_numb_aparam(const dk_model* model);
 DK_API int dk_has_nlist_path(const dk_model* model);
+/* Components of a tensor model's tensor: 3 for a dipole model, 9 for a polar model (3 x 3,
+ * row-major); 0 for an energy model. */
+DK_API int dk_tensor_size(const dk_model* model);
 
 /* nframes frames of natoms atoms with their own neighbour search (periodic images within
  * rcut included, so boxes shorter than 2 rcut work).
@@ -106,6 +110,18 @@ DK_API int dk_compute_nlist(const dk_model* model, int nall, int nloc, const dou
                      const int* atype, const int* offsets, const int* neighbors,
                      const double* fparam, const double* aparam, double* energy,
                      double* force, double* virial, double* atom_energy, double* atom_virial);
+
+/* A tensor model (dk_tensor_size() = n > 0; dk_compute and dk_compute_nlist refuse it with
+ * DK_ERR_MODEL, and dk_compute_tensor refuses an energy model alike) on nframes frames of
+ * natoms atoms, with its own neighbour search as dk_compute.
+ *   coord (nframes, natoms, 3), atype (natoms), box (nframes, 9) or NULL (non-periodic)
+ * Outputs: tensor (nframes, n), the global tensor = the sum of the atomic ones; only when
+ * not NULL: atom_tensor (nframes, natoms, n), zero for atoms whose type the model does not
+ * select (sel_type); tensor_force (nframes, n, natoms, 3) = -d tensor / d coord per
+ * component; tensor_virial (nframes, n, 9), each component's virial. */
+DK_API int dk_compute_tensor(const dk_model* model, int nframes, int natoms, const double* coord,
+                             const int* atype, const double* box, double* tensor,
+                             double* atom_tensor, double* tensor_force, double* tensor_virial);
 
 #ifdef __cplusplus
 }

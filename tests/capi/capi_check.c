@@ -1,6 +1,6 @@
 /* Test driver for the deepkit C API (tests/test_capi.py builds and runs it).
  *
- *   capi_check MODEL DIR compute|threads|repeat N|errors|capped MIB DIR2
+ *   capi_check MODEL DIR compute|threads|repeat N|errors|capped MIB DIR2|tensor
  *   capi_check load MODEL...   one line per model: "MODEL: loaded" or "MODEL: <error>"
  *
  * capped: computes DIR once, then caps the address space (RLIMIT_AS) at the current size
@@ -10,7 +10,9 @@
  * DIR holds meta.txt ("nframes natoms nloc has_box nnz nfparam naparam") and raw arrays
  * written by numpy: coord.bin, atype.bin (int32), box.bin, offsets.bin and neighbors.bin
  * (int32), fparam.bin and aparam.bin (per frame / per atom, when nfparam / naparam). Results go
- * to DIR/out_*.bin. Exit status 0 on success, 1 with the message on stderr otherwise. */
+ * to DIR/out_*.bin. Exit status 0 on success, 1 with the message on stderr otherwise.
+ * tensor: dk_compute_tensor into out_tensor, out_atom_tensor, out_tensor_force and
+ * out_tensor_virial.bin, after printing what dk_compute says of the same model. */
 #include <deepkit_c.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -239,7 +241,34 @@ int main(int argc, char** argv) {
          dk_version(), dk_model_version(m), dk_rcut(m), dk_ntypes(m), dk_type_map(m),
          dk_is_compressed(m), dk_has_nlist_path(m));
   int status = 0;
-  if (strcmp(mode, "errors") == 0) {
+  if (strcmp(mode, "tensor") == 0) {
+    const int n = dk_tensor_size(m);
+    const size_t atoms = (size_t)c.nframes * c.natoms;
+    printf("tensor_size %d\n", n);
+    Result e = new_result(&c);
+    const int energy_code = compute(m, &c, &e);
+    printf("dk_compute: %d %s\n", energy_code, dk_last_error());
+    free_result(&e);
+    const size_t k = n > 0 ? (size_t)n : 1;
+    double* tensor = calloc(k * c.nframes, sizeof(double));
+    double* atomic = calloc(k * atoms, sizeof(double));
+    double* force = calloc(3 * k * atoms, sizeof(double));
+    double* virial = calloc(9 * k * c.nframes, sizeof(double));
+    status = dk_compute_tensor(m, c.nframes, c.natoms, c.coord, c.atype, c.box, tensor, atomic,
+                               force, virial);
+    if (status != DK_OK) {
+      printf("dk_compute_tensor: %d %s\n", status, dk_last_error());
+    } else {
+      write_array(dir, "tensor", tensor, k * c.nframes);
+      write_array(dir, "atom_tensor", atomic, k * atoms);
+      write_array(dir, "tensor_force", force, 3 * k * atoms);
+      write_array(dir, "tensor_virial", virial, 9 * k * c.nframes);
+    }
+    free(tensor);
+    free(atomic);
+    free(force);
+    free(virial);
+  } else if (strcmp(mode, "errors") == 0) {
     status = check_errors(m, &c, dir);
   } else if (strcmp(mode, "capped") == 0 && argc > 5) {
     Result warm = new_result(&c);

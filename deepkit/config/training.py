@@ -42,7 +42,7 @@ LEARNING_RATE = Variants(
 )
 
 
-LOSS = LOSSES.variants(default="ener", unsupported=("tensor", "dos", "ener_spin"))
+LOSS = LOSSES.variants(default="ener", unsupported=("dos", "ener_spin"))
 
 
 def _data(validation: bool) -> Group:

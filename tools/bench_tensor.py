@@ -40,8 +40,11 @@ np.save(out, dp.eval(coord, box, atype, atomic=True))
 """
 
 
-def make_input(kind: str, steps: int) -> dict:
+def make_input(kind: str, steps: int, seed: int | None = None) -> dict:
     raw = json.loads((REPO / "examples" / f"water_{kind}" / "input.json").read_text())
+    if seed is not None:  # another draw of initial weights and batches, for both codes
+        raw["model"]["descriptor"]["seed"] = raw["model"]["fitting_net"]["seed"] = seed
+        raw["training"]["seed"] = seed + 10
     raw["training"]["numb_steps"] = steps
     raw["training"]["save_freq"] = steps
     raw["training"]["disp_freq"] = max(1, steps // 10)
@@ -116,6 +119,9 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--kinds", nargs="+", default=list(KINDS), choices=list(KINDS))
+    parser.add_argument(
+        "--seed", type=int, help="seeds of the weights and batches (else the example's)"
+    )
     parser.add_argument("--json", type=Path, help="write the figures here")
     args = parser.parse_args()
     env = dict(os.environ)
@@ -133,9 +139,10 @@ def main() -> int:
         "import sys; from deepkit.cli import main; sys.exit(main())",
     ]
     python = Path(args.dp).parent / "python"
-    report = {"steps": args.steps, "threads": args.threads, "load": os.getloadavg()}
+    report = {"steps": args.steps, "threads": args.threads, "seed": args.seed}
+    report["load_before"] = os.getloadavg()
     for kind in args.kinds:
-        raw = make_input(kind, args.steps)
+        raw = make_input(kind, args.steps, args.seed)
         row = {}
         for code in ("deepkit", "deepmd"):
             folder = args.workdir / f"{code}_{kind}"
@@ -159,6 +166,7 @@ def main() -> int:
         print(
             kind, "ratios deepkit/deepmd:", {k: round(v, 3) for k, v in row.items() if "ratio" in k}
         )
+    report["load_after"] = os.getloadavg()
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))
     return 0

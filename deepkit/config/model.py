@@ -25,9 +25,7 @@ DEEPMD_DESCRIPTORS = (
 )
 # The descriptor and fitting variants are the registered classes' schemas (registry.py).
 DESCRIPTOR = DESCRIPTORS.variants(unsupported=DEEPMD_DESCRIPTORS)
-FITTING = FITTINGS.variants(
-    default="ener", unsupported=("dos", "property", "global_polar")
-)
+FITTING = FITTINGS.variants(default="ener", unsupported=("dos", "property", "global_polar"))
 
 MODEL = Group(
     [

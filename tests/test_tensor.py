@@ -425,3 +425,14 @@ def test_c_api_compute_tensor(driver, trained, alcu_model, tmp_path):
         "dk_compute_tensor: 2 dk_compute_tensor: an energy model has no tensor; use dk_compute"
         in (result.stdout)
     )
+
+
+@pytest.mark.parametrize("kind", ["dipole", "polar"])
+def test_example_inputs_are_valid(kind):
+    """examples/water_<kind>/input.json (bench_tensor.py's input) normalises as it is."""
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "examples" / f"water_{kind}" / "input.json"
+    config = normalize(json.loads(path.read_text()))
+    assert config["model"]["fitting_net"]["type"] == kind and config["loss"]["type"] == "tensor"
+    assert make_model(config["model"]).name == kind

@@ -2,16 +2,14 @@
 time equal those over all atoms at once, for any number of atoms; a frozen model streamed
 in chunks gives what one without chunks gives."""
 
-import contextlib
-
 import numpy as np
 import pytest
 from models import frozen_alcu_model
 
 from deepkit import DeepPot
+from deepkit.errors import InputError
 from deepkit.nn import streamed
 from deepkit.tfenv import tf
-from deepkit.train import freeze as freeze_module
 from deepkit.train.freeze import freeze
 
 v1 = tf.compat.v1
@@ -52,12 +50,13 @@ def test_frozen_model_streams_atoms_in_chunks(tmp_path_factory, monkeypatch):
     (derivatives by autodiff over all atoms), and its graph holds the loop."""
     root = tmp_path_factory.mktemp("streamed")
     _, arrays, atype = frozen_alcu_model(root)
-    monkeypatch.setattr(streamed, "DEFAULT_CHUNK", 5)
+    monkeypatch.setenv("DEEPKIT_FREEZE_CHUNK", "5")
     freeze(root / "run", root / "chunks.pb")
-    monkeypatch.setattr(freeze_module, "streaming_inference", contextlib.nullcontext)
+    monkeypatch.setenv("DEEPKIT_FREEZE_CHUNK", "0")
     freeze(root / "run", root / "whole.pb")  # autodiff over all atoms at once
     chunks, whole = DeepPot(root / "chunks.pb"), DeepPot(root / "whole.pb")
     assert len(atype) > 10 and chunks.graph.as_graph_def().library.function
+    assert not whole.graph.as_graph_def().library.function
     coord, box = arrays["coord"][:2], arrays["box"][:2]
     for got, expected in zip(
         chunks.eval(coord, box, atype, atomic=True),
@@ -65,3 +64,10 @@ def test_frozen_model_streams_atoms_in_chunks(tmp_path_factory, monkeypatch):
         strict=True,
     ):
         np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("value", ["-1", "1.5", "many", "9" * 12])
+def test_bad_chunk_setting_is_one_line(monkeypatch, value):
+    monkeypatch.setenv("DEEPKIT_FREEZE_CHUNK", value)
+    with pytest.raises(InputError, match="DEEPKIT_FREEZE_CHUNK: expected a whole number"):
+        streamed.configured_chunk()

@@ -10,14 +10,17 @@ grows with the chunk, not with the system.
 
 Frozen graphs only: the loop gives the first derivative with respect to the rows, not the
 second derivatives training takes. `inference_chunk()` is None unless a model builds its
-frozen form inside `streaming_inference()` (freeze and compress do).
+frozen form inside `streaming_inference()` (freeze and compress do). DEEPKIT_FREEZE_CHUNK
+sets the atoms per chunk (0: none).
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Callable, Iterator, Sequence
 
+from deepkit.errors import InputError
 from deepkit.tfenv import tf
 
 # Atoms per chunk of a frozen model: about 0.2 GB of embedding activations for water's
@@ -27,11 +30,24 @@ DEFAULT_CHUNK = 1024
 _chunk: list[int | None] = [None]
 
 
+def configured_chunk() -> int | None:
+    """Atoms per chunk from DEEPKIT_FREEZE_CHUNK (unset: DEFAULT_CHUNK; 0: no chunks, the
+    frozen graph in one piece as deepkit 0.3 built it)."""
+    text = os.environ.get("DEEPKIT_FREEZE_CHUNK", "").strip()
+    if not text:
+        return DEFAULT_CHUNK
+    if not text.isdigit() or int(text) > 2**30:
+        raise InputError(
+            f"DEEPKIT_FREEZE_CHUNK: expected a whole number of atoms (0: no chunks), got {text!r}"
+        )
+    return int(text) or None
+
+
 @contextlib.contextmanager
 def streaming_inference(chunk: int | None = None) -> Iterator[None]:
     """Models built inside stream their per-atom work in chunks of `chunk` atoms
-    (DEFAULT_CHUNK when None)."""
-    previous, _chunk[0] = _chunk[0], chunk or DEFAULT_CHUNK
+    (configured_chunk() when None)."""
+    previous, _chunk[0] = _chunk[0], chunk or configured_chunk()
     try:
         yield
     finally:

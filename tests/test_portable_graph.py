@@ -258,7 +258,7 @@ def test_c_rewrite_equals_python_s(models, rewriter, tmp_path):
         expected = specialise_for_cpu(parse(source))
         result = rewrite_in_c(rewriter, source, tmp_path / "out.pb")
         changed = sum(n.op in DEEPKIT_PRODUCTS for n in product_nodes(expected).values())
-        assert source == crafted or expected.library.function  # a streamed model's loops
+        assert source.name != "model.pb" or expected.library.function  # streamed loops
         assert result.stdout == f"rewritten {changed}\n"
         assert parse(tmp_path / "out.pb") == expected, source.name
     # Nothing to do: every byte as it was.

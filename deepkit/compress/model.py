@@ -20,7 +20,6 @@ from deepkit.model.frozen import (
     train_input,
     write_frozen,
 )
-from deepkit.nn.streamed import streaming_inference
 from deepkit.nn.tabulate import layers_of, table_range, tabulate
 from deepkit.tfenv import tf
 
@@ -89,8 +88,9 @@ def compress(
     }
     graph = tf.Graph()
     with graph.as_default():
-        with streaming_inference():
-            model.build_inference()
+        # In one piece: tables keep no per-slot activations (2.0 GB at 12,288 water atoms),
+        # and a streamed compressed model measured up to 1.3x slower (BENCHMARKS.md).
+        model.build_inference()
         add_metadata(model, config, compress=settings)
         init = tf.compat.v1.global_variables_initializer()
     with tf.compat.v1.Session(graph=graph) as sess:

@@ -10,7 +10,7 @@ grows with the chunk, not with the system.
 
 Frozen graphs only: the loop gives the first derivative with respect to the rows, not the
 second derivatives training takes. `inference_chunk()` is None unless a model builds its
-frozen form inside `streaming_inference()` (freeze and compress do). DEEPKIT_FREEZE_CHUNK
+frozen form inside `streaming_inference()` (freeze does). DEEPKIT_FREEZE_CHUNK
 sets the atoms per chunk (0: none).
 """
 

@@ -57,8 +57,8 @@ def test_aliases_and_defaults(water_input):
             r"training\.mixed_precision: DeePMD-kit's key 'mixed_precision' is not supported by deepkit yet",
         ),
         (
-            lambda r: r["model"]["descriptor"].update(type="se_atten"),
-            r"model\.descriptor\.type: DeePMD-kit's 'se_atten' is not supported by deepkit yet",
+            lambda r: r["model"]["descriptor"].update(type="dpa2"),
+            r"model\.descriptor\.type: DeePMD-kit's 'dpa2' is not supported by deepkit yet",
         ),
         (
             lambda r: r["model"]["descriptor"].update(type="se_e2"),

@@ -62,8 +62,8 @@ def test_deepmd_kit_inputs_validate_unchanged():
             r"model\.descriptor\.list\[0\]\.type: a hybrid cannot hold a hybrid",
         ),
         (
-            {"type": "hybrid", "list": [{"type": "se_atten"}]},
-            r"model\.descriptor\.list\[0\]\.type: DeePMD-kit's 'se_atten' is not supported",
+            {"type": "hybrid", "list": [{"type": "dpa2"}]},
+            r"model\.descriptor\.list\[0\]\.type: DeePMD-kit's 'dpa2' is not supported",
         ),
         (
             {"type": "hybrid", "list": [{"type": "se_e3", "sel": [4]}]},

@@ -38,6 +38,14 @@ def _check_cross_keys(config: dict) -> None:
     DESCRIPTORS.get(model["descriptor"]["type"]).check(
         model["descriptor"], ntypes, "model.descriptor"
     )
+    descriptor = model["descriptor"]
+    if model["type_embedding"] is not None and not DESCRIPTORS.get(
+        descriptor["type"]
+    ).accepts_type_embedding(descriptor):
+        raise InputError(
+            f"model.type_embedding: descriptor {descriptor['type']!r} takes no type embedding "
+            "(se_e2_a, se_atten, se_atten_v2 and hybrids holding one of them do)"
+        )
     FITTINGS.get(model["fitting_net"]["type"]).check(
         model["fitting_net"], ntypes, "model.fitting_net"
     )

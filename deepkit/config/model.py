@@ -4,6 +4,7 @@ descriptor's and fitting's own keys are declared beside their classes."""
 from __future__ import annotations
 
 from deepkit.config.args import REQUIRED, Arg, Group, positive
+from deepkit.config.type_embedding import TYPE_EMBEDDING
 from deepkit.registry import DESCRIPTORS, FITTINGS
 
 # DeePMD-kit's descriptor names: those no class registers are refused in one line saying
@@ -50,10 +51,17 @@ MODEL = Group(
             check=positive,
         ),
         Arg("descriptor", "dict", {}, "The descriptor", variants=DESCRIPTOR),
+        Arg(
+            "type_embedding",
+            "dict|None",
+            None,
+            "One learned vector per element, shared by the descriptor's and fitting's nets "
+            "(se_e2_a, se_atten, se_atten_v2 and hybrids of them take it)",
+            group=TYPE_EMBEDDING,
+        ),
         Arg("fitting_net", "dict", {}, "The fitting net", variants=FITTING),
     ],
     unsupported={
-        "type_embedding": "",
         "modifier": "",
         "compress": "use `deepkit compress`",
         "spin": "",

@@ -2,6 +2,7 @@
 environment-matrix helper. A new descriptor is one module plus its line here."""
 
 import deepkit.descriptor.hybrid
+import deepkit.descriptor.se_atten
 import deepkit.descriptor.se_e2_a
 import deepkit.descriptor.se_e2_r
 import deepkit.descriptor.se_e3  # noqa: F401

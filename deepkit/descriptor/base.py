@@ -69,10 +69,14 @@ class DescriptorOut:
     per_atom: Callable[[list, Any], Any] | None = None
 
 
-def make_descriptor(params: dict, ntypes: int) -> Descriptor:
-    """The descriptor named by params["type"], from normalised input keys."""
+def make_descriptor(params: dict, ntypes: int, type_embedding: dict | None = None) -> Descriptor:
+    """The descriptor named by params["type"], from normalised input keys; type_embedding:
+    the normalised `model.type_embedding`, for the descriptors that take one."""
     cls = DESCRIPTORS.get(params["type"])
-    return cls(ntypes=ntypes, **{k: v for k, v in params.items() if k != "type"})
+    keys = {k: v for k, v in params.items() if k != "type"}
+    if cls.accepts_type_embedding(params):
+        keys["type_embedding"] = type_embedding
+    return cls(ntypes=ntypes, **keys)
 
 
 class Descriptor(ABC):
@@ -95,6 +99,19 @@ class Descriptor(ABC):
     @classmethod
     def check(cls, params: dict, ntypes: int, path: str) -> None:
         """Cross-key checks of normalised params; InputError names the key under `path`."""
+
+    @classmethod
+    def accepts_type_embedding(cls, params: dict) -> bool:
+        """Whether this descriptor takes `model.type_embedding` (a `type_embedding=`
+        argument, None when the input has none)."""
+        del params
+        return False
+
+    @property
+    def mixed_types(self) -> bool:
+        """True when d carries each atom's type embedding, so one fitting net serves every
+        type (make_fitting's mixed_types)."""
+        return False
 
     @classmethod
     def neighbor_parts(cls, params: dict) -> list[tuple[str, dict]]:

@@ -61,9 +61,10 @@ class Hybrid(Descriptor, Tabulable):
         ]
     }
 
-    def __init__(self, *, ntypes, list):  # "list": DeePMD-kit's key
+    def __init__(self, *, ntypes, list, type_embedding=None):  # "list": DeePMD-kit's key
         self.ntypes = ntypes
-        self.parts = [make_descriptor(params, ntypes) for params in list]
+        # One model.type_embedding for every part that takes one: they share its variables.
+        self.parts = [make_descriptor(params, ntypes, type_embedding) for params in list]
         for i, part in enumerate(self.parts):
             part.scope = f"part{i}_"
         self.rcut = max(part.rcut for part in self.parts)
@@ -72,6 +73,16 @@ class Hybrid(Descriptor, Tabulable):
     def check(cls, params: dict, ntypes: int, path: str) -> None:
         for i, part in enumerate(params["list"]):
             DESCRIPTORS.get(part["type"]).check(part, ntypes, f"{path}.list[{i}]")
+
+    @classmethod
+    def accepts_type_embedding(cls, params: dict) -> bool:
+        return any(
+            DESCRIPTORS.get(part["type"]).accepts_type_embedding(part) for part in params["list"]
+        )
+
+    @property
+    def mixed_types(self) -> bool:
+        return any(part.mixed_types for part in self.parts)
 
     @classmethod
     def neighbor_parts(cls, params: dict) -> list[tuple[str, dict]]:

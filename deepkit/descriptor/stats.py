@@ -42,13 +42,15 @@ def env_mat_stats(
     max_frames: int = 10,
     protect: float = 1e-2,
     set_davg_zero: bool = False,
+    mixed_types: bool = False,
 ):
     """avg and std (ntypes, nnei, ncomp) of the environment matrix per centre type.
 
     Over up to max_frames frames of each system (evenly spread over its frames), every slot
     counts, empty ones included: avg of the radial component (xyz averages are zero), std of
     the radial component and one shared std of the x, y, z components, at least `protect`.
-    Types with no atom in the sample keep avg 0 and std 1."""
+    Types with no atom in the sample keep avg 0 and std 1. mixed_types: the slots hold the
+    nearest neighbours of any type (a type-blind list, sel of one entry)."""
     from deepkit.descriptor import env_mat
 
     ntypes, nnei = len(type_map), sum(sel)
@@ -57,7 +59,8 @@ def env_mat_stats(
     for system in systems:
         atype = system.type_indices(type_map)
         coord, box = _sample_frames(system, max_frames)
-        em, *_ = env_mat(coord, atype, None if system.nopbc else box, rcut, rcut_smth, sel, kind)
+        listed = np.zeros_like(atype) if mixed_types else atype  # one type: a type-blind list
+        em, *_ = env_mat(coord, listed, None if system.nopbc else box, rcut, rcut_smth, sel, kind)
         for t in range(ntypes):
             rows = em[:, atype == t].reshape(-1, ncomp)
             if len(rows) == 0:

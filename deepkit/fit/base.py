@@ -16,10 +16,13 @@ if TYPE_CHECKING:
     from deepkit.tfenv import tf
 
 
-def make_fitting(params: dict, ntypes: int) -> Fitting:
-    """The fitting named by params["type"], from normalised input keys."""
+def make_fitting(params: dict, ntypes: int, mixed_types: bool = False) -> Fitting:
+    """The fitting named by params["type"], from normalised input keys; mixed_types: one
+    net for all types, for descriptors whose output carries the atom's type embedding."""
     cls = FITTINGS.get(params["type"])
-    return cls(ntypes=ntypes, **{k: v for k, v in params.items() if k != "type"})
+    fitting = cls(ntypes=ntypes, **{k: v for k, v in params.items() if k != "type"})
+    fitting.mixed_types = mixed_types
+    return fitting
 
 
 class Fitting(ABC):
@@ -35,6 +38,8 @@ class Fitting(ABC):
 
     numb_fparam: int = 0
     numb_aparam: int = 0
+    # One net shared by all types instead of one per type (set by make_fitting).
+    mixed_types: bool = False
 
     @classmethod
     def check(cls, params: dict, ntypes: int, path: str) -> None:

@@ -165,7 +165,8 @@ class EnergyFitting(Fitting):
         atype_flat = tf.reshape(atype, [-1])
 
         def fit(part, t):
-            seeds = SeedSequence(None if self.seed is None else self.seed + 1000 * t)
+            seeds = SeedSequence(None if self.seed is None else self.seed + 1000 * (t or 0))
+            bias = 0.0 if t is None else float(self.bias[t])
             return fitting_net(
                 part,
                 self.neuron,
@@ -174,8 +175,14 @@ class EnergyFitting(Fitting):
                 seeds,
                 self.dtype,
                 self.trainable,
-                float(self.bias[t]),
-                f"fitting_type_{t}",
+                bias,
+                "fitting_type_all" if t is None else f"fitting_type_{t}",
             )
 
-        return tf.cast(map_by_type(inputs, atype_flat, self.ntypes, fit), tf.float64)
+        if not self.mixed_types:
+            return tf.cast(map_by_type(inputs, atype_flat, self.ntypes, fit), tf.float64)
+        # One net for every type (the descriptor carries the type embedding); the energy
+        # bias is added by type, as DeePMD-kit's t_bias_atom_e.
+        with v1.variable_scope("fitting_attr", reuse=v1.AUTO_REUSE):
+            bias = constant_variable("t_bias_atom_e", np.asarray(self.bias, dtype=np.float64))
+        return tf.cast(fit(inputs, None), tf.float64) + tf.gather(bias, atype_flat)

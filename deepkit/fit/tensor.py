@@ -146,7 +146,9 @@ class TensorFitting(Fitting):
             if t not in self.sel_type:
                 return tf.zeros([tf.shape(part)[0], self.width], tf.float64)
             d, rot = tf.split(part, [dim, 3 * m], axis=1)
-            seeds = SeedSequence(None if self.seed is None else self.seed + 1000 * t)
+            # mixed_types: every type reuses one net (its scope), only rotate() differs
+            net_type = 0 if self.mixed_types else t
+            seeds = SeedSequence(None if self.seed is None else self.seed + 1000 * net_type)
             out = fitting_net(
                 d,
                 self.neuron,
@@ -156,7 +158,7 @@ class TensorFitting(Fitting):
                 self.dtype,
                 True,
                 0.0,
-                f"fitting_type_{t}",
+                "fitting_type_all" if self.mixed_types else f"fitting_type_{t}",
                 nout=self.net_width(m),
                 bias_std=1.0,  # DeePMD-kit's tensor nets start their final bias at N(0, 1)
             )

@@ -33,8 +33,12 @@ class EnergyModel(Model):
     def __init__(self, model_params: dict):
         self.type_map = list(model_params["type_map"])
         ntypes = len(self.type_map)
-        self.descriptor = make_descriptor(model_params["descriptor"], ntypes)
-        self.fitting = make_fitting(model_params["fitting_net"], ntypes)
+        self.descriptor = make_descriptor(
+            model_params["descriptor"], ntypes, model_params.get("type_embedding")
+        )
+        self.fitting = make_fitting(
+            model_params["fitting_net"], ntypes, self.descriptor.mixed_types
+        )
         self.data_stat_nbatch = model_params["data_stat_nbatch"]
         self.data_stat_protect = model_params["data_stat_protect"]
         self.min_nbor_dist = -1.0  # closest pair in the training data; <= 0: unknown

@@ -36,13 +36,17 @@ class TensorModel(Model):
     def __init__(self, model_params: dict):
         self.type_map = list(model_params["type_map"])
         ntypes = len(self.type_map)
-        self.descriptor = make_descriptor(model_params["descriptor"], ntypes)
+        self.descriptor = make_descriptor(
+            model_params["descriptor"], ntypes, model_params.get("type_embedding")
+        )
         if self.descriptor.rot_mat_width() is None:
             raise InputError(
                 f"model.fitting_net.type: {self.name!r} needs a descriptor with a rotation "
                 f"matrix (se_e2_a); {self.descriptor.name!r} has none"
             )
-        self.fitting = make_fitting(model_params["fitting_net"], ntypes)
+        self.fitting = make_fitting(
+            model_params["fitting_net"], ntypes, self.descriptor.mixed_types
+        )
         self.data_stat_nbatch = model_params["data_stat_nbatch"]
         self.data_stat_protect = model_params["data_stat_protect"]
         self.min_nbor_dist = -1.0

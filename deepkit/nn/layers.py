@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from deepkit import ops
+from deepkit.config.choices import ACTIVATION_NAMES, PRECISIONS
 from deepkit.tfenv import tf, v1
 
 # By input name; TensorFlow is looked up when a net is built, not when the schema is read.
@@ -19,8 +20,8 @@ ACTIVATIONS = {
     "linear": lambda x: tf.identity(x),
     "none": lambda x: tf.identity(x),
 }
-
-PRECISIONS = {"default": "float64", "float64": "float64", "float32": "float32"}
+assert tuple(ACTIVATIONS) == ACTIVATION_NAMES, "config.choices lists the activations above"
+__all__ = ["ACTIVATIONS", "PRECISIONS", "dense", "embedding_net", "fitting_net", "layer_norm"]
 
 
 def precision_dtype(precision: str):
@@ -49,8 +50,9 @@ class SeedSequence:
         return self.seed
 
 
-def dense(x, width, name, seeds, dtype, trainable=True, bias_mean=0.0, bias_std=1.0):
-    """x @ W + b with W ~ N(0, 1/sqrt(in + out)) and b ~ N(bias_mean, bias_std)."""
+def dense(x, width, name, seeds, dtype, trainable=True, bias_mean=0.0, bias_std=1.0, use_bias=True):
+    """x @ W + b with W ~ N(0, 1/sqrt(in + out)) and b ~ N(bias_mean, bias_std) (no b
+    without use_bias)."""
     fan_in = int(x.shape[-1])
     w = v1.get_variable(
         f"matrix_{name}",
@@ -61,18 +63,21 @@ def dense(x, width, name, seeds, dtype, trainable=True, bias_mean=0.0, bias_std=
             stddev=1.0 / np.sqrt(fan_in + width), seed=seeds.next()
         ),
     )
+    seed = seeds.next()  # drawn either way: the seeds of later layers stay the same
+    if fan_in == 1:  # the embedding's first layer: an outer product, cheaper than a matmul
+        y = x * w[0]
+    else:
+        y = ops.matmul(x, w)
+    if not use_bias:
+        return y
     b = v1.get_variable(
         f"bias_{name}",
         [width],
         dtype,
         trainable=trainable,
-        initializer=v1.random_normal_initializer(
-            mean=bias_mean, stddev=bias_std, seed=seeds.next()
-        ),
+        initializer=v1.random_normal_initializer(mean=bias_mean, stddev=bias_std, seed=seed),
     )
-    if fan_in == 1:  # the embedding's first layer: an outer product, cheaper than a matmul
-        return x * w[0] + b
-    return ops.matmul(x, w) + b
+    return y + b
 
 
 def _timestep(y, name, seeds, dtype, trainable, mean):
@@ -88,14 +93,14 @@ def _timestep(y, name, seeds, dtype, trainable, mean):
     return y * idt
 
 
-def embedding_net(x, neuron, activation, resnet_dt, seeds, dtype, trainable, scope):
-    """(n, 1) -> (n, neuron[-1]). A layer whose width doubles adds [x, x], one of equal
-    width adds x (DESIGN.md)."""
+def embedding_net(x, neuron, activation, resnet_dt, seeds, dtype, trainable, scope, use_bias=True):
+    """(n, k) -> (n, neuron[-1]), k = 1 for a radial input. A layer whose width doubles
+    adds [x, x], one of equal width adds x (DESIGN.md)."""
     act = ACTIVATIONS[activation]
     with v1.variable_scope(scope, reuse=v1.AUTO_REUSE):
         for k, width in enumerate(neuron):
             fan_in = int(x.shape[-1])
-            y = act(dense(x, width, str(k), seeds, dtype, trainable))
+            y = act(dense(x, width, str(k), seeds, dtype, trainable, use_bias=use_bias))
             if resnet_dt:
                 y = _timestep(y, str(k), seeds, dtype, trainable, mean=1.0)
             if width == fan_in:
@@ -128,3 +133,17 @@ def fitting_net(
             x, nout, "final", seeds, dtype, layers_trainable[-1], bias_mean=bias, bias_std=bias_std
         )
     return tf.reshape(out, [-1] if nout == 1 else [-1, nout])
+
+
+def layer_norm(x, width, name, dtype, trainable, eps):
+    """(x - mean) / sqrt(var + eps) * gamma + beta over the last axis; gamma starts at one
+    and beta at zero (DeePMD-kit's layernorm)."""
+    with v1.variable_scope(name, reuse=v1.AUTO_REUSE):
+        gamma = v1.get_variable(
+            "gamma", [width], dtype, initializer=v1.ones_initializer(), trainable=trainable
+        )
+        beta = v1.get_variable(
+            "beta", [width], dtype, initializer=v1.zeros_initializer(), trainable=trainable
+        )
+    mean, variance = tf.nn.moments(x, axes=[-1], keepdims=True)
+    return (x - mean) * tf.math.rsqrt(variance + eps) * gamma + beta

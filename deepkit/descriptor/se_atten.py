@@ -1,0 +1,452 @@
+"""se_atten (DPA-1) and se_atten_v2: one embedding net for every type, fed the type
+embedding, over the `sel` nearest neighbours of any type, refined by self-attention
+between a centre's neighbours (DeePMD-kit's TensorFlow se_atten; Zhang et al., npj Comput.
+Mater. 10, 94, 2024).
+
+Per centre i with slots j (type-blind list, nearest first):
+  G_ij = N(s_ij, t_j[, t_i])              tebd_input_mode "concat"
+  G_ij = N(s_ij) (1 + w_ij N2(t_j, t_i))  "strip", w_ij the smooth weight when smooth
+  attn_layer times: G <- LayerNorm(G + A(G) V(G) W_out), A the softmax of normalised
+  query-key products (masked, or smoothly weighted), times r^_j . r^_k with attn_dotr;
+  T = G^T R / sel, D = T T<^T (as se_e2_a), the centre's type vector appended.
+The type embedding is `model.type_embedding` when given, else a linear one of width
+tebd_dim. smooth_type_embedding (se_atten_v2) makes energies continuous as neighbours cross
+rcut; without it the attention renormalises when a neighbour enters, as in DeePMD-kit."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+
+from deepkit import ops
+from deepkit.config.args import Arg, Group, non_negative, one_of, positive
+from deepkit.config.type_embedding import type_embedding_args
+from deepkit.descriptor.base import Descriptor, DescriptorOut, EnvMat, required
+from deepkit.descriptor.smooth import smooth_args
+from deepkit.descriptor.stats import env_mat_stats
+from deepkit.errors import InputError
+from deepkit.model import names
+from deepkit.nn.layers import (
+    SeedSequence,
+    constant_variable,
+    dense,
+    embedding_net,
+    layer_norm,
+    precision_dtype,
+)
+from deepkit.nn.type_embedding import TypeEmbedding
+from deepkit.registry import DESCRIPTORS
+from deepkit.tfenv import tf, v1
+
+# DeePMD-kit's shift of smoothly weighted attention scores: a slot of weight 0 scores -20,
+# the same whether it is empty or holds an atom just inside rcut, so entering is smooth.
+_SMOOTH_SHIFT = 20.0
+_MASKED = -float(2 << 32)
+
+
+def _sel(value) -> str | None:
+    if isinstance(value, int):
+        return None if value > 0 else "must be positive"
+    if isinstance(value, list):
+        return None if value and sum(value) > 0 and min(value) >= 0 else "needs a positive sum"
+    if value == "auto" or value.startswith("auto:"):
+        return None
+    return 'should be an int, a list of ints, "auto" or "auto:FACTOR"'
+
+
+def _only(expected, backend_note: str = "as DeePMD-kit's TensorFlow backend"):
+    def check(value) -> str | None:
+        return None if value == expected else f"only {expected!r} is supported ({backend_note})"
+
+    return check
+
+
+def _common_args(set_davg_zero: bool) -> list[Arg]:
+    """The keys se_atten and se_atten_v2 share (DeePMD-kit's names and defaults)."""
+    kept = {
+        arg.name: arg
+        for arg in smooth_args()
+        if arg.name not in ("sel", "set_davg_zero", "type_one_side")
+    }
+    return [
+        Arg(
+            "sel",
+            "int|list[int]|str",
+            "auto",
+            "Neighbour slots of any type (a list counts its sum); 'auto' or 'auto:FACTOR' "
+            "sets it from the data at training start",
+            check=_sel,
+        ),
+        *kept.values(),
+        Arg(
+            "axis_neuron",
+            "int",
+            4,
+            "Columns M2 of the axis matrix (sub-matrix of G)",
+            alias=("n_axis_neuron",),
+            check=positive,
+        ),
+        Arg(
+            "type_one_side",
+            "bool",
+            False,
+            "The embedding net sees the neighbour's type only (else the centre's too; concat mode)",
+        ),
+        Arg("set_davg_zero", "bool", set_davg_zero, "Keep the env-mat average at zero"),
+        Arg("attn", "int", 128, "Width of the attention's query, key and value", check=positive),
+        Arg("attn_layer", "int", 2, "Attention layers (0: none)", check=non_negative),
+        Arg("attn_dotr", "bool", True, "Gate the attention weights by r^_j . r^_k"),
+        Arg("attn_mask", "bool", False, "Zero the attention of a slot with itself"),
+        Arg("trainable_ln", "bool", True, "Whether the layer norms' scale and shift train"),
+        Arg("ln_eps", "float|None", None, "Layer norm epsilon (None: 1e-3)", check=positive),
+        Arg(
+            "tebd_dim",
+            "int",
+            8,
+            "Width of the type embedding made without model.type_embedding",
+            check=positive,
+        ),
+        Arg(
+            "use_econf_tebd",
+            "bool",
+            False,
+            "Electronic-configuration type embedding",
+            check=_only(False, "not supported by deepkit yet"),
+        ),
+        Arg("use_tebd_bias", "bool", False, "Biases in the type embedding made here"),
+        Arg("scaling_factor", "float", 1.0, "Attention scaling", check=_only(1.0)),
+        Arg("normalize", "bool", True, "Normalise query, key and value", check=_only(True)),
+        Arg("temperature", "float|None", None, "Attention temperature", check=_only(None)),
+        Arg(
+            "concat_output_tebd",
+            "bool",
+            True,
+            "Append the centre's type vector to the descriptor",
+            check=_only(True),
+        ),
+    ]
+
+
+@DESCRIPTORS.register
+class SeAtten(Descriptor):
+    """se_atten: type-embedded embedding net over a type-blind list, with attention."""
+
+    name = "se_atten"
+    aliases = ("dpa1",)
+    doc = "attention-based descriptor DPA-1 over a type-blind neighbour list (many elements)"
+    schema = Group(
+        [
+            *_common_args(set_davg_zero=True),
+            Arg(
+                "tebd_input_mode",
+                "str",
+                "concat",
+                "concat: the type vectors join the net's input; strip: a second net of "
+                "the type vectors scales the radial net's output",
+                check=one_of("concat", "strip"),
+            ),
+            Arg(
+                "stripped_type_embedding",
+                "bool|None",
+                None,
+                "Older name of tebd_input_mode strip (True) or concat (False)",
+            ),
+            Arg(
+                "smooth_type_embedding",
+                "bool",
+                False,
+                "Weight attention and strip type terms by a switch that vanishes at rcut",
+                alias=("smooth_type_embdding",),
+            ),
+        ],
+        unsupported={"lmax": ""},
+    )
+    example: ClassVar[dict] = {
+        "sel": 30,
+        "rcut": 4.0,
+        "rcut_smth": 1.0,
+        "neuron": [4, 8],
+        "axis_neuron": 2,
+        "attn": 6,
+        "attn_layer": 1,
+        "seed": 1,
+    }
+
+    def __init__(
+        self,
+        *,
+        ntypes,
+        sel,
+        rcut,
+        rcut_smth,
+        neuron,
+        axis_neuron,
+        activation_function,
+        resnet_dt,
+        type_one_side,
+        precision,
+        trainable,
+        seed,
+        exclude_types,
+        set_davg_zero,
+        env_protection,
+        attn,
+        attn_layer,
+        attn_dotr,
+        attn_mask,
+        trainable_ln,
+        ln_eps,
+        tebd_dim,
+        use_econf_tebd,
+        use_tebd_bias,
+        scaling_factor,
+        normalize,
+        temperature,
+        concat_output_tebd,
+        tebd_input_mode="strip",
+        stripped_type_embedding=None,
+        smooth_type_embedding=True,
+        type_embedding=None,
+    ):
+        del env_protection, scaling_factor, normalize, temperature, concat_output_tebd
+        self.ntypes, self.rcut, self.rcut_smth = ntypes, rcut, rcut_smth
+        self.nnei = sum(sel) if isinstance(sel, list) else int(sel)
+        self.sel = [self.nnei]
+        self.neuron, self.axis_neuron = list(neuron), axis_neuron
+        self.activation, self.resnet_dt = activation_function, resnet_dt
+        self.type_one_side, self.dtype = type_one_side, precision_dtype(precision)
+        self.trainable, self.seed = trainable, seed
+        self.exclude_types = [tuple(p) for p in exclude_types]
+        self.set_davg_zero = set_davg_zero
+        self.attn, self.attn_layer, self.attn_dotr, self.attn_mask = (
+            attn,
+            attn_layer,
+            attn_dotr,
+            attn_mask,
+        )
+        self.trainable_ln, self.ln_eps = trainable_ln, 1e-3 if ln_eps is None else ln_eps
+        if stripped_type_embedding is not None:  # the older key wins, as in DeePMD-kit
+            tebd_input_mode = "strip" if stripped_type_embedding else "concat"
+        self.strip, self.smooth = tebd_input_mode == "strip", smooth_type_embedding
+        if type_embedding is None:  # DeePMD-kit's default: linear, no bias
+            defaults = {a.name: a.default for a in type_embedding_args(tebd_dim, "linear")}
+            type_embedding = {**defaults, "seed": seed, "use_tebd_bias": use_tebd_bias}
+            del use_econf_tebd  # refused by the schema
+        self.type_embedding = TypeEmbedding(ntypes, **type_embedding)
+        self.avg = np.zeros((ntypes, self.nnei, 4))
+        self.std = np.ones((ntypes, self.nnei, 4))
+
+    @classmethod
+    def accepts_type_embedding(cls, params: dict) -> bool:
+        return True
+
+    @property
+    def mixed_types(self) -> bool:
+        return True
+
+    @classmethod
+    def check(cls, params: dict, ntypes: int, path: str) -> None:
+        if params["rcut_smth"] >= params["rcut"]:
+            raise InputError(
+                f"{path}.rcut_smth: must be smaller than rcut ({params['rcut']}), "
+                f"got {params['rcut_smth']}"
+            )
+        for pair in params["exclude_types"]:
+            if not all(0 <= t < ntypes for t in pair):
+                raise InputError(f"{path}.exclude_types: {pair} has a type outside 0..{ntypes - 1}")
+
+    # -- contract --------------------------------------------------------------------------
+    def metadata(self) -> dict:
+        return {"type": self.name, "rcut": self.rcut, "sel": list(self.sel)}
+
+    @property
+    def dim_out(self) -> int:
+        return self.neuron[-1] * self.axis_neuron + self.type_embedding.width
+
+    def rot_mat_width(self) -> int:
+        return self.neuron[-1]
+
+    def compute_input_stats(self, systems, type_map, max_frames, protect):
+        self.avg, self.std = env_mat_stats(
+            systems,
+            type_map,
+            self.rcut,
+            self.rcut_smth,
+            self.sel,
+            "a",
+            max_frames=max_frames,
+            protect=protect,
+            set_davg_zero=self.set_davg_zero,
+            mixed_types=True,
+        )
+
+    @property
+    def _attr_scope(self) -> str:
+        return self.scope + names.DESCRIPTOR_AVG.split("/")[0]
+
+    def state(self) -> dict[str, np.ndarray]:
+        return {f"{self._attr_scope}/t_avg": self.avg, f"{self._attr_scope}/t_std": self.std}
+
+    def load_state(self, values, where):
+        self.avg = required(values, f"{self._attr_scope}/t_avg", where)
+        self.std = required(values, f"{self._attr_scope}/t_std", where)
+
+    def build(self, coord, atype, box) -> DescriptorOut:
+        # TEMP until the ops' mixed_types mode lands: one type for the list
+        nlist, rij, max_count = ops.neighbor_list(
+            coord, tf.zeros_like(atype), box, self.rcut, self.sel
+        )
+        return self._from_neighbors(nlist, rij, max_count, atype, atype)
+
+    def build_external(self, coord, atype, nloc, offsets, neighbors) -> DescriptorOut:
+        nlist, rij, max_count = ops.external_neighbor_list(
+            coord, tf.zeros_like(atype), nloc, offsets, neighbors, self.rcut, self.sel
+        )
+        return self._from_neighbors(nlist, rij, max_count, atype, atype[:, :nloc])
+
+    # -- the graph -------------------------------------------------------------------------
+    def _from_neighbors(self, nlist, rij, max_count, atype, centre_type) -> DescriptorOut:
+        with v1.variable_scope(self._attr_scope, reuse=v1.AUTO_REUSE):
+            avg = constant_variable("t_avg", self.avg)
+            std = constant_variable("t_std", self.std)
+        em, em_deriv = ops.env_mat(rij, nlist, atype, avg, std, self.rcut_smth, self.rcut, "a")
+        env = EnvMat(em, em_deriv, rij, nlist, max_count, tuple(self.sel))
+        # The type of each slot's atom; the padding type ntypes in empty slots.
+        nei_type = tf.where(
+            nlist >= 0, tf.gather(atype, tf.maximum(nlist, 0), batch_dims=1), self.ntypes
+        )
+        n = tf.shape(nlist)[0] * tf.shape(nlist)[1]
+        rows = tf.cast(tf.reshape(em, [n, self.nnei, 4]), self.dtype)
+        centre = tf.reshape(centre_type, [n])
+        nei = tf.reshape(nei_type, [n, self.nnei])
+        keep = self._kept_slots(centre, nei) * tf.cast(
+            tf.reshape(nlist >= 0, [n, self.nnei]), self.dtype
+        )
+        rows = rows * keep[:, :, None]
+        weight = self._switch(rows, centre, std, avg) * keep if self.smooth else keep
+        table = tf.cast(self.type_embedding.build(), self.dtype)  # (ntypes + 1, width)
+        g = self._embedding(rows, centre, nei, table, weight)
+        for layer in range(self.attn_layer):
+            g = self._attention(g, rows, weight, keep, layer)
+        total = ops.matmul(g, rows, transpose_a=True) / self.nnei  # G^T R: (n, M1, 4)
+        d = tf.reshape(
+            ops.matmul(total, total[:, : self.axis_neuron, :], transpose_b=True),
+            [n, self.neuron[-1] * self.axis_neuron],
+        )
+        d = tf.concat([d, tf.gather(table, centre)], axis=1)
+        rot_mat = tf.cast(total[:, :, 1:], tf.float64)
+        return DescriptorOut(d, (env,), None, rot_mat=rot_mat)
+
+    def _kept_slots(self, centre, nei):
+        """(n, nnei) 0 where (centre type, slot type) is an excluded pair, else 1."""
+        if not self.exclude_types:
+            return tf.ones(tf.shape(nei), self.dtype)
+        mask = np.ones((self.ntypes, self.ntypes + 1))
+        for a, b in self.exclude_types:
+            mask[a, b] = mask[b, a] = 0.0
+        pairs = tf.constant(mask.reshape(-1), self.dtype)
+        return tf.gather(pairs, centre[:, None] * (self.ntypes + 1) + nei)
+
+    def _switch(self, rows, centre, std, avg):
+        """DeePMD-kit's smooth weight from s(r) recovered from the normalised rows: 1 up to
+        rcut_smth, 0 at rcut and in empty slots."""
+        radial_std = tf.cast(tf.gather(std[:, 0, 0], centre), self.dtype)[:, None]
+        radial_avg = tf.cast(tf.gather(avg[:, 0, 0], centre), self.dtype)[:, None]
+        s = rows[:, :, 0] * radial_std + radial_avg
+        u = 1.0 - self.rcut_smth * s
+        return tf.clip_by_value(1.0 - u * u * u, 0.0, 1.0)
+
+    def _net(self, x, scope, seeds):
+        return embedding_net(
+            x,
+            self.neuron,
+            self.activation,
+            self.resnet_dt,
+            seeds,
+            self.dtype,
+            self.trainable,
+            self.scope + scope,
+        )
+
+    def _embedding(self, rows, centre, nei, table, weight):
+        """G (n, nnei, M1) of every slot from its radial row and the two types."""
+        n, m1 = tf.shape(rows)[0], self.neuron[-1]
+        seeds = SeedSequence(self.seed)
+        radial = tf.reshape(rows[:, :, :1], [-1, 1])
+        width = self.type_embedding.width
+        nei_vec = tf.reshape(tf.gather(table, nei), [-1, width])
+        if not self.strip:
+            columns = [radial, nei_vec]
+            if not self.type_one_side:
+                centre_vec = tf.gather(table, centre)
+                columns.append(
+                    tf.reshape(
+                        tf.tile(centre_vec[:, None, :], [1, self.nnei, 1]), [-1, width]
+                    )
+                )
+            g = self._net(tf.concat(columns, axis=1), "filter_type_all", seeds)
+            return tf.reshape(g, [n, self.nnei, m1])
+        g = tf.reshape(self._net(radial, "filter_type_all", seeds), [n, self.nnei, m1])
+        # The type net over every (centre, neighbour) pair once, then looked up per slot.
+        ntab = self.ntypes + 1
+        pair_input = tf.concat(
+            [
+                tf.tile(table[None, :, :], [ntab, 1, 1]),  # neighbour's vector
+                tf.tile(table[:, None, :], [1, ntab, 1]),  # centre's vector
+            ],
+            axis=2,
+        )
+        pair = self._net(
+            tf.reshape(pair_input, [ntab * ntab, 2 * width]), "filter_type_all_two_side", seeds
+        )
+        t = tf.gather(pair, centre[:, None] * ntab + nei)  # (n, nnei, M1)
+        if self.smooth:
+            t = t * weight[:, :, None]
+        return g * t + g
+
+    def _attention(self, g, rows, weight, keep, layer):
+        """One attention layer over a centre's slots: g (n, nnei, M1) -> the same."""
+        m1 = self.neuron[-1]
+        seeds = SeedSequence(None if self.seed is None else self.seed + 1000 * (layer + 1))
+        flat = tf.reshape(g, [-1, m1])
+        with v1.variable_scope(f"{self.scope}attention_layer_{layer}", reuse=v1.AUTO_REUSE):
+
+            def project(name):
+                y = dense(flat, self.attn, name, seeds, self.dtype, self.trainable)
+                return tf.math.l2_normalize(tf.reshape(y, [-1, self.nnei, self.attn]), axis=-1)
+
+            q, k, v = project("c_query"), project("c_key"), project("c_value")
+            scores = ops.matmul(q, k, transpose_b=True)  # (n, nnei, nnei)
+            if self.smooth:
+                pair_weight = weight[:, :, None] * weight[:, None, :]
+                scores = (scores + _SMOOTH_SHIFT) * pair_weight - _SMOOTH_SHIFT
+                a = tf.nn.softmax(scores, axis=-1) * pair_weight
+            else:
+                scores = scores * keep[:, None, :] + _MASKED * (1.0 - keep[:, None, :])
+                a = tf.nn.softmax(scores, axis=-1) * keep[:, :, None]
+            if self.attn_dotr:
+                direction = tf.math.l2_normalize(rows[:, :, 1:], axis=-1)
+                a = a * ops.matmul(direction, direction, transpose_b=True)
+            if self.attn_mask:
+                a = a * (1.0 - tf.eye(self.nnei, dtype=self.dtype))
+            out = tf.reshape(ops.matmul(a, v), [-1, self.attn])
+            flat = flat + dense(out, m1, "c_out", seeds, self.dtype, self.trainable)
+            flat = layer_norm(
+                flat, m1, "layer_normalization", self.dtype, self.trainable_ln, self.ln_eps
+            )
+        return tf.reshape(flat, [-1, self.nnei, m1])
+
+
+@DESCRIPTORS.register
+class SeAttenV2(SeAtten):
+    """se_atten_v2: se_atten with the strip type net and the smooth weights always on."""
+
+    name = "se_atten_v2"
+    aliases = ()
+    doc = "se_atten with stripped, smoothly weighted type embedding (continuous at rcut)"
+    schema = Group(_common_args(set_davg_zero=False), unsupported={"lmax": ""})
+    example: ClassVar[dict] = {**SeAtten.example, "seed": 2}
+
+    def __init__(self, **keys):
+        super().__init__(**keys, tebd_input_mode="strip", smooth_type_embedding=True)

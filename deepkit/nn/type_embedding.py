@@ -1,0 +1,62 @@
+"""The type embedding: one learned vector per element (DeePMD-kit's `type_embedding`), so
+that one embedding net and one fitting net serve every type instead of one per type
+(pair). Descriptors that take it (se_atten, se_e2_a with `model.type_embedding`) look up
+their neighbours' and centres' vectors; the row after the last type is the zero vector of
+an empty neighbour slot."""
+
+from __future__ import annotations
+
+from deepkit.nn.layers import SeedSequence, embedding_net, precision_dtype
+from deepkit.tfenv import tf
+
+SCOPE = "type_embed_net"
+
+
+class TypeEmbedding:
+    """The net from one-hot type vectors to the (ntypes + 1, width) embedding table, its
+    last row zero (empty slots). Variables live under `type_embed_net`, shared by every
+    descriptor part and fitting of a model."""
+
+    def __init__(
+        self,
+        ntypes: int,
+        *,
+        neuron,
+        activation_function,
+        resnet_dt,
+        precision,
+        trainable,
+        seed,
+        use_econf_tebd,
+        use_tebd_bias,
+    ):
+        del use_econf_tebd  # refused by the schema
+        self.ntypes, self.neuron, self.activation = ntypes, list(neuron), activation_function
+        self.resnet_dt, self.dtype, self.trainable = (
+            resnet_dt,
+            precision_dtype(precision),
+            trainable,
+        )
+        self.seed, self.use_bias = seed, use_tebd_bias
+
+    @property
+    def width(self) -> int:
+        """Width of one type's vector."""
+        return self.neuron[-1]
+
+    def build(self):
+        """The (ntypes + 1, width) table, float64; row ntypes is zero."""
+        one_hot = tf.eye(self.ntypes, dtype=self.dtype)
+        table = embedding_net(
+            one_hot,
+            self.neuron,
+            self.activation,
+            self.resnet_dt,
+            SeedSequence(self.seed),
+            self.dtype,
+            self.trainable,
+            SCOPE,
+            use_bias=self.use_bias,
+        )
+        padding = tf.zeros([1, self.width], self.dtype)
+        return tf.cast(tf.concat([table, padding], axis=0), tf.float64)

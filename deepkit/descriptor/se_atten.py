@@ -381,9 +381,7 @@ class SeAtten(Descriptor):
             if not self.type_one_side:
                 centre_vec = tf.gather(table, centre)
                 columns.append(
-                    tf.reshape(
-                        tf.tile(centre_vec[:, None, :], [1, self.nnei, 1]), [-1, width]
-                    )
+                    tf.reshape(tf.tile(centre_vec[:, None, :], [1, self.nnei, 1]), [-1, width])
                 )
             g = self._net(tf.concat(columns, axis=1), "filter_type_all", seeds)
             return tf.reshape(g, [n, self.nnei, m1])

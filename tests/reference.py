@@ -131,3 +131,90 @@ def canonical_rows(nlist, rij, sel, decimals=8):
             blocks.append(sorted(entries))
         rows.append(blocks)
     return rows
+
+
+def embedding_net(x, variables, scope, activation=np.tanh):
+    """deepkit.nn.layers.embedding_net from its variables (`scope/matrix_k`, `bias_k`,
+    `idt_k`): a layer of equal width adds its input, of double width [x, x]."""
+    k = 0
+    while f"{scope}/matrix_{k}" in variables:
+        w = variables[f"{scope}/matrix_{k}"]
+        y = activation(x @ w + variables.get(f"{scope}/bias_{k}", 0.0))
+        y = y * variables.get(f"{scope}/idt_{k}", 1.0)
+        if w.shape[1] == w.shape[0]:
+            x = x + y
+        elif w.shape[1] == 2 * w.shape[0]:
+            x = np.concatenate([x, x], axis=-1) + y
+        else:
+            x = y
+        k += 1
+    return x
+
+
+def se_atten(em, nlist, atype, avg, std, variables, keys):
+    """One frame of se_atten's descriptor (DeePMD-kit's TensorFlow DPA-1), slot by slot.
+
+    em (nloc, nnei, 4) the op's normalised rows, nlist (nloc, nnei) type-blind, atype
+    (nall,), avg/std (ntypes, nnei, 4), variables by name, keys the normalised descriptor
+    keys plus `strip`, `smooth`, `ntypes`, `tebd_activation`."""
+    ntypes, nloc, nnei = keys["ntypes"], nlist.shape[0], nlist.shape[1]
+    table = embedding_net(np.eye(ntypes), variables, "type_embed_net", keys["tebd_activation"])
+    table = np.concatenate([table, np.zeros((1, table.shape[1]))])
+    excluded = {tuple(p) for p in keys["exclude_types"]} | {
+        tuple(p[::-1]) for p in keys["exclude_types"]
+    }
+    out = []
+    for i in range(nloc):
+        ti = atype[i]
+        nei = np.where(nlist[i] >= 0, atype[np.maximum(nlist[i], 0)], ntypes)
+        keep = np.array([nlist[i, j] >= 0 and (ti, nei[j]) not in excluded for j in range(nnei)])
+        rows = em[i] * keep[:, None]
+        s = rows[:, 0] * std[ti, 0, 0] + avg[ti, 0, 0]
+        weight = np.clip(1 - (1 - keys["rcut_smth"] * s) ** 3, 0, 1) * keep
+        if not keys["smooth"]:
+            weight = keep.astype(float)
+        if keys["strip"]:
+            g = embedding_net(rows[:, :1], variables, "filter_type_all")
+            pair = np.concatenate([table[nei], np.repeat(table[ti][None], nnei, 0)], axis=1)
+            t = embedding_net(pair, variables, "filter_type_all_two_side")
+            if keys["smooth"]:
+                t = t * weight[:, None]
+            g = g * t + g
+        else:
+            columns = [rows[:, :1], table[nei]]
+            if not keys["type_one_side"]:
+                columns.append(np.repeat(table[ti][None], nnei, 0))
+            g = embedding_net(np.concatenate(columns, axis=1), variables, "filter_type_all")
+        for layer in range(keys["attn_layer"]):
+            scope = f"attention_layer_{layer}"
+
+            def project(name, g=g, scope=scope):
+                y = g @ variables[f"{scope}/matrix_{name}"] + variables[f"{scope}/bias_{name}"]
+                return y / np.sqrt(np.maximum((y * y).sum(axis=1, keepdims=True), 1e-12))
+
+            q, k, v = project("c_query"), project("c_key"), project("c_value")
+            scores = q @ k.T
+            if keys["smooth"]:
+                pw = weight[:, None] * weight[None, :]
+                scores = (scores + 20.0) * pw - 20.0
+            else:
+                scores = np.where(keep[None, :], scores, -float(2 << 32))
+            a = np.exp(scores - scores.max(axis=1, keepdims=True))
+            a = a / a.sum(axis=1, keepdims=True)
+            a = a * (pw if keys["smooth"] else keep[:, None])
+            if keys["attn_dotr"]:
+                r = rows[:, 1:]
+                r = r / np.sqrt(np.maximum((r * r).sum(axis=1, keepdims=True), 1e-12))
+                a = a * (r @ r.T)
+            if keys["attn_mask"]:
+                a = a * (1 - np.eye(nnei))
+            x = g + (a @ v) @ variables[f"{scope}/matrix_c_out"] + variables[f"{scope}/bias_c_out"]
+            mean = x.mean(axis=1, keepdims=True)
+            var = ((x - mean) ** 2).mean(axis=1, keepdims=True)
+            g = (x - mean) / np.sqrt(var + keys["ln_eps"])
+            g = g * variables[f"{scope}/layer_normalization/gamma"]
+            g = g + variables[f"{scope}/layer_normalization/beta"]
+        total = g.T @ rows / nnei  # (M1, 4)
+        d = total @ total[: keys["axis_neuron"]].T
+        out.append(np.concatenate([d.ravel(), table[ti]]))
+    return np.array(out)

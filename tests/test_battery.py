@@ -23,10 +23,18 @@ from deepkit.tfenv import tf
 v1 = tf.compat.v1
 # Energy fittings; tensor fittings (dipole, polar) have their own battery in test_tensor.py.
 PAIRS = [
-    pytest.param((d, f), id=f"{d}-{f}")
+    pytest.param((d, f, None), id=f"{d}-{f}")
     for d in DESCRIPTORS.classes()
     for f, cls in FITTINGS.classes().items()
     if cls.model_type == "ener"
+]
+# Every descriptor that takes model.type_embedding, once more with one (a two-layer net
+# with biases, so that all of it is differentiated).
+TYPE_EMBEDDING = {"neuron": [3, 5], "use_tebd_bias": True, "seed": 4}
+PAIRS += [
+    pytest.param((d, "ener", TYPE_EMBEDDING), id=f"{d}+type_embedding-ener")
+    for d, cls in DESCRIPTORS.classes().items()
+    if cls.accepts_type_embedding({"type": d, **cls.example})
 ]
 
 
@@ -42,10 +50,11 @@ class Model:
     """The energy model of a descriptor and a fitting, with statistics from `systems` and
     its initial weights."""
 
-    def __init__(self, descriptor: str, fitting: str, systems):
+    def __init__(self, descriptor: str, fitting: str, type_embedding, systems):
         raw = copy.deepcopy(BASE)
         raw["model"]["descriptor"] = {"type": descriptor, **DESCRIPTORS.get(descriptor).example}
         raw["model"]["fitting_net"] = {"type": fitting, **FITTINGS.get(fitting).example}
+        raw["model"]["type_embedding"] = type_embedding
         model = make_model(normalize(raw)["model"])
         model.compute_statistics(systems, 4)
         self.graph = tf.Graph()

@@ -6,9 +6,13 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+import numpy as np
+
 from deepkit import ops
 from deepkit.config.args import Arg, Group, positive
 from deepkit.descriptor.smooth import SmoothEmbedding, smooth_args
+from deepkit.nn.layers import SeedSequence, embedding_net
+from deepkit.nn.type_embedding import TypeEmbedding
 from deepkit.registry import DESCRIPTORS
 from deepkit.tfenv import tf
 
@@ -45,17 +49,66 @@ class SeE2A(SmoothEmbedding):
             "type_nlayer": "",
             "numb_aparam": "",
             "stripped_type_embedding": "",
+            "tebd_input_mode": "",
         },
     )
     env_kind, ncomp = "a", 4
 
-    def __init__(self, *, axis_neuron: int, **keys):
+    def __init__(self, *, axis_neuron: int, type_embedding: dict | None = None, **keys):
         super().__init__(**keys)
         self.axis_neuron = axis_neuron
+        # With model.type_embedding: one net over (s, t_j[, t_i]) instead of one per type
+        # (pair), and the centre's type vector appended, as DeePMD-kit's se_a + tebd.
+        self.type_embedding = (
+            None if type_embedding is None else TypeEmbedding(self.ntypes, **type_embedding)
+        )
+
+    @classmethod
+    def accepts_type_embedding(cls, params: dict) -> bool:
+        return True
+
+    @property
+    def mixed_types(self) -> bool:
+        return self.type_embedding is not None
 
     @property
     def dim_out(self) -> int:
-        return self.neuron[-1] * self.axis_neuron
+        tebd = 0 if self.type_embedding is None else self.type_embedding.width
+        return self.neuron[-1] * self.axis_neuron + tebd
+
+    def untabulable(self) -> str | None:
+        if self.type_embedding is not None:
+            return "se_e2_a with a type embedding cannot be compressed by deepkit yet"
+        return None
+
+    def _per_atom(self, rows, atype_flat):
+        if self.type_embedding is None:
+            return super()._per_atom(rows, atype_flat)
+        table = tf.cast(self.type_embedding.build(), self.dtype)
+        n, width = tf.shape(rows)[0], self.type_embedding.width
+        slot_type = np.repeat(np.arange(self.ntypes), self.sel)  # the list is type-blocked
+        columns = [
+            tf.reshape(rows[:, :, :1], [-1, 1]),
+            tf.reshape(tf.tile(tf.gather(table, slot_type)[None], [n, 1, 1]), [-1, width]),
+        ]
+        centre_vec = tf.gather(table, atype_flat)
+        if not self.type_one_side:
+            tiled = tf.tile(centre_vec[:, None, :], [1, self.nnei, 1])
+            columns.append(tf.reshape(tiled, [-1, width]))
+        g = embedding_net(
+            tf.concat(columns, axis=1),
+            self.neuron,
+            self.activation,
+            self.resnet_dt,
+            SeedSequence(self.seed),
+            self.dtype,
+            self.trainable,
+            f"{self.scope}filter_type_all",
+        )
+        g = tf.reshape(g, [n, self.nnei, self.neuron[-1]])
+        total = self.pair_term(g, rows) / self.nnei
+        rot = tf.reshape(self.rotation(total), [-1, 3 * self.rot_mat_width()])
+        return tf.concat([self.finish(total), centre_vec, rot], axis=1)
 
     def rot_mat_width(self) -> int:
         return self.neuron[-1]
@@ -73,4 +126,4 @@ class SeE2A(SmoothEmbedding):
     def finish(self, total):
         # D = T T<^T: (n, M1, 4) x (n, 4, M2) -> (n, M1 * M2)
         d = ops.matmul(total, total[:, : self.axis_neuron, :], transpose_b=True)
-        return tf.reshape(d, [-1, self.dim_out])
+        return tf.reshape(d, [-1, self.neuron[-1] * self.axis_neuron])

@@ -95,10 +95,10 @@ def alcu_config(data, **training) -> dict:
     return config
 
 
-def frozen_alcu_model(root, descriptor=None, steps=5):
+def frozen_alcu_model(root, descriptor=None, steps=5, model=None):
     """Six EMT Al-Cu frames as a npy system under root/data, a small model trained on them
-    for `steps` steps (root/run) and frozen to root/model.pb. Returns (config, arrays of the
-    first set, atype)."""
+    for `steps` steps (root/run) and frozen to root/model.pb; `model`: more keys of the
+    model section (a type_embedding). Returns (config, arrays of the first set, atype)."""
     import ase.io
     import numpy as np
     from datasets import emt_frames
@@ -117,6 +117,7 @@ def frozen_alcu_model(root, descriptor=None, steps=5):
             "numb_steps": steps,
             "save_freq": steps,
         },
+        model=model or {},
     )
     config["model"]["type_map"] = ["Al", "Cu"]
     Trainer(config, root / "run", log=lambda *a: None).run()

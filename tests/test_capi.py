@@ -357,7 +357,7 @@ CRAFTED = {  # constant, value, what dk_load says
     "sel_float": ("model_attr/sel", np.array([24.0, 24.0]), "sel: expected type int32 and rank 1, got float64"),
     "sel_scalar": ("model_attr/sel", np.int32(24), "sel: expected type int32 and rank 1, got int32 and rank 0"),
     "sel_negative": ("model_attr/sel", np.array([-1, 24], np.int32), "sel has a negative entry"),
-    "sel_length": ("model_attr/sel", np.array([24, 24, 24], np.int32), "sel must hold a multiple of ntypes = 2 counts, got 3"),
+    "sel_empty": ("model_attr/sel", np.array([], np.int32), "sel is empty: it needs at least one count"),
     "sel_huge": ("model_attr/sel", np.array([2**30, 2**30], np.int32), "sel asks for 2147483648 neighbours"),
 }  # fmt: skip
 

@@ -25,6 +25,8 @@ from deepkit.train.trainer import Trainer
 DESCRIPTORS = {
     "a_two_side": {"type_one_side": False, "neuron": [6, 12, 24], "resnet_dt": True},
     "r_excluded": {"type": "se_e2_r", "neuron": [8, 16], "exclude_types": [[0, 1]]},
+    # one net over (s, both type vectors), tabulated per type pair (MODEL below)
+    "a_type_embedding": {"type_one_side": False, "neuron": [6, 12, 24]},
     "e3_excluded": {
         "type": "se_e3",
         "sel": [16, 16],
@@ -138,10 +140,16 @@ def test_fused_op_gradients(rng):
         assert err < 1e-8 and err2 < 1e-8
 
 
+# More keys of the model section, by case.
+MODEL = {"a_type_embedding": {"type_embedding": {"neuron": [2, 4], "use_tebd_bias": True}}}
+
+
 @pytest.fixture(scope="module", params=list(DESCRIPTORS))
 def models(request, tmp_path_factory):
     root = tmp_path_factory.mktemp("compress")
-    config, arrays, atype = frozen_alcu_model(root, DESCRIPTORS[request.param], steps=10)
+    config, arrays, atype = frozen_alcu_model(
+        root, DESCRIPTORS[request.param], steps=10, model=MODEL.get(request.param)
+    )
     compress(root / "model.pb", root / "model-c.pb", log=lambda *a: None)
     return root, config, arrays, atype
 

@@ -4,6 +4,8 @@ models downstream (freeze, DeepPot, C API, LAMMPS) with no code of their own."""
 
 import copy
 import functools
+import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -162,3 +164,132 @@ def test_the_plain_attention_renormalises_when_a_neighbour_enters():
     exists); the crossing check above sees it, so its passes mean something."""
     de, _ = crossing(energy_model("concat-two-side"), ATTEN["rcut"])
     assert de > 1e-6, de
+
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "water"
+
+
+@pytest.mark.parametrize("name", ["se_atten", "se_atten_compressible", "se_e2_a_tebd"])
+def test_deepmd_kit_water_inputs_validate_unchanged(name):
+    raw = json.loads((EXAMPLES / name / "input.json").read_text())
+    model = normalize(raw)["model"]
+    assert model["descriptor"] == {**model["descriptor"], **raw["model"]["descriptor"]}
+    assert make_model(model).fitting.mixed_types  # one fitting net, fed the type vector
+
+
+# Four elements in two systems of different compositions, a fifth (Ag) in none: the model
+# maps them by name and keeps a type no data has.
+TYPE_MAP = ["Al", "Cu", "Ni", "Pd", "Ag"]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A small se_atten_v2 model trained on EMT alloys: (root, config, lcurve rows)."""
+    import ase.io
+    from datasets import emt_frames
+
+    from deepkit.data.convert import convert
+    from deepkit.train.freeze import freeze
+    from deepkit.train.trainer import Trainer
+
+    root = tmp_path_factory.mktemp("atten")
+    rng = np.random.default_rng(4)
+    systems = []
+    for k, symbols in enumerate([("Al", "Cu", "Ni"), ("Cu", "Ni", "Pd", "Ni")]):
+        ase.io.write(root / f"{k}.xyz", emt_frames(rng, 6, symbols=symbols), format="extxyz")
+        convert([str(root / f"{k}.xyz")], root / f"data{k}", "npy", type_map=sorted(set(symbols)))
+        systems.append(str(root / f"data{k}"))
+    raw = copy.deepcopy(BASE)
+    raw["model"]["type_map"] = TYPE_MAP
+    raw["model"]["descriptor"] = {**ATTEN, "type": "se_atten_v2", "sel": "auto", "rcut": 4.5}
+    raw["training"].update(
+        training_data={"systems": systems, "batch_size": 2}, numb_steps=30, save_freq=30
+    )
+    raw["loss"].update(start_pref_v=0.0, limit_pref_v=0.0)
+    config = normalize(raw)
+    Trainer(config, root / "run", log=lambda *a: None).run()
+    freeze(root / "run", root / "model.pb")
+    lcurve = np.loadtxt(root / "run" / "lcurve.out")
+    return root, config, lcurve
+
+
+def test_trains_on_systems_of_different_elements(trained):
+    root, _, lcurve = trained
+    assert lcurve[-3:, 2].mean() < 0.85 * lcurve[0, 2]  # the energy error falls
+    from deepkit.infer import DeepPot
+
+    dp = DeepPot(root / "model.pb")
+    assert dp.get_type_map() == TYPE_MAP
+    # sel "auto", one block: 18 fcc neighbours of any type within 4.5 A, x1.1, to 4n
+    assert dp.sel == [20]
+
+
+def test_frozen_model_is_physical_and_far_apart_systems_add(trained, rng):
+    from finite_diff import assert_deep_pot_derivatives
+
+    from deepkit.infer import DeepPot
+
+    root, _, _ = trained
+    dp = DeepPot(root / "model.pb")
+    coord, atype, box = random_frame(rng, 10)
+    atype = rng.integers(0, 4, 10)
+    assert_deep_pot_derivatives(dp, coord, box, atype)
+    # Two clusters 20 A apart in an open box: the energy of the pair is the sum.
+    e1 = dp.eval(coord[None], None, atype)[0][0, 0]
+    e2 = dp.eval(coord[None] + 0.3, None, atype[::-1])[0][0, 0]
+    both = np.concatenate([coord, coord + 0.3 + [20.0, 0, 0]])
+    assert dp.eval(both[None], None, np.concatenate([atype, atype[::-1]]))[0][0, 0] == (
+        pytest.approx(e1 + e2, abs=1e-10)
+    )
+
+
+def test_c_api_equals_deep_pot_with_and_without_ghosts(trained, driver, tmp_path, rng):
+    from test_capi import assert_close, outputs, run_driver, write_case
+
+    from deepkit.infer import DeepPot
+    from deepkit.infer.external import ghost_frame
+
+    root, _, _ = trained
+    dp = DeepPot(root / "model.pb")
+    coord, atype, box = random_frame(rng, 12)
+    atype = rng.integers(0, 5, 12)  # Ag too: a type no training frame had
+    e, f, v, ae, av = dp.eval(coord[None], box[None], atype, atomic=True)
+    folder = write_case(tmp_path / "direct", coord[None], atype, box[None])
+    run_driver(driver, root / "model.pb", folder, "compute")
+    out = outputs(folder)
+    for key, expected in zip(out, (e, f, v, ae, av), strict=True):
+        assert_close(out[key], expected.ravel())
+    frame = ghost_frame(coord, atype, box, 4.5 + 1.0, rng=rng)
+    folder = write_case(tmp_path / "ghosts", frame.coord, frame.atype, frame=frame)
+    run_driver(driver, root / "model.pb", folder, "compute")
+    out = outputs(folder)
+    assert_close(out["energy"], e.ravel())
+    assert_close(frame.reduce(out["force"].reshape(len(frame.coord), 3)), f[0])
+    assert_close(out["virial"], v.ravel())
+
+
+def test_lammps_run0_on_one_and_two_ranks_equals_deep_pot(trained, tmp_path, rng):
+    from test_lammps import RUN0, check_run0, run_lmp
+
+    from deepkit.infer import DeepPot
+    from deepkit.lammps import write_data
+
+    root, _, _ = trained
+    dp = DeepPot(root / "model.pb")
+    original, atype, cell = random_frame(rng, 40)
+    cell = cell * 1.6
+    original = rng.uniform(0, 1, (40, 3)) @ cell
+    atype = rng.integers(0, 4, 40)
+    coord, box = write_data(tmp_path / "frame.data", original, atype, cell, TYPE_MAP[:4])
+    for ranks in (1, 2):
+        folder = tmp_path / f"ranks{ranks}"
+        folder.mkdir()
+        (folder / "frame.data").write_bytes((tmp_path / "frame.data").read_bytes())
+        script = RUN0.format(
+            units="metal",
+            pair_style=f"deepkit {root / 'model.pb'}",
+            pair_coeff="* * Al Cu Ni Pd",
+            extra="",
+        )
+        output = run_lmp(folder, script, ranks=ranks)
+        check_run0(output, folder / "dump.txt", dp, coord, box, atype, "metal")

@@ -20,7 +20,7 @@ from deepkit.model.frozen import (
     train_input,
     write_frozen,
 )
-from deepkit.nn.tabulate import layers_of, table_range, tabulate
+from deepkit.nn.tabulate import table_range, tabulate
 from deepkit.tfenv import tf
 
 
@@ -69,8 +69,8 @@ def compress(
     ranges = descriptor.input_ranges(model.min_nbor_dist)
     tables = {}
     for scope, (lower, upper) in ranges.items():
-        neuron, activation, resnet_dt = descriptor.net_spec(scope)
-        layers = layers_of(consts, scope, len(neuron), resnet_dt)
+        _, activation, _ = descriptor.net_spec(scope)
+        layers = descriptor.net_layers(scope, consts)
         lower, upper, upper_ext = table_range(lower, upper, extrapolate)
         _check_table_size(scope, (upper - lower) / step + (upper_ext - upper) / (10 * step))
         tables[scope] = tabulate(layers, activation, lower, upper, upper_ext, step, 10 * step)

@@ -14,13 +14,16 @@ from deepkit.progress import Progress
 FRAMES_PER_CALL = 64
 
 
-def neighbor_stat(systems: Sequence[System], type_map: list[str], rcut: float):
-    """max_count (ntypes,): most neighbours of each type any atom has within rcut;
+def neighbor_stat(
+    systems: Sequence[System], type_map: list[str], rcut: float, mixed_type: bool = False
+):
+    """max_count (ntypes,): most neighbours of each type any atom has within rcut, or with
+    mixed_type (1,): most neighbours of any type (what a type-blind list needs);
     min_dist: shortest distance between two atoms (periodic images included)."""
     from deepkit import ops
     from deepkit.tfenv import tf
 
-    ntypes = len(type_map)
+    ntypes = 1 if mixed_type else len(type_map)
     graph = tf.Graph()
     with graph.as_default():
         coord = tf.compat.v1.placeholder(tf.float64, (None, None, 3))
@@ -37,6 +40,8 @@ def neighbor_stat(systems: Sequence[System], type_map: list[str], rcut: float):
     ):
         for system in systems:
             types = system.type_indices(type_map)
+            if mixed_type:  # one type: every neighbour counts in one block
+                types = np.zeros_like(types)
             for k in range(len(system.sets)):
                 arrays = system.load_set(k).arrays
                 for start in range(0, len(arrays["coord"]), FRAMES_PER_CALL):
@@ -73,10 +78,13 @@ def sel_from_counts(sel: str, max_count: Sequence[int]) -> list[int]:
     return auto_sel(max_count, 1.1 if sel == "auto" else float(sel[5:]))
 
 
-def resolve_sel(descriptor: dict, systems: Sequence[System], type_map: list[str]) -> list[int]:
-    """The descriptor's sel, computing it from the systems when it is "auto" / "auto:F"."""
+def resolve_sel(
+    descriptor: dict, systems: Sequence[System], type_map: list[str], mixed_type: bool = False
+) -> list[int]:
+    """The descriptor's sel, computing it from the systems when it is "auto" / "auto:F"
+    (one entry, for neighbours of any type, with mixed_type)."""
     sel = descriptor["sel"]
     if isinstance(sel, list):
         return sel
-    max_count, _ = neighbor_stat(systems, type_map, descriptor["rcut"])
+    max_count, _ = neighbor_stat(systems, type_map, descriptor["rcut"], mixed_type)
     return sel_from_counts(sel, max_count)

@@ -28,6 +28,7 @@ import numpy as np
 
 from deepkit.config.args import Group
 from deepkit.errors import InputError
+from deepkit.nn.tabulate import layers_of
 from deepkit.registry import DESCRIPTORS
 
 if TYPE_CHECKING:
@@ -89,6 +90,10 @@ class Descriptor(ABC):
     # The smallest keys that make a working instance for two types (type_map O H): the
     # physics battery of tests/test_battery.py builds every registered descriptor from it.
     example: ClassVar[dict]
+
+    # True when the neighbour list holds the nearest atoms of any type in one block (sel
+    # has one entry; sel "auto" counts neighbours of any type).
+    type_blind: ClassVar[bool] = False
 
     ntypes: int
     rcut: float
@@ -188,6 +193,12 @@ class Tabulable(ABC):
         """Why this descriptor cannot be tabulated after all (a hybrid with a part that
         cannot), else None."""
         return None
+
+    def net_layers(self, scope: str, consts: dict) -> list:
+        """The layers (nn.tabulate.Layer) of the scalar-input net tabulated as `scope`, from
+        a frozen model's constants: by default the net's own variables under that scope."""
+        neuron, _, resnet_dt = self.net_spec(scope)
+        return layers_of(consts, scope, len(neuron), resnet_dt)
 
 
 def required(values: dict, name: str, where: str) -> np.ndarray:

@@ -185,7 +185,13 @@ class Hybrid(Descriptor, Tabulable):
         }
 
     def net_spec(self, scope: str) -> tuple[list[int], str, bool]:
+        return self._owner(scope).net_spec(scope)
+
+    def net_layers(self, scope: str, consts: dict) -> list:
+        return self._owner(scope).net_layers(scope, consts)
+
+    def _owner(self, scope: str):
         for part in self.parts:
-            if scope in part.net_scopes():
-                return part.net_spec(scope)
+            if isinstance(part, Tabulable) and scope in part.net_scopes():
+                return part
         raise KeyError(scope)

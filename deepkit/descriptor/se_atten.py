@@ -134,6 +134,7 @@ class SeAtten(Descriptor):
 
     name = "se_atten"
     aliases = ("dpa1",)
+    type_blind = True
     doc = "attention-based descriptor DPA-1 over a type-blind neighbour list (many elements)"
     schema = Group(
         [

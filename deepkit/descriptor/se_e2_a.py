@@ -12,6 +12,7 @@ from deepkit import ops
 from deepkit.config.args import Arg, Group, positive
 from deepkit.descriptor.smooth import SmoothEmbedding, smooth_args
 from deepkit.nn.layers import SeedSequence, embedding_net
+from deepkit.nn.tabulate import Layer, layers_of
 from deepkit.nn.type_embedding import TypeEmbedding
 from deepkit.registry import DESCRIPTORS
 from deepkit.tfenv import tf
@@ -77,13 +78,45 @@ class SeE2A(SmoothEmbedding):
         return self.neuron[-1] * self.axis_neuron + tebd
 
     def untabulable(self) -> str | None:
-        if self.type_embedding is not None:
-            return "se_e2_a with a type embedding cannot be compressed by deepkit yet"
+        if self.type_embedding is None:
+            return None
+        inputs = 1 + self.type_embedding.width * (1 if self.type_one_side else 2)
+        if self.neuron[0] in (1, 2, inputs, 2 * inputs):
+            # the first layer's residual would differ once the type vectors are folded in
+            return (
+                f"se_e2_a with a type embedding and a first layer of {self.neuron[0]} "
+                "neurons cannot be tabulated"
+            )
         return None
+
+    def net_layers(self, scope: str, consts: dict) -> list:
+        """With a type embedding, each tabulated (centre, neighbour) net is the shared net
+        with the two type vectors folded into its first layer's bias: a net of s alone."""
+        if self.type_embedding is None:
+            return super().net_layers(scope, consts)
+        centre, neighbor = next((ti, t) for name, ti, t in self._nets() if name == scope)
+        table = self.type_embedding.table_from(consts)
+        shared = f"{self.scope}filter_type_all"
+        layers = layers_of(consts, shared, len(self.neuron), self.resnet_dt)
+        first = layers[0].matrix
+        width = self.type_embedding.width
+        bias = layers[0].bias + table[neighbor] @ first[1 : 1 + width]
+        if centre is not None:
+            bias = bias + table[centre] @ first[1 + width :]
+        layers[0] = Layer(first[:1], bias, layers[0].idt)
+        return layers
 
     def _per_atom(self, rows, atype_flat):
         if self.type_embedding is None:
             return super()._per_atom(rows, atype_flat)
+        if self.tables is not None:  # the per-pair tables, then the centre's type vector
+            table = tf.cast(self.type_embedding.build(), self.dtype)
+            d, rot = tf.split(
+                super()._per_atom(rows, atype_flat),
+                [self.dim_out - self.type_embedding.width, 3 * self.rot_mat_width()],
+                axis=1,
+            )
+            return tf.concat([d, tf.gather(table, atype_flat), rot], axis=1)
         table = tf.cast(self.type_embedding.build(), self.dtype)
         n, width = tf.shape(rows)[0], self.type_embedding.width
         slot_type = np.repeat(np.arange(self.ntypes), self.sel)  # the list is type-blocked

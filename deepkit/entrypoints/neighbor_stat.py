@@ -25,6 +25,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         nargs="+",
         help="element of each type (default: from the systems' type_map.raw)",
     )
+    parser.add_argument(
+        "--mixed-type",
+        action="store_true",
+        help="count neighbours of any type together (the sel of se_atten / se_atten_v2)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -38,12 +43,12 @@ def run(args: argparse.Namespace) -> int:
     type_map = args.type_map or _union_type_map(systems)
     nframes = sum(s.nframes for s in systems)
     for k, rcut in enumerate(args.rcut):
-        max_count, min_dist = neighbor_stat(systems, type_map, rcut)
+        max_count, min_dist = neighbor_stat(systems, type_map, rcut, args.mixed_type)
         if k:
             print()
         print(f"{len(systems)} systems, {nframes} frames, rcut {rcut} A")
         print("type  max neighbours within rcut")
-        for name, count in zip(type_map, max_count):
+        for name, count in zip(["any"] if args.mixed_type else type_map, max_count):
             print(f"{name:>4}  {count}")
         print(f"min_nbor_dist: {min_dist:.6f}")
         print(f"max_nbor_size: {[int(c) for c in max_count]}")

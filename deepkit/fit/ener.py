@@ -185,4 +185,5 @@ class EnergyFitting(Fitting):
         # bias is added by type, as DeePMD-kit's t_bias_atom_e.
         with v1.variable_scope("fitting_attr", reuse=v1.AUTO_REUSE):
             bias = constant_variable("t_bias_atom_e", np.asarray(self.bias, dtype=np.float64))
-        return tf.cast(fit(inputs, None), tf.float64) + tf.gather(bias, atype_flat)
+        # gather from the value, not the variable: a frozen graph holds no ResourceGather
+        return tf.cast(fit(inputs, None), tf.float64) + tf.gather(tf.identity(bias), atype_flat)

@@ -113,10 +113,9 @@ def check_metadata(values: dict, path: str | Path) -> None:
             refuse(name, f"must lie in [0, {MAX_PARAMS}], got {int(arrays[name])}")
     if names.ATTR_SEL in arrays:
         sel = arrays[names.ATTR_SEL].astype(np.int64)
-        if len(sel) == 0 or (ntypes and len(sel) % ntypes):
-            refuse(
-                names.ATTR_SEL, f"must hold a multiple of ntypes = {ntypes} counts, got {len(sel)}"
-            )
+        # One block per environment matrix: ntypes counts, or one for a type-blind list.
+        if len(sel) == 0:
+            refuse(names.ATTR_SEL, "is empty: it needs at least one count")
         if sel.min() < 0 or sel.sum() > MAX_NEIGHBORS:
             refuse(
                 names.ATTR_SEL,

@@ -60,3 +60,25 @@ class TypeEmbedding:
         )
         padding = tf.zeros([1, self.width], self.dtype)
         return tf.cast(tf.concat([table, padding], axis=0), tf.float64)
+
+    def table_from(self, consts: dict):
+        """The same (ntypes + 1, width) table in numpy, from a frozen model's constants
+        (compression folds each type's vector into a net's first layer)."""
+        import numpy as np
+
+        from deepkit.nn.tabulate import ACTIVATION_DERIVATIVES
+
+        act = ACTIVATION_DERIVATIVES[self.activation]
+        x = np.eye(self.ntypes)
+        for k in range(len(self.neuron)):
+            w = consts[f"{SCOPE}/matrix_{k}"]
+            y = act(x @ w + (consts[f"{SCOPE}/bias_{k}"] if self.use_bias else 0.0))[0]
+            if self.resnet_dt:
+                y = y * consts[f"{SCOPE}/idt_{k}"]
+            if w.shape[1] == w.shape[0]:
+                x = x + y
+            elif w.shape[1] == 2 * w.shape[0]:
+                x = np.concatenate([x, x], axis=1) + y
+            else:
+                x = y
+        return np.concatenate([x, np.zeros((1, self.width))])

@@ -138,13 +138,17 @@ class Trainer:
             return
         # One pass per cut-off that needs counts (a hybrid's parts may differ); the
         # closest pair comes from any of them.
-        rcuts = {part["rcut"] for _, part in auto} or {max(p["rcut"] for _, p in parts)}
+        # A type-blind part (se_atten) counts neighbours of any type in one block.
+        keys = {(part["rcut"], _type_blind(part)) for _, part in auto} or {
+            (max(p["rcut"] for _, p in parts), False)
+        }
         type_map = self.config["model"]["type_map"]
-        stats = {rcut: neighbor_stat(systems, type_map, rcut) for rcut in sorted(rcuts)}
+        stats = {key: neighbor_stat(systems, type_map, *key) for key in sorted(keys)}
         min_dist = min(found for _, found in stats.values())
         self.min_nbor_dist = min_dist if np.isfinite(min_dist) else -1.0
         for path, part in auto:
-            part["sel"] = sel_from_counts(part["sel"], stats[part["rcut"]][0])
+            counts = stats[(part["rcut"], _type_blind(part))][0]
+            part["sel"] = sel_from_counts(part["sel"], counts)
             self.log(f"sel{path} {part['sel']} (from the training data)")
 
     def _frozen_start(self, path: str) -> None:
@@ -434,3 +438,8 @@ def systems_table(kind: str, data: DataSystems) -> str:
             f"{system.path:>{width}} {system.natoms:>8} {batch:>8} {nbatch:>8} {prob:>8.3f} {pbc:>4}"
         )
     return "\n".join(lines)
+
+
+def _type_blind(part: dict) -> bool:
+    """Whether a descriptor part's slots take neighbours of any type (one sel entry)."""
+    return DESCRIPTORS.get(part["type"]).type_blind

@@ -487,8 +487,9 @@ std::string dk_model::read_metadata() {
   return "";
 }
 
-// model_attr/sel, when present: int32, one block of ntypes counts per environment matrix
-// (hybrid descriptors concatenate theirs), each >= 0, at most kMaxNeighbors in all.
+// model_attr/sel, when present: int32, one block per environment matrix (ntypes counts,
+// or one for a type-blind list; hybrids concatenate theirs), each >= 0, at most
+// kMaxNeighbors in all.
 std::string dk_model::check_sel() const {
   const char* name = "model_attr/sel";
   const TF_Output node = session->output(name);
@@ -500,10 +501,7 @@ std::string dk_model::check_sel() const {
   if (!problem.empty()) return problem;
   const size_t n = tf().TF_TensorByteSize(values[0].get()) / sizeof(int32_t);
   const auto* sel = static_cast<const int32_t*>(tf().TF_TensorData(values[0].get()));
-  if (n == 0 || n % types.size() != 0) {
-    return std::string(name) + " must hold a multiple of ntypes = " + std::to_string(types.size()) +
-           " counts, got " + std::to_string(n);
-  }
+  if (n == 0) return std::string(name) + " is empty: it needs at least one count";
   int64_t total = 0;
   for (size_t k = 0; k < n; ++k) {
     if (sel[k] < 0) return std::string(name) + " has a negative entry";

@@ -141,9 +141,24 @@ def test_a_type_absent_from_all_data_gets_finite_statistics(alloy):
 
 
 def test_a_mixed_system_refuses_a_consumer_of_fixed_types(alloy):
+    from models import BASE
+
+    from deepkit.config import normalize
+    from deepkit.model.base import make_model
+
     root, _ = alloy
+    mixed = NpySystem(root / "mixed")
     with pytest.raises(InputError, match=r"mixed: a mixed-type system .*only energy models"):
-        NpySystem(root / "mixed").type_indices(MODEL_TYPES)
+        mixed.type_indices(MODEL_TYPES)
+    raw = {**BASE, "loss": {"type": "tensor", "pref": 1.0, "pref_atomic": 1.0}}
+    raw["model"] = {
+        **BASE["model"],
+        "type_map": MODEL_TYPES,
+        "descriptor": {**BASE["model"]["descriptor"], "sel": [30] * 4},
+        "fitting_net": {"type": "dipole", "neuron": [8], "sel_type": [0]},
+    }
+    with pytest.raises(InputError, match=r"mixed-type system .*dipole models train only"):
+        make_model(normalize(raw)["model"]).compute_statistics([mixed], 10)
 
 
 @pytest.fixture(scope="module")

@@ -126,6 +126,26 @@ def test_mixed_system_gives_the_ordinary_systems_statistics(alloy):
     assert count[:3].min() > 0 and count[3] == 0
 
 
+def test_convert_writes_a_mixed_system_per_composition(alloy, tmp_path):
+    from deepkit.data.convert import convert
+
+    root, _ = alloy
+    convert([str(root / "mixed")], tmp_path / "out", "npy", type_map=MODEL_TYPES)
+    written = {
+        tuple(np.bincount(s.type_indices(MODEL_TYPES), minlength=4)): s
+        for s in expand_systems(str(tmp_path / "out"))
+    }
+    for plain in plain_systems(root):
+        ours = written.pop(tuple(np.bincount(plain.type_indices(MODEL_TYPES), minlength=4)))
+        np.testing.assert_array_equal(
+            ours.type_indices(MODEL_TYPES), plain.type_indices(MODEL_TYPES)
+        )
+        np.testing.assert_allclose(
+            ours.load_set(0).arrays["force"], plain.load_set(0).arrays["force"]
+        )
+    assert not written
+
+
 def test_a_type_absent_from_all_data_gets_finite_statistics(alloy):
     """Fe is in no system: its env-mat rows keep avg 0, std 1 (DeePMD-kit's), its bias is
     0 and the other types' biases are those of a type_map without it."""

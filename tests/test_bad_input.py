@@ -51,6 +51,43 @@ def as_dtype(key, dtype):
     return change
 
 
+def mixed(change=None):
+    """The system in DeePMD-kit's mixed-type layout (real_atom_types.npy in every set, from
+    type.raw), then `change` applied to the first set's types (an array -> an array)."""
+
+    def apply(data):
+        root = system(data)
+        atype = np.loadtxt(root / "type.raw", dtype=int)
+        for set_dir in sorted(root.glob("set.*")):
+            nframes = len(np.load(set_dir / "coord.npy"))
+            np.save(set_dir / "real_atom_types.npy", np.tile(atype, (nframes, 1)))
+        path = first_set(data) / "real_atom_types.npy"
+        if change is not None:
+            np.save(path, change(np.load(path)))
+
+    return apply
+
+
+def put(frame, atom, value):
+    def change(types):
+        types[frame, atom] = value
+        return types
+
+    return change
+
+
+def nickel_in_the_data(data):
+    mixed(put(0, 3, 2))(data)
+    (system(data) / "type_map.raw").write_text("Al\nCu\nNi\n")
+
+
+def a_set_without_types(data):
+    mixed()(data)
+    copy = first_set(data).with_name("set.001")
+    shutil.copytree(first_set(data), copy)
+    (copy / "real_atom_types.npy").unlink()
+
+
 def setting(*path_and_value):
     *path, value = path_and_value
 
@@ -89,6 +126,18 @@ CASES = [  # (name, input change, data change, what the line says)
     ("NaN energy", None, lambda d: scale(d, "energy", np.nan), "energy.npy: non-finite value"),
     ("overlapping atoms", None, overlap_first_two,
      "frame 0: atoms 1 and 0 (or its periodic image) are at the same position"),
+    ("mixed types of another shape", None, mixed(lambda t: t[:, 1:]),
+     "real_atom_types.npy: shape (12, 31), expected (nframes, natoms) = (12, 32)"),
+    ("non-integer mixed types", None, mixed(lambda t: t + 0.5),
+     "real_atom_types.npy: float64 values, expected integer type indices"),
+    ("mixed type outside type_map", None, mixed(put(1, 3, 5)),
+     "real_atom_types.npy: type index 5 at frame 1, atom 3, expected 0..1, type_map.raw"),
+    ("virtual atom", None, mixed(put(2, 4, -1)),
+     "real_atom_types.npy: type -1 (a virtual padding atom) at frame 2, atom 4: deepkit"),
+    ("mixed element not in the model", None, nickel_in_the_data,
+     "element(s) ['Ni'] of type_map.raw ['Al', 'Cu', 'Ni'] are not in the model's type_map"),
+    ("mixed types in some sets only", None, a_set_without_types,
+     "set.001: no real_atom_types.npy, but other sets of this system have one"),
 ]  # fmt: skip
 
 
@@ -112,6 +161,18 @@ def test_train_refuses_with_one_line(
     code = main(["train", str(tmp_path / "input.json"), "-o", str(tmp_path / "out")])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and err[-1].startswith("deepkit: error: ") and message in err[-1], err[-3:]
+
+
+@pytest.mark.parametrize("command", ["test", "model-devi"])
+def test_test_and_model_devi_refuse_virtual_atoms(alcu_model, tmp_path, capsys, command):
+    root, _, _ = alcu_model
+    shutil.copytree(root / "data", tmp_path / "data")
+    mixed(put(0, 1, -1))(tmp_path / "data")
+    model = str(root / "model.pb")
+    flags = ["-m", model] if command == "test" else ["-m", model, model, "-o", str(tmp_path / "o")]
+    code = main([command, *flags, "-s", str(tmp_path / "data")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "type -1 (a virtual padding atom)" in err[0], err
 
 
 def test_hdf5_group_where_a_dataset_belongs(emt_data, tmp_path):

@@ -120,19 +120,22 @@ def write_hdf5(systems: Sequence[dict], file: Path) -> None:
 
 
 def system_to_frames(system) -> list:
-    """ASE Atoms of every frame of a deepkit System, with energy, forces and stress."""
+    """ASE Atoms of every frame of a deepkit System, with energy, forces and stress; a
+    mixed-type system's frames each with their own elements."""
     from ase import Atoms
     from ase.calculators.singlepoint import SinglePointCalculator
 
     if system.type_map is None:
         raise InputError(f"{system.path}: no type_map.raw, element names unknown")
-    symbols = [system.type_map[t] for t in system.atype]
     frames = []
     for k in range(len(system.sets)):
-        arrays = system.load_set(k).arrays
+        loaded = system.load_set(k)
+        arrays = loaded.arrays
+        # A mixed-type system's frames differ in composition: the elements of each frame.
+        symbols = np.array(system.type_map)[system.frame_types(loaded, system.type_map)]
         for f in range(len(arrays["coord"])):
             atoms = Atoms(
-                symbols,
+                symbols[f],
                 positions=arrays["coord"][f].reshape(-1, 3),
                 cell=None if system.nopbc else arrays["box"][f].reshape(3, 3),
                 pbc=not system.nopbc,

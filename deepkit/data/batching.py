@@ -127,11 +127,12 @@ class _Cursor:
 class DataSystems:
     """Draws batches from systems for training or validation.
 
-    Each batch comes from one system (same atoms): a dict with atype (natoms,) in the
-    model's type indices, coord (nb, natoms, 3), box (nb, 9) (zeros when non-periodic), and
-    whatever labels the system has (energy (nb,), force (nb, natoms, 3), virial (nb, 9),
-    atom_ener, fparam, aparam, ...) and `system` (its index); a label the system lacks is
-    absent (the model feeds it as zeros, weighted out of the loss).
+    Each batch comes from one system (same atoms): a dict with atype in the model's type
+    indices ((natoms,), or for a mixed-type system (nb, natoms), the types of each frame),
+    coord (nb, natoms, 3), box (nb, 9) (zeros when non-periodic), and whatever labels the
+    system has (energy (nb,), force (nb, natoms, 3), virial (nb, 9), atom_ener, fparam,
+    aparam, ...) and `system` (its index); a label the system lacks is absent (the model
+    feeds it as zeros, weighted out of the loss).
     Ranks of a data-parallel job draw different batches: the stream is seeded by
     (seed, rank).
     """
@@ -152,7 +153,8 @@ class DataSystems:
             raise InputError("systems: no system given")
         self.systems = list(systems)
         self.type_map = list(type_map)
-        self.atypes = [s.type_indices(self.type_map) for s in self.systems]
+        # Checks up front that the model's type_map names every element of the data.
+        self.remaps = [s.type_remap(self.type_map) for s in self.systems]
         self.batch_size = batch_sizes(self.systems, batch_size)
         for system, size in zip(self.systems, self.batch_size, strict=True):
             if not 0 < size <= system.nframes:
@@ -178,11 +180,13 @@ class DataSystems:
         picks = self._cursors[k].take(self.batch_size[k], self.cache)
         rows: dict[str, list[np.ndarray]] = {}
         for set_index, frame in picks:
-            arrays = self.cache.get(system, set_index).arrays
-            for key, value in arrays.items():
+            frames = self.cache.get(system, set_index)
+            for key, value in frames.arrays.items():
                 rows.setdefault(key, []).append(value[frame])
+            if frames.atype is not None:
+                rows.setdefault("atype", []).append(self.remaps[k][frames.atype[frame]])
         natoms = system.natoms
-        batch = {"system": k, "path": system.path, "atype": self.atypes[k]}
+        batch = {"system": k, "path": system.path, "atype": self.remaps[k][system.atype]}
         batch["frames"] = [(system.sets[set_index], frame) for set_index, frame in picks]
         batch["serial"] = next(_SERIAL)
         for key, values in rows.items():

@@ -39,11 +39,11 @@ def neighbor_stat(
         Progress("neighbor-stat", total_sets, "sets") as bar,
     ):
         for system in systems:
-            types = system.type_indices(type_map)
-            if mixed_type:  # one type: every neighbour counts in one block
-                types = np.zeros_like(types)
             for k in range(len(system.sets)):
-                arrays = system.load_set(k).arrays
+                loaded = system.load_set(k)
+                arrays, types = loaded.arrays, system.frame_types(loaded, type_map)
+                if mixed_type:  # one type: every neighbour counts in one block
+                    types = np.zeros_like(types)
                 for start in range(0, len(arrays["coord"]), FRAMES_PER_CALL):
                     chunk = slice(start, start + FRAMES_PER_CALL)
                     frames = arrays["coord"][chunk].reshape(-1, system.natoms, 3)
@@ -52,7 +52,7 @@ def neighbor_stat(
                             [nlist, rij, max_count],
                             {
                                 coord: frames,
-                                atype: np.broadcast_to(types, (len(frames), system.natoms)),
+                                atype: types[chunk],
                                 box: arrays["box"][chunk],
                             },
                         )

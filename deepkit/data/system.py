@@ -3,6 +3,11 @@
 A system is a fixed list of atoms (type.raw) and frames split into sets (set.NNN/), each
 array with one row per frame (../shared/data/README.md). Sets are read on demand and checked
 when read: shapes, frame counts that agree, finite values.
+
+DeePMD-kit's mixed-type layout: every set holds real_atom_types.npy (nframes, natoms), the
+type of each atom in each frame, so frames of one system may differ in composition; type.raw
+then only gives the number of atoms. Types are translated to a model's type_map by element
+name, per frame (System.frame_types).
 """
 
 from __future__ import annotations
@@ -14,6 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from deepkit.errors import InputError
+
+# The per-frame types of DeePMD-kit's mixed-type layout (set.NNN/real_atom_types.npy).
+MIXED_TYPES = "real_atom_types"
 
 # name -> (values per atom, or None for per-frame; columns per atom or per frame; None = any)
 LABELS: dict[str, tuple[bool, int | None]] = {
@@ -35,10 +43,13 @@ LABELS: dict[str, tuple[bool, int | None]] = {
 
 @dataclass
 class FrameSet:
-    """The arrays of one set: name -> (nframes, columns) float64, reshaped per LABELS."""
+    """The arrays of one set: name -> (nframes, columns) float64, reshaped per LABELS; for
+    a mixed-type system atype (nframes, natoms) int, the system's own type index of every
+    atom in every frame (None: the system's atype holds for every frame)."""
 
     name: str
     arrays: dict[str, np.ndarray]
+    atype: np.ndarray | None = None
 
     @property
     def nframes(self) -> int:
@@ -46,7 +57,8 @@ class FrameSet:
 
     @property
     def nbytes(self) -> int:
-        return sum(a.nbytes for a in self.arrays.values())
+        types = 0 if self.atype is None else self.atype.nbytes
+        return types + sum(a.nbytes for a in self.arrays.values())
 
 
 class System(ABC):
@@ -54,7 +66,8 @@ class System(ABC):
 
     Attributes: path (str, for messages), atype (natoms,) int indices into type_map,
     type_map (element names, or None when the system has no type_map.raw), nopbc, sets
-    (set names in order) and nframes_per_set.
+    (set names in order), nframes_per_set, and mixed_type: every set has
+    real_atom_types.npy, the types per frame (atype is then a placeholder).
     """
 
     path: str
@@ -63,6 +76,7 @@ class System(ABC):
     nopbc: bool
     sets: list[str]
     nframes_per_set: list[int]
+    mixed_type: bool
 
     # Storage: what subclasses implement (raw text files, set names, arrays).
     @abstractmethod
@@ -106,6 +120,20 @@ class System(ABC):
         self.nframes_per_set = [self._array_rows(s, "coord") for s in self.sets]
         if sum(self.nframes_per_set) == 0:
             raise InputError(f"{self.path}: empty system, no frames")
+        self.mixed_type = self._mixed_layout()
+        self._present: np.ndarray | None = None  # present_types(), read once
+
+    def _mixed_layout(self) -> bool:
+        """Whether the sets hold real_atom_types.npy: all of them or none, as DeePMD-kit
+        requires (a set without would silently take type.raw's placeholder)."""
+        mixed = [MIXED_TYPES in self._set_keys(s) for s in self.sets]
+        if any(mixed) and not all(mixed):
+            plain = self.sets[mixed.index(False)]
+            raise InputError(
+                f"{self.path}/{plain}: no {MIXED_TYPES}.npy, but other sets of this system "
+                "have one (a mixed-type system needs it in every set)"
+            )
+        return all(mixed)
 
     @property
     def natoms(self) -> int:
@@ -167,27 +195,101 @@ class System(ABC):
             frame = int(np.argmin(np.abs(np.linalg.det(arrays["box"].reshape(-1, 3, 3)))))
             raise InputError(f"{where}/box.npy: frame {frame} has a singular (zero-volume) box")
         arrays["energy"] = arrays["energy"].reshape(-1) if "energy" in arrays else None
-        return FrameSet(name, {k: v for k, v in arrays.items() if v is not None})
+        kept = {k: v for k, v in arrays.items() if v is not None}
+        return FrameSet(name, kept, self._real_types(index) if self.mixed_type else None)
 
-    def type_indices(self, model_type_map: list[str]) -> np.ndarray:
-        """atype translated into indices of the model's type_map, by element name."""
+    def _real_types(self, index: int) -> np.ndarray:
+        """(nframes, natoms) int32: set `index`'s real_atom_types.npy, checked: integers,
+        one row per frame and one column per atom, each a type of type_map.raw."""
+        where = f"{self.path}/{self.sets[index]}/{MIXED_TYPES}.npy"
+        raw = np.asarray(self._read_array(self.sets[index], MIXED_TYPES))
+        shape = (self.nframes_per_set[index], self.natoms)
+        if raw.size != shape[0] * shape[1] or (raw.ndim > 1 and len(raw) != shape[0]):
+            raise InputError(
+                f"{where}: shape {raw.shape}, expected (nframes, natoms) = {shape} "
+                "(type.raw gives natoms)"
+            )
+        types = raw.reshape(shape)
+        if types.dtype.kind not in "iu":
+            # DeePMD-kit casts to int: whole numbers stored as floats are fine, others not.
+            whole = types.dtype.kind == "f" and np.all(np.isfinite(types) & (types % 1 == 0))
+            if not whole:
+                raise InputError(f"{where}: {raw.dtype} values, expected integer type indices")
+        types = types.astype(np.int32)
+        self._check_real_types(types, where)
+        return types
+
+    def _check_real_types(self, types: np.ndarray, where: str) -> None:
+        """Every entry a type of type_map.raw; -1 (DeePMD-kit's virtual atom) refused."""
+        ntypes = len(self.type_map) if self.type_map is not None else None
+        bad = (types < 0) if ntypes is None else (types < 0) | (types >= ntypes)
+        if not bad.any():
+            return
+        frame, atom = (int(i) for i in np.argwhere(bad)[0])
+        value = int(types[frame, atom])
+        if value == -1:
+            # DeePMD-kit pads frames with virtual atoms of type -1, which its models skip;
+            # a deepkit model has every atom count, so it would need masks in the graph.
+            raise InputError(
+                f"{where}: type -1 (a virtual padding atom) at frame {frame}, atom {atom}: "
+                "deepkit does not support virtual atoms; write each frame's real atoms only "
+                "(a system per number of atoms)"
+            )
+        known = "0 or more" if ntypes is None else f"0..{ntypes - 1}, type_map.raw {self.type_map}"
+        raise InputError(
+            f"{where}: type index {value} at frame {frame}, atom {atom}, expected {known}"
+        )
+
+    def present_types(self) -> np.ndarray:
+        """The system's type indices that some atom has in some frame (sorted)."""
+        if self._present is None:
+            if self.mixed_type:
+                found = [np.unique(self._real_types(k)) for k in range(len(self.sets))]
+                self._present = np.unique(np.concatenate(found))
+            else:
+                self._present = np.unique(self.atype)
+        return self._present
+
+    def type_remap(self, model_type_map: list[str]) -> np.ndarray:
+        """(n,) int: the model's type index of each of the system's type indices, by element
+        name (-1 for an element of type_map.raw no atom has); an InputError when an element
+        some atom has is not in the model's type_map. Without type_map.raw the system's
+        indices are the model's."""
+        present = self.present_types()
         if self.type_map is None:
-            if self.atype.max() >= len(model_type_map):
+            if present.max() >= len(model_type_map):
                 raise InputError(
-                    f"{self.path}/type.raw: type index {self.atype.max()} but the model's "
-                    f"type_map {model_type_map} has {len(model_type_map)} types"
+                    f"{self.path}: type index {present.max()} but the model's type_map "
+                    f"{model_type_map} has {len(model_type_map)} types"
                 )
-            return self.atype.copy()
-        missing = sorted({self.type_map[t] for t in set(self.atype)} - set(model_type_map))
+            return np.arange(len(model_type_map))
+        missing = sorted({self.type_map[t] for t in present} - set(model_type_map))
         if missing:
             raise InputError(
                 f"{self.path}: element(s) {missing} of type_map.raw {self.type_map} are not in "
                 f"the model's type_map {model_type_map}"
             )
-        remap = np.array(
+        return np.array(
             [model_type_map.index(e) if e in model_type_map else -1 for e in self.type_map]
         )
-        return remap[self.atype]
+
+    def type_indices(self, model_type_map: list[str]) -> np.ndarray:
+        """atype translated into indices of the model's type_map, by element name: the types
+        of every frame. A mixed-type system has none such (frame_types gives its types), so
+        a consumer that takes one list of types for all frames refuses it in one line."""
+        if self.mixed_type:
+            raise InputError(
+                f"{self.path}: a mixed-type system ({MIXED_TYPES}.npy, atom types that differ "
+                "between frames); only energy models train and test on such systems"
+            )
+        return self.type_remap(model_type_map)[self.atype]
+
+    def frame_types(self, frames: FrameSet, model_type_map: list[str]) -> np.ndarray:
+        """(nframes, natoms) int: the model's type index of every atom in every frame of
+        `frames` (a set of this system), by element name."""
+        own = self.atype if frames.atype is None else frames.atype
+        types = self.type_remap(model_type_map)[own]
+        return np.broadcast_to(types, (frames.nframes, self.natoms))
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.path!r}, natoms={self.natoms}, nframes={self.nframes})"

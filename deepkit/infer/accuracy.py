@@ -22,8 +22,8 @@ def evaluate_system(dp, system, nframes: int | None, rng=None, atomic: bool = Fa
         raise InputError(
             f"{system.path}: --atomic needs atomic energy labels (atom_ener.npy in every set)"
         )
-    atype = system.type_indices(dp.type_map)
-    data = load_frames(system, nframes, rng)
+    data = load_frames(system, nframes, rng, dp.type_map)
+    atype = data.pop("atype")  # (frames, natoms): a mixed-type system's differ per frame
     try:
         out = dp.eval(data["coord"], None if system.nopbc else data["box"], atype, atomic=atomic)
     except ValueError as err:  # frames numbered in the order tested
@@ -40,15 +40,19 @@ def evaluate_system(dp, system, nframes: int | None, rng=None, atomic: bool = Fa
     return result
 
 
-def load_frames(system, nframes: int | None, rng=None) -> dict:
+def load_frames(system, nframes: int | None, rng=None, type_map=None) -> dict:
     """The arrays of up to nframes frames (None: all), the first in set order, or with rng
     (a numpy RandomState, as DeePMD-kit's `--shuffle-test`) in the order rng.shuffle gives
-    the frames of all sets."""
+    the frames of all sets; with type_map also "atype" (frames, natoms), each frame's types
+    in that type_map's indices."""
     sets, total = [], 0
     for k in range(len(system.sets)):
         if rng is None and nframes is not None and total >= nframes:
             break
-        arrays = system.load_set(k).arrays
+        frames = system.load_set(k)
+        arrays = dict(frames.arrays)
+        if type_map is not None:
+            arrays["atype"] = system.frame_types(frames, type_map)
         take = len(arrays["coord"])
         if rng is None and nframes is not None:
             take = min(take, nframes - total)

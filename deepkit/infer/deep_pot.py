@@ -114,14 +114,17 @@ class FrozenModel:
         return value.decode()
 
     def _shapes(self, coord, cell, atype):
+        """coord (nf, natoms * 3), cell (nf, 9) and atype (nf, natoms) int32, checked; atype
+        may be given as (natoms,), the same for every frame, or (nf, natoms), the types of
+        each frame (DeePMD-kit's mixed-type eval)."""
         atype = np.asarray(atype)
-        if atype.ndim != 1:
-            raise ValueError(f"atype must be (natoms,), got shape {atype.shape}")
+        if atype.ndim not in (1, 2):
+            raise ValueError(f"atype must be (natoms,) or (nframes, natoms), got {atype.shape}")
         if atype.dtype == bool or not np.issubdtype(atype.dtype, np.integer):
             raise ValueError(f"atype must hold integer type indices, got {atype.dtype}")
         coord, cell = _real_array("coord", coord), _real_array("cell", cell)
-        natoms = len(atype)
-        if natoms == 0:
+        natoms = atype.shape[-1]
+        if atype.size == 0:
             raise ValueError("no atoms")
         if atype.min() < 0 or atype.max() >= self.ntypes:
             raise ValueError(
@@ -130,6 +133,8 @@ class FrozenModel:
             )
         coord = np.asarray(coord, dtype=np.float64).reshape(-1, natoms * 3)
         nframes = len(coord)
+        if atype.ndim == 2 and len(atype) != nframes:
+            raise ValueError(f"atype has types of {len(atype)} frames for {nframes} frames")
         if cell is None:
             cell = np.zeros((nframes, 9))
         cell = np.asarray(cell, dtype=np.float64).reshape(-1, 9)
@@ -137,7 +142,8 @@ class FrozenModel:
             raise ValueError(f"{len(cell)} cells for {nframes} frames")
         if not np.all(np.isfinite(coord)):
             raise ValueError("coordinates contain NaN or inf")
-        return coord, cell, atype.astype(np.int32), nframes, natoms
+        atype = np.broadcast_to(atype.astype(np.int32), (nframes, natoms))
+        return coord, cell, atype, nframes, natoms
 
     def _warn_overflow(self, max_count: np.ndarray, first_frame: int) -> None:
         """NeighborOverflowWarning when an atom has more neighbours of a type than sel, as
@@ -184,7 +190,8 @@ class DeepPot(FrozenModel):
         """e (nf, 1), f (nf, natoms, 3), v (nf, 9) [, ae (nf, natoms, 1), av (nf, natoms, 9)].
 
         coord (nf, natoms*3) or (nf, natoms, 3), Angstrom; cell (nf, 9) / (nf, 3, 3) or None
-        (non-periodic); atype (natoms,) indices into type_map, atoms in any order."""
+        (non-periodic); atype (natoms,) indices into type_map, atoms in any order, or
+        (nf, natoms), the types of each frame."""
         from deepkit.ops import frame_message
         from deepkit.tfenv import tf
 
@@ -194,7 +201,6 @@ class DeepPot(FrozenModel):
         parts = {k: [] for k in keys}
         for start in range(0, nframes, step):
             chunk = slice(start, start + step)
-            n = len(coord[chunk])
             fetch = {k: self._outputs[k] for k in keys}
             if self._overflow is not None:
                 fetch["overflow"] = self._overflow
@@ -202,7 +208,7 @@ class DeepPot(FrozenModel):
                 fetch["max_count"] = self._max_count
             feed = {
                 self._inputs["coord"]: coord[chunk],
-                self._inputs["atype"]: np.broadcast_to(atype, (n, natoms)),
+                self._inputs["atype"]: atype[chunk],
                 self._inputs["box"]: cell[chunk],
             }
             try:
@@ -266,7 +272,7 @@ class DeepPot(FrozenModel):
         keys = ["energy", "force", "virial"] + (["atom_energy", "atom_virial"] if atomic else [])
         feed = {
             ext["coord"]: coord,
-            ext["atype"]: atype[None],
+            ext["atype"]: atype,
             ext["nloc"]: int(nloc),
             ext["offsets"]: np.asarray(offsets, np.int32),
             ext["neighbors"]: np.asarray(neighbors, np.int32),

@@ -36,13 +36,12 @@ class DeepTensor(FrozenModel):
         parts = {k: [] for k in keys}
         for start in range(0, nframes, step):
             chunk = slice(start, start + step)
-            n = len(coord[chunk])
             fetch = {k: self._outputs[k] for k in keys}
             if self._max_count is not None:
                 fetch["max_count"] = self._max_count
             feed = {
                 self._inputs["coord"]: coord[chunk],
-                self._inputs["atype"]: np.broadcast_to(atype, (n, natoms)),
+                self._inputs["atype"]: atype[chunk],
                 self._inputs["box"]: cell[chunk],
             }
             try:

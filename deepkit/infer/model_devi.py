@@ -22,10 +22,11 @@ HEADER = (
 def model_devi(models: Sequence, coord, cell, atype) -> np.ndarray:
     """(nframes, 7): max/min/avg deviation of the virial per atom (std over models of each
     of its 9 components; avg is their rms), of the force (per atom, the norm of the std over
-    models of its components; avg over atoms), and the std of the energy per atom."""
+    models of its components; avg over atoms), and the std of the energy per atom. atype
+    (natoms,), or (nframes, natoms) for types that differ between frames."""
     if len(models) < 2:
         raise ValueError("model deviation needs at least two models")
-    natoms = len(atype)
+    natoms = np.shape(atype)[-1]
     results = [dp.eval(coord, cell, atype) for dp in models]
     energy = np.stack([r[0][:, 0] for r in results]) / natoms  # (nm, nf)
     force = np.stack([r[1] for r in results])  # (nm, nf, natoms, 3)
@@ -49,13 +50,12 @@ def model_devi_system(models: Sequence, system, frequency: int = 1) -> np.ndarra
     """(frames, 8) for one system: the step, then model_devi's columns (HEADER). The step is
     the frame's index in the system times `frequency`, the steps between the frames of the
     trajectory (DeePMD-kit's `dp model-devi -f`)."""
-    atype = system.type_indices(models[0].type_map)
     rows = []
     for k in range(len(system.sets)):
-        arrays = system.load_set(k).arrays
-        rows.append(
-            model_devi(models, arrays["coord"], None if system.nopbc else arrays["box"], atype)
-        )
+        frames = system.load_set(k)
+        atype = system.frame_types(frames, models[0].type_map)
+        cell = None if system.nopbc else frames.arrays["box"]
+        rows.append(model_devi(models, frames.arrays["coord"], cell, atype))
     devi = np.concatenate(rows)
     return np.column_stack([np.arange(len(devi)) * frequency, devi])
 

@@ -75,6 +75,11 @@ class TensorModel(Model):
         must have a tensor label, global or atomic, of the right width."""
         key = f"atomic_{self.label}"
         for system in systems:
+            if system.mixed_type:  # the atomic labels and sel_type are per fixed atom
+                raise InputError(
+                    f"{system.path}: a mixed-type system (real_atom_types.npy); "
+                    f"{self.name} models train only on systems whose atom types are fixed"
+                )
             if not (system.has_label(self.label) or system.has_label(key)):
                 raise InputError(
                     f"{system.path}: no {self.label}.npy or {key}.npy, the labels a "

@@ -70,30 +70,46 @@ def frame_message(err: tf.errors.OpError, first_frame: int = 0) -> str:
     return re.sub(r"\bframe (\d+)", lambda m: f"frame {int(m.group(1)) + first_frame}", text)
 
 
-def neighbor_list(coord, atype, box, rcut: float, sel: Sequence[int]):
-    """Type-blocked neighbour list (cell list; all periodic images within rcut).
+def neighbor_list(coord, atype, box, rcut: float, sel: Sequence[int], mixed_types: bool = False):
+    """Neighbour list (cell list; all periodic images within rcut), nearest first.
 
     coord (nf, natoms, 3) float64 Angstrom; atype (nf, natoms) int32; box (nf, 9) float64
     with cell vectors as rows, an all-zero row meaning a non-periodic frame.
     Returns nlist (nf, natoms, nnei) int32 with -1 in empty slots, rij (nf, natoms, nnei, 3)
-    = r_j - r_i, and max_count (nf, ntypes): the most neighbours of each type any atom has
-    within rcut (larger than sel[t] means the farthest were dropped).
+    = r_j - r_i (0 in empty slots), and max_count (nf, len(sel)).
+
+    Type-blocked (the default): slots [sum(sel[:t]), sum(sel[:t+1])) hold the type-t
+    neighbours and max_count[:, t] is the most of them any atom has within rcut (larger
+    than sel[t] means the farthest were dropped). With mixed_types (se_atten, which embeds
+    the neighbour's type itself) sel has one entry, nnei = sel[0] slots hold the nearest
+    neighbours of any type, and max_count (nf, 1) is the largest neighbour count of any
+    centre; types need only be >= 0. Ties go by atom index, then periodic image.
     """
     return op_library().dk_neighbor_list(
-        coord, atype, box, tf.constant(rcut, tf.float64), sel=list(sel)
+        coord, atype, box, tf.constant(rcut, tf.float64), sel=list(sel), mixed_types=mixed_types
     )
 
 
-def external_neighbor_list(coord, atype, nloc, offsets, neighbors, rcut: float, sel):
+def external_neighbor_list(
+    coord, atype, nloc, offsets, neighbors, rcut: float, sel, mixed_types: bool = False
+):
     """Neighbour rows of the first nloc atoms from a caller's list (local atoms, then ghosts).
 
     coord (nf, nall, 3) float64 Angstrom; atype (nf, nall) int32; nloc int32 scalar;
     offsets (nloc + 1) and neighbors (nnz) int32: the candidates of local atom i are
     neighbors[offsets[i]:offsets[i+1]], shared by all frames. Returns nlist (nf, nloc, nnei),
-    rij (nf, nloc, nnei, 3) and max_count (nf, ntypes) as neighbor_list does.
+    rij (nf, nloc, nnei, 3) and max_count (nf, len(sel)) as neighbor_list does, type-blocked
+    or, with mixed_types, one block of sel[0] slots for the nearest neighbours of any type.
     """
     return op_library().dk_external_neighbor_list(
-        coord, atype, nloc, offsets, neighbors, tf.constant(rcut, tf.float64), sel=list(sel)
+        coord,
+        atype,
+        nloc,
+        offsets,
+        neighbors,
+        tf.constant(rcut, tf.float64),
+        sel=list(sel),
+        mixed_types=mixed_types,
     )
 
 

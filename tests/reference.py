@@ -23,13 +23,15 @@ def image_shifts(coord: np.ndarray, box: np.ndarray | None, rcut: float) -> np.n
     return np.array([(0, 0, 0)] + shifts, dtype=int)
 
 
-def neighbors(coord, atype, box, rcut, sel, centre=None):
-    """One frame: nlist (natoms, nnei), rij (natoms, nnei, 3), counts (natoms, ntypes); with
-    centre given, the rows of that atom alone: (nnei,), (nnei, 3), (ntypes,).
+def neighbors(coord, atype, box, rcut, sel, centre=None, mixed_types=False):
+    """One frame: nlist (natoms, nnei), rij (natoms, nnei, 3), counts (natoms, len(sel));
+    with centre given, the rows of that atom alone: (nnei,), (nnei, 3), (len(sel),).
 
     Every image of every atom (except an atom's own zero-shift copy) with distance < rcut is a
-    neighbour; per type, sorted by (distance, atom index), the first sel[t] kept."""
+    neighbour; per type, sorted by (distance, atom index), the first sel[t] kept. With
+    mixed_types every type is "type 0": one block of sel[0] for the nearest of any type."""
     coord = np.asarray(coord, dtype=float)
+    atype = np.zeros(len(coord), dtype=int) if mixed_types else atype
     natoms, ntypes, nnei = len(coord), len(sel), sum(sel)
     shifts = image_shifts(coord, box, rcut)
     offsets = shifts @ np.asarray(box).reshape(3, 3) if box is not None else np.zeros((1, 3))

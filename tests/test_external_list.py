@@ -14,21 +14,26 @@ from deepkit.infer import DeepPot
 from deepkit.infer.external import ghost_frame
 
 
-def external_rows(frame, rcut, sel):
+def external_rows(frame, rcut, sel, mixed_types=False):
     with tf.Graph().as_default(), tf.compat.v1.Session() as sess:
         return sess.run(
             ops.external_neighbor_list(
                 frame.coord[None], frame.atype[None], frame.nloc, frame.offsets,
-                frame.neighbors, rcut, sel,
+                frame.neighbors, rcut, sel, mixed_types=mixed_types,
             )
         )  # fmt: skip
 
 
-def periodic_rows(coord, atype, box, rcut, sel):
+def periodic_rows(coord, atype, box, rcut, sel, mixed_types=False):
     with tf.Graph().as_default(), tf.compat.v1.Session() as sess:
         return sess.run(
             ops.neighbor_list(
-                coord[None], atype[None].astype(np.int32), box.reshape(1, 9), rcut, sel
+                coord[None],
+                atype[None].astype(np.int32),
+                box.reshape(1, 9),
+                rcut,
+                sel,
+                mixed_types=mixed_types,
             )
         )
 
@@ -50,6 +55,33 @@ def test_rows_equal_the_periodic_list(rng, length):
         ref_nlist, ref_rij, sel
     )
     assert np.all(nlist < len(frame.coord)) and nlist.shape == (natoms, sum(sel))
+
+
+@pytest.mark.parametrize("length, nnei", [(5.0, 200), (11.0, 120), (11.0, 15)])
+def test_mixed_rows_equal_the_internal_mixed_list(rng, length, nnei):
+    """Also truncated (15 slots): the same nearest ones are kept."""
+    rcut = 4.0
+    box = random_box(rng, length, tilt=0.2)
+    natoms = int(0.05 * abs(np.linalg.det(box)))
+    coord = rng.uniform(0, 1, (natoms, 3)) @ box
+    atype = rng.integers(0, 3, natoms)
+    frame = ghost_frame(coord, atype, box, rcut + 1.0, rng=rng)
+    nlist, rij, max_count = (a[0] for a in external_rows(frame, rcut, [nnei], True))
+    ref_nlist, ref_rij, ref_max = (
+        a[0] for a in periodic_rows(coord, atype, box, rcut, [nnei], True)
+    )
+    assert max_count.shape == (1,) and max_count[0] == ref_max[0] > 0
+    assert (max_count[0] > nnei) == (nnei == 15)
+    owner = np.where(nlist >= 0, frame.owner[np.maximum(nlist, 0)], -1)
+    assert reference.canonical_rows(owner, rij, [nnei]) == reference.canonical_rows(
+        ref_nlist, ref_rij, [nnei]
+    )
+
+
+def test_mixed_types_with_two_sel_entries_is_refused(rng):
+    frame = ghost_frame(rng.uniform(0, 6, (5, 3)), np.zeros(5, int), np.eye(3) * 6.0, 4.0)
+    with pytest.raises(ValueError, match="^DkExternalNeighborList: mixed_types takes exactly one"):
+        external_rows(frame, 4.0, [10, 10], mixed_types=True)
 
 
 @pytest.mark.parametrize(

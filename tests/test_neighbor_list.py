@@ -3,8 +3,10 @@
 import numpy as np
 import pytest
 import reference
+import tensorflow as tf
 from systems import random_box, replicate, water_frame
 
+from deepkit import ops
 from deepkit.descriptor import NeighborOverflowWarning, env_mat
 
 
@@ -152,3 +154,89 @@ def test_bad_input_names_the_problem(rng, change, message):
 def test_rcut_smth_not_below_rcut_is_rejected(rng):
     with pytest.raises(ValueError, match="rcut_smth"):
         env_mat(rng.uniform(0, 5, (1, 4, 3)), np.zeros(4, int), None, 4.0, 4.0, [5])
+
+
+def op_rows(coord, atype, box, rcut, sel, mixed_types):
+    """One frame through ops.neighbor_list: nlist, rij, max_count."""
+    box = np.zeros(9) if box is None else box
+    with tf.Graph().as_default(), tf.compat.v1.Session() as sess:
+        rows = ops.neighbor_list(
+            coord[None], atype[None].astype(np.int32), box.reshape(1, 9), rcut, sel, mixed_types
+        )
+        return tuple(a[0] for a in sess.run(rows))
+
+
+def mixed_frame(kind, rng):
+    """(coord, atype, box, rcut): 2-3 types; the periodic boxes are shorter than 2 rcut."""
+    if kind == "open":
+        return rng.uniform(0, 9, (40, 3)), rng.integers(0, 3, 40), None, 4.0
+    box = np.diag([4.0, 5.5, 7.0]) if kind == "orthogonal" else random_box(rng, 5.0, tilt=0.2)
+    natoms, ntypes = (14, 3) if kind == "orthogonal" else (18, 2)
+    coord = rng.uniform(-0.2, 1.2, (natoms, 3)) @ box
+    return coord, rng.integers(0, ntypes, natoms), box, 4.5
+
+
+@pytest.mark.parametrize("kind", ["orthogonal", "triclinic", "open"])
+@pytest.mark.parametrize("truncate", [False, True])
+def test_mixed_types_match_brute_force(rng, kind, truncate):
+    coord, atype, box, rcut = mixed_frame(kind, rng)
+    most = reference.neighbors(coord, atype, box, rcut, [1], mixed_types=True)[2].max()
+    nnei = most // 2 if truncate else most + 5
+    nlist, rij, max_count = op_rows(coord, atype, box, rcut, [nnei], mixed_types=True)
+    ref_nlist, ref_rij, counts = reference.neighbors(
+        coord, atype, box, rcut, [nnei], mixed_types=True
+    )
+    assert nlist.shape == (len(coord), nnei) and max_count.tolist() == [most]
+    assert reference.canonical_rows(nlist, rij, [nnei]) == reference.canonical_rows(
+        ref_nlist, ref_rij, [nnei]
+    )
+    assert_sorted(nlist, rij, [nnei])
+    assert np.all(rij[nlist < 0] == 0.0)
+    assert np.array_equal((nlist >= 0).sum(1), np.minimum(counts[:, 0], nnei))
+    assert len(set(atype[nlist[nlist >= 0]])) > 1  # one block really holds several types
+
+
+@pytest.mark.parametrize("kind", ["triclinic", "open"])
+def test_mixed_types_hold_the_union_of_the_type_blocks(rng, kind):
+    coord, atype, box, rcut = mixed_frame(kind, rng)
+    ntypes = atype.max() + 1
+    blocked = op_rows(coord, atype, box, rcut, [80] * ntypes, mixed_types=False)
+    nlist, rij, max_count = op_rows(coord, atype, box, rcut, [80 * ntypes], mixed_types=True)
+    assert np.all(blocked[2] < 80)  # nothing dropped from either list
+    # One block: the largest total count of a centre.
+    total = reference.neighbors(coord, atype, box, rcut, [1] * ntypes)[2].sum(1)
+    assert max_count.tolist() == [total.max()]
+    for i in range(len(coord)):
+        [row] = reference.canonical_rows(nlist[i : i + 1], rij[i : i + 1], [80 * ntypes])
+        blocks = reference.canonical_rows(
+            blocked[0][i : i + 1], blocked[1][i : i + 1], [80] * ntypes
+        )
+        assert row[0] == sorted(e for block in blocks[0] for e in block), f"centre {i}"
+
+
+MIXED_SEL_ERROR = "mixed_types takes exactly one sel entry (the slots all types share), got 2"
+
+
+def test_mixed_types_with_two_sel_entries_is_refused_in_one_line():
+    coord, atype, box = np.zeros((1, 2, 3)), np.zeros((1, 2), np.int32), np.zeros((1, 9))
+    coord[0, 1, 0] = 1.0
+    with tf.Graph().as_default(), pytest.raises(ValueError) as graph_error:
+        ops.neighbor_list(coord, atype, box, 3.0, [4, 4], mixed_types=True)
+    assert str(graph_error.value).startswith(f"DkNeighborList: {MIXED_SEL_ERROR} for ")
+    with pytest.raises(tf.errors.InvalidArgumentError) as kernel_error:  # eager: no shape fn
+        ops.neighbor_list(coord, atype, box, 3.0, [4, 4], mixed_types=True)
+    assert f"DkNeighborList: {MIXED_SEL_ERROR} [Op:" in kernel_error.value.message
+    assert "\n" not in str(graph_error.value) + kernel_error.value.message
+
+
+def test_mixed_types_refuse_only_negative_types(rng):
+    coord = rng.uniform(0, 6, (8, 3))
+    atype = np.array([0, 1, 2, 7, 0, 1, 2, 7])  # no bound: sel does not count the types
+    nlist, _, _ = op_rows(coord, atype, np.eye(3) * 6, 4.0, [20], mixed_types=True)
+    assert set(nlist[0][nlist[0] >= 0]) == set(range(1, 8))  # 6 A box: every atom in reach
+    atype[5] = -1
+    with pytest.raises(tf.errors.InvalidArgumentError) as error:
+        op_rows(coord, atype, np.eye(3) * 6, 4.0, [20], mixed_types=True)
+    assert ops.error_text(error.value) == (
+        "DkNeighborList: frame 0: atom 5 has type -1, expected a type index >= 0"
+    )

@@ -174,7 +174,7 @@ void check_products_from_rij(std::mt19937_64& rng, const System& s, const std::v
                              const DeviceArray<int>& d_nlist, const DeviceArray<int>& d_atype,
                              const DeviceArray<double>& d_avg, const DeviceArray<double>& d_std,
                              int ncomp) {
-  const int n = s.natoms(), nnei = s.nnei(), ntypes = static_cast<int>(s.sel.size());
+  const int n = s.natoms(), nnei = s.nnei(), ntypes = s.ntypes();
   const size_t nslots = static_cast<size_t>(n) * nnei;
   const auto net_deriv = random_vector(rng, nslots * ncomp, -1, 1);
   const std::vector<double> rij = d_rij.get();
@@ -196,23 +196,26 @@ void check_products_from_rij(std::mt19937_64& rng, const System& s, const std::v
 }
 
 void check_system(std::mt19937_64& rng, const System& s) {
-  const int n = s.natoms(), nnei = s.nnei(), ntypes = static_cast<int>(s.sel.size());
-  std::printf("%s: %d atoms, nnei %d, %s\n", s.name, n, nnei,
-              deepkit::box_is_empty(s.box.data()) ? "open" : "periodic");
-  std::vector<int> nlist(static_cast<size_t>(n) * nnei), max_count(ntypes);
+  const int n = s.natoms(), nnei = s.nnei(), nsel = static_cast<int>(s.sel.size());
+  const int ntypes = s.ntypes();
+  std::printf("%s: %d atoms, nnei %d, %s%s\n", s.name, n, nnei,
+              deepkit::box_is_empty(s.box.data()) ? "open" : "periodic",
+              s.mixed_types ? ", mixed types" : "");
+  std::vector<int> nlist(static_cast<size_t>(n) * nnei), max_count(nsel);
   std::vector<double> rij(static_cast<size_t>(n) * nnei * 3);
   const double* box = deepkit::box_is_empty(s.box.data()) ? nullptr : s.box.data();
   deepkit::build_neighbor_list(nlist.data(), rij.data(), max_count.data(), s.coord.data(),
-                               s.atype.data(), box, n, ntypes, s.sel.data(), s.rcut);
+                               s.atype.data(), box, n, nsel, s.sel.data(), s.rcut, s.mixed_types);
 
   DeviceArray<double> d_coord(s.coord), d_box(s.box);
   DeviceArray<int> d_atype(s.atype);
-  DeviceArray<int> d_nlist(nlist.size()), d_max(ntypes);
+  DeviceArray<int> d_nlist(nlist.size()), d_max(nsel);
   DeviceArray<double> d_rij(rij.size());
   DeviceArray<char> ws(gpu::neighbor_list_workspace_bytes(n));
   auto status = fresh_status();
   gpu::build_neighbor_list(d_nlist.ptr, d_rij.ptr, d_max.ptr, status.ptr, ws.ptr, d_coord.ptr,
-                           d_atype.ptr, d_box.ptr, n, ntypes, s.sel.data(), s.rcut, 0);
+                           d_atype.ptr, d_box.ptr, n, nsel, s.sel.data(), s.rcut, s.mixed_types,
+                           0);
   CUDA_CHECK(cudaDeviceSynchronize());
   report("neighbor list: status", read_status(status).code, 0);
   report("neighbor list: nlist entries differing", mismatches(d_nlist.get(), nlist), 0);
@@ -318,21 +321,30 @@ void check_errors(std::mt19937_64& rng) {
   System s = random_periodic(rng, "errors", 40, 2, {9, 0, 0, 0, 9, 0, 0, 0, 9}, {30, 30}, 4.0);
   const int n = s.natoms(), nnei = s.nnei();
   auto run = [&](const System& sys) {
+    const int nsel = static_cast<int>(sys.sel.size());
     DeviceArray<double> d_coord(sys.coord), d_box(sys.box);
-    DeviceArray<int> d_atype(sys.atype), d_nlist(n * nnei), d_max(2);
+    DeviceArray<int> d_atype(sys.atype), d_nlist(n * nnei), d_max(nsel);
     DeviceArray<double> d_rij(n * nnei * 3);
     DeviceArray<char> ws(gpu::neighbor_list_workspace_bytes(n));
     auto status = fresh_status();
     gpu::build_neighbor_list(d_nlist.ptr, d_rij.ptr, d_max.ptr, status.ptr, ws.ptr, d_coord.ptr,
-                             d_atype.ptr, d_box.ptr, n, 2, sys.sel.data(), sys.rcut, 0);
+                             d_atype.ptr, d_box.ptr, n, nsel, sys.sel.data(), sys.rcut,
+                             sys.mixed_types, 0);
     const gpu::Status st = read_status(status);
-    std::printf("    -> %s\n", gpu::status_message(st, 2, n).c_str());
+    std::printf("    -> %s\n", gpu::status_message(st, nsel, n, sys.mixed_types).c_str());
     return st;
   };
   System bad_type = s;
   bad_type.atype[7] = 5;
   gpu::Status st = run(bad_type);
   report("bad type reported (code, atom)", (st.code != gpu::kBadType) + (st.a != 7), 0);
+  // Mixed mode knows no number of types: a large type is fine, a negative one is not.
+  st = run(mixed(bad_type, "errors, mixed types", nnei));
+  report("mixed types: large type accepted", st.code != gpu::kOk, 0);
+  System negative = mixed(s, "errors, mixed types", nnei);
+  negative.atype[3] = -2;
+  st = run(negative);
+  report("mixed types: negative type reported", (st.code != gpu::kBadType) + (st.a != 3), 0);
   System nan = s;
   nan.coord[3 * 11 + 1] = NAN;
   st = run(nan);
@@ -482,11 +494,13 @@ void bench_system(std::mt19937_64& rng, const System& s, int reps) {
       {"neighbor list",
        [&] {
          gpu::build_neighbor_list(d_nlist.ptr, d_rij.ptr, d_max.ptr, status.ptr, ws.ptr, d_coord.ptr,
-                                  d_atype.ptr, d_box.ptr, n, ntypes, s.sel.data(), s.rcut, 0);
+                                  d_atype.ptr, d_box.ptr, n, ntypes, s.sel.data(), s.rcut, false,
+                                  0);
        },
        [&] {
          deepkit::build_neighbor_list(nlist.data(), rij.data(), max_count.data(), s.coord.data(),
-                                      s.atype.data(), s.box.data(), n, ntypes, s.sel.data(), s.rcut);
+                                      s.atype.data(), s.box.data(), n, ntypes, s.sel.data(), s.rcut,
+                                      false);
        }},
       {"env_mat",
        [&] {
@@ -618,6 +632,13 @@ int main(int argc, char** argv) {
     check_system(rng, random_periodic(rng, "tiny box, many images", 3, 1,
                                       {2.5, 0, 0, 0, 2.5, 0, 0, 0, 2.5}, {80}, 4.0));
     check_system(rng, random_open(rng, "open cluster", 300, 3, 16.0, {20, 20, 24}, 5.0));
+    // Mixed types (se_atten): one block, truncated (sel below the count) or not.
+    const System triclinic = random_periodic(rng, "triclinic", 60, 3,
+                                             {7.0, 0, 0, 1.5, 8.0, 0, -1.0, 2.0, 9.0}, {1}, 6.0);
+    check_system(rng, mixed(triclinic, "mixed types, triclinic box shorter than 2 rcut", 120));
+    check_system(rng, mixed(triclinic, "mixed types, truncated to 30 slots", 30));
+    check_system(rng, mixed(random_open(rng, "open", 300, 3, 16.0, {1}, 5.0),
+                            "mixed types, open cluster", 64));
     check_system(rng, water(rng, "water 1,536 atoms", 8));
     check_system(rng, water(rng, "water 12,288 atoms", 16));
     check_ghosts(rng);

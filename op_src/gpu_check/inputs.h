@@ -1,6 +1,7 @@
 // Test inputs for gpu_check: random periodic/open systems and water-like boxes.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <vector>
@@ -13,7 +14,13 @@ struct System {
   std::vector<int> sel;
   double rcut;
   double rcut_smth;
+  bool mixed_types = false;  // sel has one entry, shared by neighbours of every type
   int natoms() const { return static_cast<int>(atype.size()); }
+  // Rows of the env_mat statistics: one per sel entry, or per type present in mixed mode.
+  int ntypes() const {
+    if (!mixed_types) return static_cast<int>(sel.size());
+    return atype.empty() ? 1 : *std::max_element(atype.begin(), atype.end()) + 1;
+  }
   int nnei() const {
     int n = 0;
     for (int s : sel) n += s;
@@ -32,6 +39,14 @@ inline System random_periodic(std::mt19937_64& rng, const char* name, int natoms
     for (int r = 0; r < 3; ++r) s.coord.push_back(f[0] * box[r] + f[1] * box[3 + r] + f[2] * box[6 + r]);
     s.atype.push_back(type(rng));
   }
+  return s;
+}
+
+// The same atoms with one block of nnei slots that neighbours of every type share.
+inline System mixed(System s, const char* name, int nnei) {
+  s.name = name;
+  s.sel = {nnei};
+  s.mixed_types = true;
   return s;
 }
 

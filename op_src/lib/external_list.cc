@@ -43,16 +43,15 @@ void validate_list(int nall, int nloc, const int* offsets, const int* neighbors,
 
 void external_neighbor_list(int* nlist, double* rij, int* max_count, const double* coord,
                             const int* atype, int nall, int nloc, const int* offsets,
-                            const int* neighbors, long nnz, int ntypes, const int* sel,
-                            double rcut) {
-  validate_atoms(coord, atype, nall, ntypes, sel, rcut);
+                            const int* neighbors, long nnz, int nsel, const int* sel,
+                            double rcut, bool mixed_types) {
+  validate_atoms(coord, atype, nall, sel, nsel, mixed_types, rcut);
   validate_list(nall, nloc, offsets, neighbors, nnz);
-  std::vector<int> sel_begin(ntypes + 1, 0);
-  for (int t = 0; t < ntypes; ++t) sel_begin[t + 1] = sel_begin[t] + sel[t];
-  const int nnei = sel_begin[ntypes];
+  const SlotBlocks blocks = slot_blocks(sel, nsel, atype, mixed_types);
+  const int nnei = blocks.nnei();
   std::fill(nlist, nlist + static_cast<long>(nloc) * nnei, -1);
   std::fill(rij, rij + static_cast<long>(nloc) * nnei * 3, 0.0);
-  std::fill(max_count, max_count + ntypes, 0);
+  std::fill(max_count, max_count + nsel, 0);
 
   const double rcut2 = rcut * rcut;
   int bad_i = -1, bad_j = -1;
@@ -63,8 +62,8 @@ void external_neighbor_list(int* nlist, double* rij, int* max_count, const doubl
     std::vector<Candidate> found;
     std::vector<int> local_max, count;
     errors.run([&] {
-      local_max.assign(ntypes, 0);
-      count.assign(ntypes, 0);
+      local_max.assign(nsel, 0);
+      count.assign(nsel, 0);
     });
 #pragma omp for schedule(dynamic, 64)
     for (int i = 0; i < nloc; ++i) {
@@ -79,7 +78,7 @@ void external_neighbor_list(int* nlist, double* rij, int* max_count, const doubl
           const double r2 = dx * dx + dy * dy + dz * dz;
           if (r2 < rcut2) found.push_back({r2, j, j});
         }
-        const double nearest = fill_row(found, coord, ri, atype, sel, sel_begin.data(), ntypes,
+        const double nearest = fill_row(found, coord, ri, blocks,
                                         nlist + static_cast<long>(i) * nnei,
                                         rij + static_cast<long>(i) * nnei * 3, count.data(),
                                         local_max.data());
@@ -100,7 +99,7 @@ void external_neighbor_list(int* nlist, double* rij, int* max_count, const doubl
     }
     errors.run([&] {
 #pragma omp critical(deepkit_external_list_max)
-      for (int t = 0; t < ntypes; ++t) max_count[t] = std::max(max_count[t], local_max[t]);
+      for (int t = 0; t < nsel; ++t) max_count[t] = std::max(max_count[t], local_max[t]);
     });
   }
   errors.rethrow();

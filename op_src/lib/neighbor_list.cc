@@ -204,15 +204,14 @@ bool box_is_empty(const double* box) {
 }
 
 void build_neighbor_list(int* nlist, double* rij, int* max_count, const double* coord,
-                         const int* atype, const double* box, int natoms, int ntypes,
-                         const int* sel, double rcut) {
-  validate_atoms(coord, atype, natoms, ntypes, sel, rcut);
-  std::vector<int> sel_begin(ntypes + 1, 0);
-  for (int t = 0; t < ntypes; ++t) sel_begin[t + 1] = sel_begin[t] + sel[t];
-  const int nnei = sel_begin[ntypes];
+                         const int* atype, const double* box, int natoms, int nsel,
+                         const int* sel, double rcut, bool mixed_types) {
+  validate_atoms(coord, atype, natoms, sel, nsel, mixed_types, rcut);
+  const SlotBlocks blocks = slot_blocks(sel, nsel, atype, mixed_types);
+  const int nnei = blocks.nnei();
   std::fill(nlist, nlist + static_cast<long>(natoms) * nnei, -1);
   std::fill(rij, rij + static_cast<long>(natoms) * nnei * 3, 0.0);
-  std::fill(max_count, max_count + ntypes, 0);
+  std::fill(max_count, max_count + nsel, 0);
   if (natoms == 0) return;
 
   Points pts;
@@ -276,8 +275,8 @@ void build_neighbor_list(int* nlist, double* rij, int* max_count, const double* 
     std::vector<Candidate> found;
     std::vector<int> local_max, count;
     errors.run([&] {
-      local_max.assign(ntypes, 0);
-      count.assign(ntypes, 0);
+      local_max.assign(nsel, 0);
+      count.assign(nsel, 0);
     });
 #pragma omp for schedule(dynamic, 64)
     for (int i = 0; i < natoms; ++i) {
@@ -306,8 +305,8 @@ void build_neighbor_list(int* nlist, double* rij, int* max_count, const double* 
         }
         int* row = nlist + static_cast<long>(i) * nnei;
         double* row_rij = rij + static_cast<long>(i) * nnei * 3;
-        const double nearest = fill_row(found, pts.pos.data(), ri, atype, sel, sel_begin.data(),
-                                        ntypes, row, row_rij, count.data(), local_max.data());
+        const double nearest = fill_row(found, pts.pos.data(), ri, blocks, row, row_rij,
+                                        count.data(), local_max.data());
         if (nearest == 0.0) {
 #pragma omp critical(deepkit_nlist_overlap)
           {
@@ -319,7 +318,7 @@ void build_neighbor_list(int* nlist, double* rij, int* max_count, const double* 
     }
     errors.run([&] {
 #pragma omp critical(deepkit_nlist_max)
-      for (int t = 0; t < ntypes; ++t) max_count[t] = std::max(max_count[t], local_max[t]);
+      for (int t = 0; t < nsel; ++t) max_count[t] = std::max(max_count[t], local_max[t]);
     });
   }
   errors.rethrow();

@@ -8,19 +8,44 @@
 
 namespace deepkit {
 
-void validate_atoms(const double* coord, const int* atype, int natoms, int ntypes,
-                    const int* sel, double rcut) {
+SlotBlocks slot_blocks(const int* sel, int nsel, const int* atype, bool mixed_types) {
+  SlotBlocks blocks;
+  blocks.begin.assign(nsel + 1, 0);
+  for (int b = 0; b < nsel; ++b) blocks.begin[b + 1] = blocks.begin[b] + sel[b];
+  blocks.atype = mixed_types ? nullptr : atype;
+  return blocks;
+}
+
+namespace {
+
+// In mixed mode the op is not told ntypes (sel has one entry whatever the model's types),
+// so only negative types, which no model has, are refused here; a type beyond the model's
+// is refused by the op that indexes by it (env_mat's avg/std, the fitting's type nets).
+void validate_type(int atom, int type, int nsel, bool mixed_types) {
+  if (type >= 0 && (mixed_types || type < nsel)) return;
+  const std::string expected =
+      mixed_types ? "expected a type index >= 0" : "expected 0.." + std::to_string(nsel - 1) +
+                                                       " (one per sel entry)";
+  throw InputError("atom " + std::to_string(atom) + " has type " + std::to_string(type) + ", " +
+                   expected);
+}
+
+}  // namespace
+
+void validate_atoms(const double* coord, const int* atype, int natoms, const int* sel, int nsel,
+                    bool mixed_types, double rcut) {
   if (natoms < 0) throw InputError("natoms is negative");
-  if (ntypes <= 0) throw InputError("sel is empty: it needs one entry per atom type");
+  if (nsel <= 0) throw InputError("sel is empty: it needs one entry per atom type");
+  if (mixed_types && nsel != 1) {
+    throw InputError("mixed_types takes exactly one sel entry (the slots all types share), got " +
+                     std::to_string(nsel));
+  }
   if (!(rcut > 0) || !std::isfinite(rcut)) throw InputError("rcut must be a positive number");
-  for (int t = 0; t < ntypes; ++t) {
+  for (int t = 0; t < nsel; ++t) {
     if (sel[t] < 0) throw InputError("sel[" + std::to_string(t) + "] is negative");
   }
   for (int i = 0; i < natoms; ++i) {
-    if (atype[i] < 0 || atype[i] >= ntypes) {
-      throw InputError("atom " + std::to_string(i) + " has type " + std::to_string(atype[i]) +
-                       ", expected 0.." + std::to_string(ntypes - 1) + " (one per sel entry)");
-    }
+    validate_type(i, atype[i], nsel, mixed_types);
     for (int k = 0; k < 3; ++k) {
       if (!std::isfinite(coord[3 * i + k])) {
         throw InputError("coordinate of atom " + std::to_string(i) + " is not finite");
@@ -30,19 +55,19 @@ void validate_atoms(const double* coord, const int* atype, int natoms, int ntype
 }
 
 double fill_row(std::vector<Candidate>& found, const double* point_pos, const double* ri,
-                const int* atype, const int* sel, const int* sel_begin, int ntypes, int* row,
-                double* row_rij, int* counts, int* max_count) {
+                const SlotBlocks& blocks, int* row, double* row_rij, int* counts,
+                int* max_count) {
   std::sort(found.begin(), found.end());
-  std::fill(counts, counts + ntypes, 0);
+  const int nblocks = blocks.nblocks();
+  std::fill(counts, counts + nblocks, 0);
   for (const Candidate& cand : found) {
-    const int t = atype[cand.atom];
-    const int slot = counts[t]++;
-    if (slot >= sel[t]) continue;
-    const int s = sel_begin[t] + slot;
+    const int b = blocks.of(cand.atom);
+    const int s = blocks.begin[b] + counts[b]++;
+    if (s >= blocks.begin[b + 1]) continue;
     row[s] = cand.atom;
     for (int k = 0; k < 3; ++k) row_rij[3 * s + k] = point_pos[3 * cand.point + k] - ri[k];
   }
-  for (int t = 0; t < ntypes; ++t) max_count[t] = std::max(max_count[t], counts[t]);
+  for (int b = 0; b < nblocks; ++b) max_count[b] = std::max(max_count[b], counts[b]);
   return found.empty() ? -1.0 : found[0].r2;
 }
 

@@ -18,7 +18,7 @@ void CpuLaunch::neighbor_list(OpKernelContext* ctx, const NeighborListArgs& a) {
       build_neighbor_list(a.nlist + f * n * a.nnei, a.rij + f * n * a.nnei * 3,
                           a.max_count + f * a.ntypes, a.coord + f * n * 3, a.atype + f * n,
                           box_is_empty(box) ? nullptr : box, static_cast<int>(n), a.ntypes, a.sel,
-                          a.rcut);
+                          a.rcut, a.mixed_types);
     });
     if (!ok) return;
   }

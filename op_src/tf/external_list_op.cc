@@ -19,12 +19,17 @@ REGISTER_OP("DkExternalNeighborList")
     .Input("neighbors: int32")   // (nnz) candidate indices in [0, nall)
     .Input("rcut: double")       // scalar
     .Attr("sel: list(int) >= 1")
+    .Attr("mixed_types: bool = false")  // as DkNeighborList's: one block for all types
     .Output("nlist: int32")      // (nframes, nloc, nnei), -1 in empty slots
     .Output("rij: double")       // (nframes, nloc, nnei, 3)
-    .Output("max_count: int32")  // (nframes, ntypes)
+    .Output("max_count: int32")  // (nframes, len(sel))
     .SetShapeFn([](shape_inference::InferenceContext* c) {
       std::vector<int> sel;
+      bool mixed_types;
       TF_RETURN_IF_ERROR(c->GetAttr("sel", &sel));
+      TF_RETURN_IF_ERROR(c->GetAttr("mixed_types", &mixed_types));
+      TF_RETURN_IF_ERROR(
+          deepkit::check_mixed_sel("DkExternalNeighborList", mixed_types, sel.size()));
       int nnei = 0;
       for (int s : sel) nnei += s;
       shape_inference::ShapeHandle coord, atype, scalar, vec;
@@ -44,12 +49,12 @@ REGISTER_OP("DkExternalNeighborList")
       c->set_output(2, c->MakeShape({nframes, static_cast<int64_t>(sel.size())}));
       return OkStatus();
     })
-    .Doc("Type-blocked neighbour rows of the first nloc atoms from a caller's CSR list.");
+    .Doc("Neighbour rows of the first nloc atoms from a caller's CSR list.");
 
 class DkExternalNeighborListOp : public OpKernel {
  public:
   explicit DkExternalNeighborListOp(OpKernelConstruction* ctx) : OpKernel(ctx) {
-    deepkit::read_sel(ctx, &sel_, &nnei_);
+    deepkit::read_sel(ctx, &sel_, &nnei_, &mixed_types_);
   }
 
   void Compute(OpKernelContext* ctx) override {
@@ -92,7 +97,7 @@ class DkExternalNeighborListOp : public OpKernel {
             max_count->flat<int>().data() + f * ntypes, coord.flat<double>().data() + f * nall * 3,
             atype.flat<int>().data() + f * nall, static_cast<int>(nall), static_cast<int>(nloc),
             offsets.flat<int>().data(), neighbors.flat<int>().data(), neighbors.dim_size(0),
-            ntypes, sel_.data(), rcut);
+            ntypes, sel_.data(), rcut, mixed_types_);
       });
       if (!ok) return;
     }
@@ -101,6 +106,7 @@ class DkExternalNeighborListOp : public OpKernel {
  private:
   std::vector<int> sel_;
   int64_t nnei_ = 0;
+  bool mixed_types_ = false;
 };
 
 REGISTER_KERNEL_BUILDER(Name("DkExternalNeighborList").Device(DEVICE_CPU),

@@ -62,7 +62,8 @@ void GpuLaunch::neighbor_list(OpKernelContext* ctx, const NeighborListArgs& a) {
       gpu::build_neighbor_list(a.nlist + f * n * a.nnei, a.rij + f * n * a.nnei * 3,
                                a.max_count + f * a.ntypes, st + f, workspace.flat<int8_t>().data(),
                                a.coord + f * n * 3, a.atype + f * n, a.box + 9 * f,
-                               static_cast<int>(n), a.ntypes, a.sel, a.rcut, stream);
+                               static_cast<int>(n), a.ntypes, a.sel, a.rcut, a.mixed_types,
+                               stream);
     }
   });
   if (!queued) return;
@@ -75,7 +76,8 @@ void GpuLaunch::neighbor_list(OpKernelContext* ctx, const NeighborListArgs& a) {
     OP_REQUIRES(ctx, host[f].code == gpu::kOk,
                 tensorflow::errors::InvalidArgument(
                     "DkNeighborList: frame ", f, ": ",
-                    gpu::status_message(host[f], a.ntypes, static_cast<int>(n))));
+                    gpu::status_message(host[f], a.ntypes, static_cast<int>(n),
+                                        a.mixed_types)));
   }
 }
 

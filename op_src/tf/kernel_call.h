@@ -74,13 +74,25 @@ class Guarded : public Op {
   }
 };
 
-// Reads the neighbour-list ops' `sel` attr: entries >= 0, at most kMaxNeighbors in all
-// (a crafted model's sel must not overflow the slot arithmetic or ask for terabytes).
+// The neighbour-list ops' `mixed_types` attr needs a single `sel` entry: the slots that
+// neighbours of every type share. Checked by their shape functions (a graph or frozen model
+// is refused when built or imported) and again by their kernels.
+inline tensorflow::Status check_mixed_sel(const std::string& op, bool mixed_types, size_t nsel) {
+  if (!mixed_types || nsel == 1) return tensorflow::OkStatus();
+  return tensorflow::errors::InvalidArgument(
+      op, ": mixed_types takes exactly one sel entry (the slots all types share), got ", nsel);
+}
+
+// Reads the neighbour-list ops' `sel` and `mixed_types` attrs: sel entries >= 0, at most
+// kMaxNeighbors in all (a crafted model's sel must not overflow the slot arithmetic or ask
+// for terabytes).
 constexpr int64_t kMaxNeighbors = 1 << 20;
 
 inline void read_sel(tensorflow::OpKernelConstruction* ctx, std::vector<int>* sel,
-                     int64_t* nnei) {
+                     int64_t* nnei, bool* mixed_types) {
   OP_REQUIRES_OK(ctx, ctx->GetAttr("sel", sel));
+  OP_REQUIRES_OK(ctx, ctx->GetAttr("mixed_types", mixed_types));
+  OP_REQUIRES_OK(ctx, check_mixed_sel(ctx->def().op(), *mixed_types, sel->size()));
   *nnei = 0;
   for (int s : *sel) {
     OP_REQUIRES(ctx, s >= 0 && s <= kMaxNeighbors,

@@ -20,9 +20,10 @@ struct NeighborListArgs {
   const int* atype;
   const double* box;
   int64_t nframes, natoms;
-  int ntypes, nnei;
-  const int* sel;  // host memory
+  int ntypes, nnei;  // ntypes: entries of sel (1 with mixed_types)
+  const int* sel;    // host memory
   double rcut;
+  bool mixed_types;  // one block of sel[0] slots for all types (lib/neighbor_list.h)
 };
 
 struct EnvMatArgs {

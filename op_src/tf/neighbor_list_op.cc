@@ -1,4 +1,5 @@
-// DkNeighborList: type-blocked neighbour list of every frame (op_src/lib/neighbor_list.h).
+// DkNeighborList: neighbour list of every frame, type-blocked or with mixed_types one block
+// for all types (op_src/lib/neighbor_list.h).
 #include <vector>
 
 #include "tf/kernel_call.h"
@@ -15,12 +16,18 @@ REGISTER_OP("DkNeighborList")
     .Input("box: double")    // (nframes, 9) cell vectors as rows; an all-zero row: non-periodic
     .Input("rcut: double")   // scalar
     .Attr("sel: list(int) >= 1")
+    // false: slots [sum(sel[:t]), sum(sel[:t+1])) hold type-t neighbours; true: sel has one
+    // entry and its slots hold the nearest neighbours of any type (se_atten)
+    .Attr("mixed_types: bool = false")
     .Output("nlist: int32")      // (nframes, natoms, nnei), -1 in empty slots
     .Output("rij: double")       // (nframes, natoms, nnei, 3)
-    .Output("max_count: int32")  // (nframes, ntypes) largest neighbour count per type
+    .Output("max_count: int32")  // (nframes, len(sel)) largest neighbour count per block
     .SetShapeFn([](shape_inference::InferenceContext* c) {
       std::vector<int> sel;
+      bool mixed_types;
       TF_RETURN_IF_ERROR(c->GetAttr("sel", &sel));
+      TF_RETURN_IF_ERROR(c->GetAttr("mixed_types", &mixed_types));
+      TF_RETURN_IF_ERROR(deepkit::check_mixed_sel("DkNeighborList", mixed_types, sel.size()));
       int nnei = 0;
       for (int s : sel) nnei += s;
       shape_inference::ShapeHandle coord, atype, box, rcut;
@@ -45,7 +52,7 @@ template <class Launch>
 class DkNeighborListOp : public OpKernel {
  public:
   explicit DkNeighborListOp(OpKernelConstruction* ctx) : OpKernel(ctx) {
-    deepkit::read_sel(ctx, &sel_, &nnei_);
+    deepkit::read_sel(ctx, &sel_, &nnei_, &mixed_types_);
   }
 
   void Compute(OpKernelContext* ctx) override {
@@ -71,13 +78,15 @@ class DkNeighborListOp : public OpKernel {
     const deepkit::NeighborListArgs args{
         nlist->flat<int>().data(), rij->flat<double>().data(), max_count->flat<int>().data(),
         coord.flat<double>().data(), atype.flat<int>().data(), box.flat<double>().data(),
-        nframes, natoms, static_cast<int>(sel_.size()), static_cast<int>(nnei_), sel_.data(), rcut};
+        nframes, natoms, static_cast<int>(sel_.size()), static_cast<int>(nnei_), sel_.data(), rcut,
+        mixed_types_};
     Launch::neighbor_list(ctx, args);
   }
 
  private:
   std::vector<int> sel_;
   int64_t nnei_ = 0;
+  bool mixed_types_ = false;
 };
 
 REGISTER_KERNEL_BUILDER(Name("DkNeighborList").Device(DEVICE_CPU),

@@ -51,6 +51,7 @@ struct Frame {
   std::vector<double> coord, box;
   std::vector<int> atype, sel;
   double rcut = 4.0;
+  bool mixed_types = false;
 };
 
 void neighbor_list(const Frame& f) {
@@ -61,7 +62,14 @@ void neighbor_list(const Frame& f) {
   std::vector<double> rij(natoms * nnei * 3 + 1);
   deepkit::build_neighbor_list(nlist.data(), rij.data(), max_count.data(), f.coord.data(),
                                f.atype.data(), f.box.empty() ? nullptr : f.box.data(), natoms,
-                               ntypes, f.sel.data(), f.rcut);
+                               ntypes, f.sel.data(), f.rcut, f.mixed_types);
+}
+
+// The frame with one block of nnei slots for neighbours of every type.
+Frame mixed(Frame f, int nnei) {
+  f.sel = {nnei};
+  f.mixed_types = true;
+  return f;
 }
 
 Frame cubic(int natoms, double side, std::mt19937_64& rng) {
@@ -117,17 +125,35 @@ int crafted(std::mt19937_64& rng) {
   Frame negative_sel = good;
   negative_sel.sel = {-4, 8};
   run("negative sel", [&] { neighbor_list(negative_sel); }, "refused", "sel[0] is negative");
+  run("mixed types", [&] { neighbor_list(mixed(good, 12)); }, "ok");
+  run("mixed types, no slots", [&] { neighbor_list(mixed(good, 0)); }, "ok");
+  run("mixed types, many images", [&] { neighbor_list(mixed(thin, 50)); }, "ok");
+  run("mixed types, type beyond any sel", [&] { neighbor_list(mixed(bad_type, 12)); }, "ok");
+  Frame mixed_negative = mixed(good, 12);
+  mixed_negative.atype[2] = -1;
+  run("mixed types, negative type", [&] { neighbor_list(mixed_negative); }, "refused",
+      "atom 2 has type -1, expected a type index >= 0");
+  Frame mixed_two = good;
+  mixed_two.mixed_types = true;
+  run("mixed types, two sel entries", [&] { neighbor_list(mixed_two); }, "refused",
+      "mixed_types takes exactly one sel entry");
+  run("mixed types, overlap", [&] { neighbor_list(mixed(overlap, 12)); }, "refused",
+      "same position");
+  run("mixed types, tiny box", [&] { neighbor_list(mixed(tiny, 12)); }, "refused",
+      "box too small");
 
   // The caller's list with ghosts.
   std::vector<int> nlist(2 * 16), max_count(2);
   std::vector<double> rij(2 * 16 * 3);
   const std::vector<double> coord = {0, 0, 0, 1, 0, 0, 0, 1, 0};
-  const std::vector<int> atype = {0, 1, 0}, sel = {8, 8};
-  auto external = [&](std::vector<int> offsets, std::vector<int> neighbors, int nloc) {
+  const std::vector<int> atype = {0, 1, 0};
+  auto external = [&](std::vector<int> offsets, std::vector<int> neighbors, int nloc,
+                      std::vector<int> sel = {8, 8}, bool mixed_types = false) {
     return [=, &nlist, &rij, &max_count] {
       deepkit::external_neighbor_list(nlist.data(), rij.data(), max_count.data(), coord.data(),
                                       atype.data(), 3, nloc, offsets.data(), neighbors.data(),
-                                      static_cast<long>(neighbors.size()), 2, sel.data(), 4.0);
+                                      static_cast<long>(neighbors.size()),
+                                      static_cast<int>(sel.size()), sel.data(), 4.0, mixed_types);
     };
   };
   run("external list", external({0, 2, 4}, {1, 2, 0, 2}, 2), "ok");
@@ -138,6 +164,13 @@ int crafted(std::mt19937_64& rng) {
   run("offsets decrease", external({0, 2, 1}, {1, 2}, 2), "refused", "decrease");
   run("offsets end short", external({0, 1, 1}, {1, 2}, 2), "refused", "neighbour offsets end");
   run("nloc > nall", external({0, 0, 0, 0, 0}, {}, 4), "refused", "nloc = 4");
+  run("external list, mixed types", external({0, 2, 4}, {1, 2, 0, 2}, 2, {1}, true), "ok");
+  run("external list, mixed types, full rows", external({0, 2, 4}, {1, 2, 0, 2}, 2, {16}, true),
+      "ok");
+  run("external list, mixed types, two sel entries", external({0, 1, 1}, {1}, 2, {8, 8}, true),
+      "refused", "exactly one sel entry");
+  run("external list, mixed types, listed twice", external({0, 2, 2}, {1, 1}, 2, {8}, true),
+      "refused", "twice");
 
   // Environment matrix, products, tables.
   const std::vector<int> nl = {1, -1, 0, -1};
@@ -199,6 +232,11 @@ int random_frames(std::mt19937_64& rng, int trials) {
     }
     if (natoms > 0 && u(rng) < 0.05) f.atype[natoms - 1] = u(rng) < 0.5 ? -1 : ntypes;
     for (int t = 0; t < ntypes; ++t) f.sel.push_back(static_cast<int>(u(rng) * 12) - (u(rng) < 0.03));
+    // Mixed types: one block for all types; now and then sel keeps one entry per type, which
+    // is refused when there are two or more.
+    f.mixed_types = u(rng) < 0.3;
+    if (f.mixed_types && u(rng) < 0.9) f.sel.resize(1);
+    if (f.mixed_types) f.sel[0] *= ntypes;
     f.rcut = u(rng) < 0.03 ? -1.0 : 0.5 + 8.0 * u(rng);
     if (f.coord.empty()) f.coord.push_back(0.0);
     failures += !check("random frame " + std::to_string(trial), [&] { neighbor_list(f); }, "");

@@ -81,7 +81,7 @@ void check_system(std::mt19937_64& rng, const System& s) {
   const bool periodic = !deepkit::box_is_empty(s.box.data());
   deepkit::build_neighbor_list(nlist.data(), rij.data(), max_count.data(), s.coord.data(),
                                s.atype.data(), periodic ? s.box.data() : nullptr, n, ntypes,
-                               s.sel.data(), s.rcut);
+                               s.sel.data(), s.rcut, s.mixed_types);
   check(rng, s.name, nlist, rij, n, n, nnei, 4);
   check(rng, s.name, nlist, rij, n, n, nnei, 1);
 }

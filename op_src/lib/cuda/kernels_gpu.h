@@ -46,18 +46,20 @@ struct Status {
   int c;
 };
 
-// One line naming what was wrong, as the CPU kernels' InputError would.
-std::string status_message(const Status& status, int ntypes, int nall);
+// One line naming what was wrong, as the CPU kernels' InputError would; mixed_types: the
+// neighbour search ran in mixed mode, where a type is only required to be >= 0.
+std::string status_message(const Status& status, int ntypes, int nall, bool mixed_types = false);
 
 // Scratch bytes build_neighbor_list needs for natoms atoms.
 size_t neighbor_list_workspace_bytes(int natoms);
 
 // box: device pointer to 9 doubles, or nullptr; an all-zero box is non-periodic, as on the
-// CPU. sel: host array of ntypes entries (ntypes <= kMaxTypes).
+// CPU. sel: host array of ntypes entries (ntypes <= kMaxTypes); with mixed_types exactly
+// one, whose slots neighbours of any type share (neighbor_list.h).
 void build_neighbor_list(int* nlist, double* rij, int* max_count, Status* status,
                          void* workspace, const double* coord, const int* atype,
                          const double* box, int natoms, int ntypes, const int* sel, double rcut,
-                         cudaStream_t stream);
+                         bool mixed_types, cudaStream_t stream);
 
 void env_mat(double* em, double* em_deriv, Status* status, const double* rij, const int* nlist,
              const int* atype, const double* avg, const double* std, int nloc, int nnei,

@@ -4,8 +4,9 @@
 // split into cells in fractional coordinates and each centre visits the cells within
 // `reach` of its own, wrapping the cell index and remembering the lattice shift; an image
 // is then (atom, shift). Candidates within rcut are collected by one warp per centre in
-// shared memory and placed by rank: slot = (number of same-type candidates with a smaller
-// (r^2, atom, shift) key), which is exactly the CPU's sort order, so the lists are identical.
+// shared memory and placed by rank: slot = (number of candidates of the same block with a
+// smaller (r^2, atom, shift) key), which is exactly the CPU's sort order, so the lists are
+// identical. A block is the candidate's type, or block 0 for every type in mixed mode.
 #include <cub/device/device_scan.cuh>
 
 #include <algorithm>
@@ -38,13 +39,14 @@ struct WarpScratch {
   double r2[kMaxCandidates];
   long long shift_key[kMaxCandidates];  // 0: home copy; else 1 + lexicographic shift index
   int atom[kMaxCandidates];
-  int type[kMaxCandidates];
+  int block[kMaxCandidates];
   int count[kMaxTypes];
   int n;
 };
 
 struct Sel {
   int begin[kMaxTypes + 1];
+  int mixed;  // mixed_types: one block, begin[0..1], shared by all types
 };
 
 __device__ long long encode_shift(int s0, int s1, int s2) {
@@ -190,14 +192,15 @@ __device__ int cell_index(const GridInfo& g, const double* gc, int* idx) {
 }
 
 // Validates each atom, wraps it into the home box (periodic) and counts atoms per cell.
+// Types as on the CPU (neighbor_rows.cc): in mixed mode only a negative one is refused.
 __global__ void wrap_atoms(double* pos, int* cell_of, int* cell_count, Status* status,
                            const GridInfo* grid, const double* coord, const int* atype,
-                           int natoms, int ntypes) {
+                           int natoms, int ntypes, int mixed) {
   const int i = blockIdx.x * blockDim.x + threadIdx.x;
   if (i >= natoms) return;
   const GridInfo& g = *grid;
   if (!g.valid) return;
-  if (atype[i] < 0 || atype[i] >= ntypes) set_status(status, kBadType, i, atype[i]);
+  if (atype[i] < 0 || (!mixed && atype[i] >= ntypes)) set_status(status, kBadType, i, atype[i]);
   const double* c = coord + 3 * i;
   if (!isfinite(c[0]) || !isfinite(c[1]) || !isfinite(c[2])) {
     set_status(status, kNonFiniteCoord, i, 0);
@@ -243,7 +246,7 @@ __device__ bool key_less(const WarpScratch& w, int a, int b) {
   return w.shift_key[a] < w.shift_key[b];
 }
 
-// One warp per centre: collect every image within rcut, rank it among its type, write.
+// One warp per centre: collect every image within rcut, rank it among its block, write.
 __global__ void search(int* nlist, double* rij, int* max_count, Status* status,
                        const GridInfo* grid, const int* cell_start, const int* cell_atom,
                        const double* cell_pos, const int* cell_of, const double* pos,
@@ -295,13 +298,13 @@ __global__ void search(int* nlist, double* rij, int* max_count, Status* status,
       const double r2 = dx * dx + dy * dy + dz * dz;
       if (!(r2 < rcut2)) continue;
       const int slot = atomicAdd(&w.n, 1);
-      const int tj = atype[j];
-      atomicAdd(&w.count[tj], 1);
+      const int bj = sel.mixed ? 0 : atype[j];
+      atomicAdd(&w.count[bj], 1);
       if (slot < kMaxCandidates) {
         w.r2[slot] = r2;
         w.atom[slot] = j;
         w.shift_key[slot] = skey;
-        w.type[slot] = tj;
+        w.block[slot] = bj;
       }
     }
   }
@@ -315,9 +318,9 @@ __global__ void search(int* nlist, double* rij, int* max_count, Status* status,
   double* row_rij = rij + static_cast<long>(i) * nnei * 3;
   for (int a = lane; a < found; a += 32) {
     if (w.r2[a] == 0.0) set_status(status, kOverlap, i, w.atom[a]);
-    const int t = w.type[a];
+    const int t = w.block[a];
     int rank = 0;
-    for (int b = 0; b < found; ++b) rank += (w.type[b] == t && key_less(w, b, a));
+    for (int b = 0; b < found; ++b) rank += (w.block[b] == t && key_less(w, b, a));
     if (rank >= sel.begin[t + 1] - sel.begin[t]) continue;
     const int s_idx = sel.begin[t] + rank;
     double s[3], pj[3];
@@ -379,9 +382,13 @@ size_t neighbor_list_workspace_bytes(int natoms) { return layout(natoms).total; 
 void build_neighbor_list(int* nlist, double* rij, int* max_count, Status* status,
                          void* workspace, const double* coord, const int* atype,
                          const double* box, int natoms, int ntypes, const int* sel, double rcut,
-                         cudaStream_t stream) {
+                         bool mixed_types, cudaStream_t stream) {
   if (natoms < 0) throw InputError("natoms is negative");
   if (ntypes <= 0) throw InputError("sel is empty: it needs one entry per atom type");
+  if (mixed_types && ntypes != 1) {
+    throw InputError("mixed_types takes exactly one sel entry (the slots all types share), got " +
+                     std::to_string(ntypes));
+  }
   if (ntypes > kMaxTypes) {
     throw InputError("the GPU neighbour search supports at most " + std::to_string(kMaxTypes) +
                      " atom types, got " + std::to_string(ntypes));
@@ -389,6 +396,7 @@ void build_neighbor_list(int* nlist, double* rij, int* max_count, Status* status
   if (!(rcut > 0) || !std::isfinite(rcut)) throw InputError("rcut must be a positive number");
   Sel begin;
   begin.begin[0] = 0;
+  begin.mixed = mixed_types;
   for (int t = 0; t < ntypes; ++t) {
     if (sel[t] < 0) throw InputError("sel[" + std::to_string(t) + "] is negative");
     begin.begin[t + 1] = begin.begin[t] + sel[t];
@@ -414,7 +422,7 @@ void build_neighbor_list(int* nlist, double* rij, int* max_count, Status* status
   check_launch("setup_grid");
   const int threads = 256;
   wrap_atoms<<<blocks_for(natoms, threads), threads, 0, stream>>>(
-      pos, cell_of, cell_count, status, grid, coord, atype, natoms, ntypes);
+      pos, cell_of, cell_count, status, grid, coord, atype, natoms, ntypes, begin.mixed);
   check_launch("wrap_atoms");
   size_t scan_bytes = l.scan_bytes;
   cub::DeviceScan::ExclusiveSum(ws + l.scan, scan_bytes, cell_count, cell_start, ncells, stream);

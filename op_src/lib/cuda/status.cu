@@ -5,12 +5,13 @@
 namespace deepkit {
 namespace gpu {
 
-std::string status_message(const Status& s, int ntypes, int nall) {
+std::string status_message(const Status& s, int ntypes, int nall, bool mixed_types) {
   const std::string a = std::to_string(s.a), b = std::to_string(s.b);
   switch (s.code) {
     case kOk:
       return "";
     case kBadType:
+      if (mixed_types) return "atom " + a + " has type " + b + ", expected a type index >= 0";
       return "atom " + a + " has type " + b + ", expected 0.." + std::to_string(ntypes - 1) +
              " (one per sel entry)";
     case kNonFiniteCoord:

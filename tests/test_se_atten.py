@@ -293,3 +293,19 @@ def test_lammps_run0_on_one_and_two_ranks_equals_deep_pot(trained, tmp_path, rng
         )
         output = run_lmp(folder, script, ranks=ranks)
         check_run0(output, folder / "dump.txt", dp, coord, box, atype, "metal")
+
+
+def test_frozen_graphs_spell_mixed_types_only_where_it_is_on(trained, alcu_model):
+    """An se_e2_a model keeps no mixed_types attr (deepkit builds from before it load it);
+    the se_atten one has it on in both neighbour-list entry points."""
+    from deepkit.tfenv import tf
+
+    def lists(path):
+        graph_def = tf.compat.v1.GraphDef()
+        graph_def.ParseFromString(Path(path).read_bytes())
+        return [n for n in graph_def.node if n.op in ("DkNeighborList", "DkExternalNeighborList")]
+
+    plain = lists(alcu_model[0] / "model.pb")
+    assert len(plain) == 2 and all("mixed_types" not in n.attr for n in plain)
+    blind = lists(trained[0] / "model.pb")
+    assert len(blind) == 2 and all(n.attr["mixed_types"].b for n in blind)

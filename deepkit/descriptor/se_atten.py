@@ -294,15 +294,14 @@ class SeAtten(Descriptor):
         self.std = required(values, f"{self._attr_scope}/t_std", where)
 
     def build(self, coord, atype, box) -> DescriptorOut:
-        # TEMP until the ops' mixed_types mode lands: one type for the list
         nlist, rij, max_count = ops.neighbor_list(
-            coord, tf.zeros_like(atype), box, self.rcut, self.sel
+            coord, atype, box, self.rcut, self.sel, mixed_types=True
         )
         return self._from_neighbors(nlist, rij, max_count, atype, atype)
 
     def build_external(self, coord, atype, nloc, offsets, neighbors) -> DescriptorOut:
         nlist, rij, max_count = ops.external_neighbor_list(
-            coord, tf.zeros_like(atype), nloc, offsets, neighbors, self.rcut, self.sel
+            coord, atype, nloc, offsets, neighbors, self.rcut, self.sel, mixed_types=True
         )
         return self._from_neighbors(nlist, rij, max_count, atype, atype[:, :nloc])
 

@@ -227,7 +227,27 @@ def write_frozen(sess, output: str | Path, nodes) -> Path:
     frozen = tf.compat.v1.graph_util.convert_variables_to_constants(
         sess, graph.as_graph_def(), keep
     )
+    _strip_default_dk_attrs(frozen)
     return write_atomic(output, frozen.SerializeToString())
+
+
+def _strip_default_dk_attrs(graph_def) -> None:
+    """Drop deepkit op attrs that hold their default (DkNeighborList's mixed_types false):
+    the model then also loads with a deepkit built before the attr existed, and importing
+    fills the default back in."""
+    from tensorflow.python.framework import op_def_registry
+
+    for node in graph_def.node:
+        if not node.op.startswith("Dk"):
+            continue
+        op_def = op_def_registry.get(node.op)
+        for attr in op_def.attr if op_def is not None else ():
+            if (
+                attr.name in node.attr
+                and attr.HasField("default_value")
+                and node.attr[attr.name] == attr.default_value
+            ):
+                del node.attr[attr.name]
 
 
 def _has_op(graph, name: str) -> bool:

@@ -169,10 +169,11 @@ def se_atten(em, nlist, atype, avg, std, variables, keys):
     for i in range(nloc):
         ti = atype[i]
         nei = np.where(nlist[i] >= 0, atype[np.maximum(nlist[i], 0)], ntypes)
-        keep = np.array([nlist[i, j] >= 0 and (ti, nei[j]) not in excluded for j in range(nnei)])
-        rows = em[i] * keep[:, None]
+        allowed = np.array([(ti, nei[j]) not in excluded for j in range(nnei)])
+        keep = allowed & (nlist[i] >= 0)
+        rows = em[i] * allowed[:, None]  # empty slots keep their row, excluded ones do not
         s = rows[:, 0] * std[ti, 0, 0] + avg[ti, 0, 0]
-        weight = np.clip(1 - (1 - keys["rcut_smth"] * s) ** 3, 0, 1) * keep
+        weight = np.clip(1 - (1 - keys["rcut_smth"] * s) ** 3, 0, 1) * allowed
         if not keys["smooth"]:
             weight = keep.astype(float)
         if keys["strip"]:

@@ -113,6 +113,9 @@ class EnergyModel:
         self.model = make_model(normalize(raw)["model"])
         desc = self.model.descriptor
         desc.std = np.broadcast_to(rng.uniform(0.5, 1.5, (NTYPES, 1, 1)), desc.std.shape)
+        if not desc.set_davg_zero:  # empty slots then have a non-zero row: entering is tested
+            radial = rng.uniform(0.05, 0.2, (NTYPES, 1, 1)) * (np.arange(4) == 0)
+            desc.avg = np.broadcast_to(radial, desc.avg.shape)
         self.graph = tf.Graph()
         with self.graph.as_default():
             self.ph = self.model.placeholders()
@@ -201,7 +204,7 @@ def trained(tmp_path_factory):
         systems.append(str(root / f"data{k}"))
     raw = copy.deepcopy(BASE)
     raw["model"]["type_map"] = TYPE_MAP
-    raw["model"]["descriptor"] = {**ATTEN, "type": "se_atten_v2", "sel": "auto", "rcut": 4.5}
+    raw["model"]["descriptor"] = {**ATTEN, "type": "se_atten_v2", "sel": "auto:2", "rcut": 4.5}
     raw["training"].update(
         training_data={"systems": systems, "batch_size": 2}, numb_steps=30, save_freq=30
     )
@@ -220,8 +223,15 @@ def test_trains_on_systems_of_different_elements(trained):
 
     dp = DeepPot(root / "model.pb")
     assert dp.get_type_map() == TYPE_MAP
-    # sel "auto", one block: 18 fcc neighbours of any type within 4.5 A, x1.1, to 4n
-    assert dp.sel == [20]
+    # sel "auto:2" (room for the NVE test's thermal motion): one block, from the count of
+    # neighbours of any type, not the per-type counts
+    from deepkit.data import expand_systems
+    from deepkit.data.neighbor_stat import neighbor_stat, sel_from_counts
+
+    systems = [s for k in range(2) for s in expand_systems(str(root / f"data{k}"))]
+    blind, _ = neighbor_stat(systems, TYPE_MAP, 4.5, mixed_type=True)
+    per_type, _ = neighbor_stat(systems, TYPE_MAP, 4.5)
+    assert dp.sel == sel_from_counts("auto:2", blind) and blind[0] < per_type.sum()
 
 
 def test_frozen_model_is_physical_and_far_apart_systems_add(trained, rng):
@@ -309,3 +319,28 @@ def test_frozen_graphs_spell_mixed_types_only_where_it_is_on(trained, alcu_model
     assert len(plain) == 2 and all("mixed_types" not in n.attr for n in plain)
     blind = lists(trained[0] / "model.pb")
     assert len(blind) == 2 and all(n.attr["mixed_types"].b for n in blind)
+
+
+def test_nve_of_the_trained_model_conserves_energy(trained):
+    """se_atten_v2 with two attention layers, 1 ps of NVE on a 32-atom alloy frame."""
+    from ase import units
+    from ase.io import read
+    from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
+    from ase.md.verlet import VelocityVerlet
+
+    from deepkit.calculator import DeepKit
+
+    root = trained[0]
+    atoms = read(root / "1.xyz", index=0)
+    atoms.calc = DeepKit(str(root / "model.pb"))
+    MaxwellBoltzmannDistribution(atoms, temperature_K=300, rng=np.random.default_rng(0))
+    dyn = VelocityVerlet(atoms, timestep=0.5 * units.fs)
+    times, energies = [], []
+    for step in range(2000):
+        if step % 20 == 0:
+            times.append(step * 0.5e-3)  # ps
+            energies.append(atoms.get_total_energy() / len(atoms))
+        dyn.run(1)
+    drift = np.polyfit(times, energies, 1)[0]
+    assert abs(drift) < 1e-4, f"drift {drift:.2e} eV/atom/ps"
+    assert np.ptp(energies) < 5e-3

@@ -320,11 +320,12 @@ class SeAtten(Descriptor):
         rows = tf.cast(tf.reshape(em, [n, self.nnei, 4]), self.dtype)
         centre = tf.reshape(centre_type, [n])
         nei = tf.reshape(nei_type, [n, self.nnei])
-        keep = self._kept_slots(centre, nei) * tf.cast(
-            tf.reshape(nlist >= 0, [n, self.nnei]), self.dtype
-        )
-        rows = rows * keep[:, :, None]
-        weight = self._switch(rows, centre, std, avg) * keep if self.smooth else keep
+        # Excluded pairs' rows are zeroed; empty slots keep theirs, (0 - avg) / std, the row
+        # of an atom at rcut (zeroing them would make entering a jump when avg != 0).
+        allowed = self._kept_slots(centre, nei)
+        rows = rows * allowed[:, :, None]
+        keep = allowed * tf.cast(tf.reshape(nlist >= 0, [n, self.nnei]), self.dtype)
+        weight = self._switch(rows, centre, std, avg) * allowed if self.smooth else keep
         table = tf.cast(self.type_embedding.build(), self.dtype)  # (ntypes + 1, width)
         g = self._embedding(rows, centre, nei, table, weight)
         for layer in range(self.attn_layer):

@@ -22,14 +22,12 @@ import numpy as np
 from deepkit import ops
 from deepkit.config.args import Arg, Group, non_negative, one_of, positive
 from deepkit.config.type_embedding import type_embedding_args
-from deepkit.descriptor.base import Descriptor, DescriptorOut, EnvMat, required
+from deepkit.descriptor.base import DescriptorOut, EnvMat
+from deepkit.descriptor.normalised import NormalisedEnvMat
 from deepkit.descriptor.smooth import smooth_args
-from deepkit.descriptor.stats import env_mat_stats
 from deepkit.errors import InputError
-from deepkit.model import names
 from deepkit.nn.layers import (
     SeedSequence,
-    constant_variable,
     dense,
     embedding_net,
     layer_norm,
@@ -129,12 +127,13 @@ def _common_args(set_davg_zero: bool) -> list[Arg]:
 
 
 @DESCRIPTORS.register
-class SeAtten(Descriptor):
+class SeAtten(NormalisedEnvMat):
     """se_atten: type-embedded embedding net over a type-blind list, with attention."""
 
     name = "se_atten"
     aliases = ("dpa1",)
     type_blind = True
+    env_kind = "a"
     doc = "attention-based descriptor DPA-1 over a type-blind neighbour list (many elements)"
     schema = Group(
         [
@@ -258,40 +257,12 @@ class SeAtten(Descriptor):
                 raise InputError(f"{path}.exclude_types: {pair} has a type outside 0..{ntypes - 1}")
 
     # -- contract --------------------------------------------------------------------------
-    def metadata(self) -> dict:
-        return {"type": self.name, "rcut": self.rcut, "sel": list(self.sel)}
-
     @property
     def dim_out(self) -> int:
         return self.neuron[-1] * self.axis_neuron + self.type_embedding.width
 
     def rot_mat_width(self) -> int:
         return self.neuron[-1]
-
-    def compute_input_stats(self, systems, type_map, max_frames, protect):
-        self.avg, self.std = env_mat_stats(
-            systems,
-            type_map,
-            self.rcut,
-            self.rcut_smth,
-            self.sel,
-            "a",
-            max_frames=max_frames,
-            protect=protect,
-            set_davg_zero=self.set_davg_zero,
-            mixed_types=True,
-        )
-
-    @property
-    def _attr_scope(self) -> str:
-        return self.scope + names.DESCRIPTOR_AVG.split("/")[0]
-
-    def state(self) -> dict[str, np.ndarray]:
-        return {f"{self._attr_scope}/t_avg": self.avg, f"{self._attr_scope}/t_std": self.std}
-
-    def load_state(self, values, where):
-        self.avg = required(values, f"{self._attr_scope}/t_avg", where)
-        self.std = required(values, f"{self._attr_scope}/t_std", where)
 
     def build(self, coord, atype, box) -> DescriptorOut:
         nlist, rij, max_count = ops.neighbor_list(
@@ -307,9 +278,7 @@ class SeAtten(Descriptor):
 
     # -- the graph -------------------------------------------------------------------------
     def _from_neighbors(self, nlist, rij, max_count, atype, centre_type) -> DescriptorOut:
-        with v1.variable_scope(self._attr_scope, reuse=v1.AUTO_REUSE):
-            avg = constant_variable("t_avg", self.avg)
-            std = constant_variable("t_std", self.std)
+        avg, std = self._statistics()
         em, em_deriv = ops.env_mat(rij, nlist, atype, avg, std, self.rcut_smth, self.rcut, "a")
         env = EnvMat(em, em_deriv, rij, nlist, max_count, tuple(self.sel))
         # The type of each slot's atom; the padding type ntypes in empty slots.

@@ -9,8 +9,8 @@ import numpy as np
 
 from deepkit import ops
 from deepkit.config.args import Arg, layer_widths, non_negative, one_of, positive, seed
-from deepkit.descriptor.base import Descriptor, DescriptorOut, EnvMat, Tabulable, required
-from deepkit.descriptor.stats import env_mat_stats
+from deepkit.descriptor.base import DescriptorOut, EnvMat, Tabulable
+from deepkit.descriptor.normalised import NormalisedEnvMat
 from deepkit.errors import InputError
 from deepkit.model import names
 from deepkit.nn.by_type import map_by_type
@@ -128,7 +128,7 @@ def largest_s(min_nbor_dist: float, rcut_smth: float, rcut: float) -> float:
     return (u**3 * (-6 * u**2 + 15 * u - 10) + 1) / min_nbor_dist
 
 
-class SmoothEmbedding(Descriptor, Tabulable):
+class SmoothEmbedding(NormalisedEnvMat, Tabulable):
     """Per-slot rows R_ij (ncomp columns) of the environment matrix; an embedding net G of
     the radial column per (centre type, neighbour type), or per neighbour type with
     type_one_side. A subclass says how a type block's G and R combine (`pair_term`) and
@@ -201,33 +201,6 @@ class SmoothEmbedding(Descriptor, Tabulable):
         raise NotImplementedError
 
     # -- contract --------------------------------------------------------------------------
-    def metadata(self) -> dict:
-        return {"type": self.name, "rcut": self.rcut, "sel": list(self.sel)}
-
-    def compute_input_stats(self, systems, type_map, max_frames, protect):
-        self.avg, self.std = env_mat_stats(
-            systems,
-            type_map,
-            self.rcut,
-            self.rcut_smth,
-            self.sel,
-            self.env_kind,
-            max_frames=max_frames,
-            protect=protect,
-            set_davg_zero=self.set_davg_zero,
-        )
-
-    @property
-    def _attr_scope(self) -> str:
-        return self.scope + names.DESCRIPTOR_AVG.split("/")[0]
-
-    def state(self) -> dict[str, np.ndarray]:
-        return {f"{self._attr_scope}/t_avg": self.avg, f"{self._attr_scope}/t_std": self.std}
-
-    def load_state(self, values, where):
-        self.avg = required(values, f"{self._attr_scope}/t_avg", where)
-        self.std = required(values, f"{self._attr_scope}/t_std", where)
-
     def net_scopes(self) -> list[str]:
         return [scope for scope, _, _ in self._nets()]
 
@@ -288,9 +261,7 @@ class SmoothEmbedding(Descriptor, Tabulable):
 
     def _from_neighbors(self, nlist, rij, max_count, atype, centre_type) -> DescriptorOut:
         """Neighbour rows of the centres (the first nloc atoms) -> their descriptors."""
-        with v1.variable_scope(self._attr_scope, reuse=v1.AUTO_REUSE):
-            avg = constant_variable("t_avg", self.avg)
-            std = constant_variable("t_std", self.std)
+        avg, std = self._statistics()
         em, em_deriv = ops.env_mat(
             rij, nlist, atype, avg, std, self.rcut_smth, self.rcut, self.env_kind
         )

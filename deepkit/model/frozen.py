@@ -227,21 +227,20 @@ def write_frozen(sess, output: str | Path, nodes) -> Path:
     frozen = tf.compat.v1.graph_util.convert_variables_to_constants(
         sess, graph.as_graph_def(), keep
     )
-    _strip_default_dk_attrs(frozen)
+    _strip_default_dk_attrs(frozen, graph)
     return write_atomic(output, frozen.SerializeToString())
 
 
-def _strip_default_dk_attrs(graph_def) -> None:
+def _strip_default_dk_attrs(graph_def, graph) -> None:
     """Drop deepkit op attrs that hold their default (DkNeighborList's mixed_types false):
     the model then also loads with a deepkit built before the attr existed, and importing
-    fills the default back in."""
-    from tensorflow.python.framework import op_def_registry
-
+    fills the default back in. The op definitions come from the session's graph, where
+    every Dk node of the frozen one was built."""
     for node in graph_def.node:
         if not node.op.startswith("Dk"):
             continue
-        op_def = op_def_registry.get(node.op)
-        for attr in op_def.attr if op_def is not None else ():
+        op_def = graph.get_operation_by_name(node.name).op_def
+        for attr in op_def.attr:
             if (
                 attr.name in node.attr
                 and attr.HasField("default_value")

@@ -24,8 +24,7 @@ from deepkit.config.args import Arg, Group, non_negative, one_of, positive
 from deepkit.config.type_embedding import type_embedding_args
 from deepkit.descriptor.base import DescriptorOut, EnvMat
 from deepkit.descriptor.normalised import NormalisedEnvMat
-from deepkit.descriptor.smooth import smooth_args
-from deepkit.errors import InputError
+from deepkit.descriptor.smooth import axis_neuron_arg, check_cutoffs_and_exclusions, smooth_args
 from deepkit.nn.layers import (
     SeedSequence,
     dense,
@@ -77,14 +76,7 @@ def _common_args(set_davg_zero: bool) -> list[Arg]:
             check=_sel,
         ),
         *kept.values(),
-        Arg(
-            "axis_neuron",
-            "int",
-            4,
-            "Columns M2 of the axis matrix (sub-matrix of G)",
-            alias=("n_axis_neuron",),
-            check=positive,
-        ),
+        axis_neuron_arg(),
         Arg(
             "type_one_side",
             "bool",
@@ -209,7 +201,9 @@ class SeAtten(NormalisedEnvMat):
         smooth_type_embedding=True,
         type_embedding=None,
     ):
+        # validated to their only values by the schema
         del env_protection, scaling_factor, normalize, temperature, concat_output_tebd
+        del use_econf_tebd
         self.ntypes, self.rcut, self.rcut_smth = ntypes, rcut, rcut_smth
         self.nnei = sum(sel) if isinstance(sel, list) else int(sel)
         self.sel = [self.nnei]
@@ -232,7 +226,6 @@ class SeAtten(NormalisedEnvMat):
         if type_embedding is None:  # DeePMD-kit's default: linear, no bias
             defaults = {a.name: a.default for a in type_embedding_args(tebd_dim, "linear")}
             type_embedding = {**defaults, "seed": seed, "use_tebd_bias": use_tebd_bias}
-            del use_econf_tebd  # refused by the schema
         self.type_embedding = TypeEmbedding(ntypes, **type_embedding)
         self.avg = np.zeros((ntypes, self.nnei, 4))
         self.std = np.ones((ntypes, self.nnei, 4))
@@ -247,14 +240,7 @@ class SeAtten(NormalisedEnvMat):
 
     @classmethod
     def check(cls, params: dict, ntypes: int, path: str) -> None:
-        if params["rcut_smth"] >= params["rcut"]:
-            raise InputError(
-                f"{path}.rcut_smth: must be smaller than rcut ({params['rcut']}), "
-                f"got {params['rcut_smth']}"
-            )
-        for pair in params["exclude_types"]:
-            if not all(0 <= t < ntypes for t in pair):
-                raise InputError(f"{path}.exclude_types: {pair} has a type outside 0..{ntypes - 1}")
+        check_cutoffs_and_exclusions(params, ntypes, path)
 
     # -- contract --------------------------------------------------------------------------
     @property

@@ -9,8 +9,8 @@ from typing import ClassVar
 import numpy as np
 
 from deepkit import ops
-from deepkit.config.args import Arg, Group, positive
-from deepkit.descriptor.smooth import SmoothEmbedding, smooth_args
+from deepkit.config.args import Group
+from deepkit.descriptor.smooth import SmoothEmbedding, axis_neuron_arg, smooth_args
 from deepkit.nn.layers import SeedSequence, embedding_net
 from deepkit.nn.tabulate import Layer, layers_of
 from deepkit.nn.type_embedding import TypeEmbedding
@@ -36,14 +36,7 @@ class SeE2A(SmoothEmbedding):
     schema = Group(
         [
             *smooth_args(),
-            Arg(
-                "axis_neuron",
-                "int",
-                4,
-                "Columns M2 of the axis matrix (sub-matrix of G)",
-                alias=("n_axis_neuron",),
-                check=positive,
-            ),
+            axis_neuron_arg(),
         ],
         unsupported={
             "type_nchanl": "",

@@ -119,6 +119,30 @@ def smooth_args() -> list[Arg]:
     ]
 
 
+def axis_neuron_arg() -> Arg:
+    """`axis_neuron`: the columns M2 of the axis matrix of se_e2_a-style descriptors."""
+    return Arg(
+        "axis_neuron",
+        "int",
+        4,
+        "Columns M2 of the axis matrix (sub-matrix of G)",
+        alias=("n_axis_neuron",),
+        check=positive,
+    )
+
+
+def check_cutoffs_and_exclusions(params: dict, ntypes: int, path: str) -> None:
+    """rcut_smth below rcut and exclude_types within the type map; InputError at `path`."""
+    if params["rcut_smth"] >= params["rcut"]:
+        raise InputError(
+            f"{path}.rcut_smth: must be smaller than rcut ({params['rcut']}), "
+            f"got {params['rcut_smth']}"
+        )
+    for pair in params["exclude_types"]:
+        if not all(0 <= t < ntypes for t in pair):
+            raise InputError(f"{path}.exclude_types: {pair} has a type outside 0..{ntypes - 1}")
+
+
 def largest_s(min_nbor_dist: float, rcut_smth: float, rcut: float) -> float:
     """The largest s(r) = switch(r) / r for r >= min_nbor_dist: s decreases with r, so its
     value at min_nbor_dist (DESIGN.md "se_e2_a" for the switch)."""
@@ -169,17 +193,10 @@ class SmoothEmbedding(NormalisedEnvMat, Tabulable):
 
     @classmethod
     def check(cls, params: dict, ntypes: int, path: str) -> None:
-        if params["rcut_smth"] >= params["rcut"]:
-            raise InputError(
-                f"{path}.rcut_smth: must be smaller than rcut ({params['rcut']}), "
-                f"got {params['rcut_smth']}"
-            )
+        check_cutoffs_and_exclusions(params, ntypes, path)
         sel = params["sel"]
         if isinstance(sel, list) and len(sel) != ntypes:
             raise InputError(f"{path}.sel: {len(sel)} entries for {ntypes} types in model.type_map")
-        for pair in params["exclude_types"]:
-            if not all(0 <= t < ntypes for t in pair):
-                raise InputError(f"{path}.exclude_types: {pair} has a type outside 0..{ntypes - 1}")
 
     # -- the subclass's part -------------------------------------------------------------
     @abstractmethod

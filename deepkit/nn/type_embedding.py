@@ -6,7 +6,10 @@ an empty neighbour slot."""
 
 from __future__ import annotations
 
+import numpy as np
+
 from deepkit.nn.layers import SeedSequence, embedding_net, precision_dtype
+from deepkit.nn.tabulate import ACTIVATION_DERIVATIVES
 from deepkit.tfenv import tf
 
 SCOPE = "type_embed_net"
@@ -64,10 +67,6 @@ class TypeEmbedding:
     def table_from(self, consts: dict):
         """The same (ntypes + 1, width) table in numpy, from a frozen model's constants
         (compression folds each type's vector into a net's first layer)."""
-        import numpy as np
-
-        from deepkit.nn.tabulate import ACTIVATION_DERIVATIVES
-
         act = ACTIVATION_DERIVATIVES[self.activation]
         x = np.eye(self.ntypes)
         for k in range(len(self.neuron)):

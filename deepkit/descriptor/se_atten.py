@@ -36,6 +36,7 @@ from deepkit.nn.type_embedding import TypeEmbedding
 from deepkit.registry import DESCRIPTORS
 from deepkit.tfenv import tf, v1
 
+_OWN_TEBD_SEED_OFFSET = 1_000_000
 # DeePMD-kit's shift of smoothly weighted attention scores: a slot of weight 0 scores -20,
 # the same whether it is empty or holds an atom just inside rcut, so entering is smooth.
 _SMOOTH_SHIFT = 20.0
@@ -225,7 +226,10 @@ class SeAtten(NormalisedEnvMat):
         self.strip, self.smooth = tebd_input_mode == "strip", smooth_type_embedding
         if type_embedding is None:  # DeePMD-kit's default: linear, no bias
             defaults = {a.name: a.default for a in type_embedding_args(tebd_dim, "linear")}
-            type_embedding = {**defaults, "seed": seed, "use_tebd_bias": use_tebd_bias}
+            # DeePMD-kit draws this one unseeded; here it is reproducible, from seeds far
+            # from every net's (the nets' seeds stay DeePMD-kit's)
+            own_seed = None if seed is None else seed + _OWN_TEBD_SEED_OFFSET
+            type_embedding = {**defaults, "seed": own_seed, "use_tebd_bias": use_tebd_bias}
         self.type_embedding = TypeEmbedding(ntypes, **type_embedding)
         self.avg = np.zeros((ntypes, self.nnei, 4))
         self.std = np.ones((ntypes, self.nnei, 4))
@@ -313,22 +317,29 @@ class SeAtten(NormalisedEnvMat):
         u = 1.0 - self.rcut_smth * s
         return tf.clip_by_value(1.0 - u * u * u, 0.0, 1.0)
 
-    def _net(self, x, scope, seeds):
+    def _net(self, x, scope, seed):
         return embedding_net(
             x,
             self.neuron,
             self.activation,
             self.resnet_dt,
-            seeds,
+            seed,
             self.dtype,
             self.trainable,
             self.scope + scope,
         )
 
+    def _net_seeds(self) -> list[int | None]:
+        """Seeds of the filter net, the strip mode's type-pair net, then the first
+        attention layer: DeePMD-kit's order (its one_layer calls overlap by design)."""
+        seeds = SeedSequence(self.seed)
+        nets = [seeds.net(len(self.neuron)) for _ in range(2 if self.strip else 1)]
+        return [*nets, seeds.take(0)]
+
     def _embedding(self, rows, centre, nei, table, weight):
         """G (n, nnei, M1) of every slot from its radial row and the two types."""
         n, m1 = tf.shape(rows)[0], self.neuron[-1]
-        seeds = SeedSequence(self.seed)
+        seeds = self._net_seeds()
         radial = tf.reshape(rows[:, :, :1], [-1, 1])
         width = self.type_embedding.width
         nei_vec = tf.reshape(tf.gather(table, nei), [-1, width])
@@ -339,9 +350,9 @@ class SeAtten(NormalisedEnvMat):
                 columns.append(
                     tf.reshape(tf.tile(centre_vec[:, None, :], [1, self.nnei, 1]), [-1, width])
                 )
-            g = self._net(tf.concat(columns, axis=1), "filter_type_all", seeds)
+            g = self._net(tf.concat(columns, axis=1), "filter_type_all", seeds[0])
             return tf.reshape(g, [n, self.nnei, m1])
-        g = tf.reshape(self._net(radial, "filter_type_all", seeds), [n, self.nnei, m1])
+        g = tf.reshape(self._net(radial, "filter_type_all", seeds[0]), [n, self.nnei, m1])
         # The type net over every (centre, neighbour) pair once, then looked up per slot.
         ntab = self.ntypes + 1
         pair_input = tf.concat(
@@ -352,7 +363,7 @@ class SeAtten(NormalisedEnvMat):
             axis=2,
         )
         pair = self._net(
-            tf.reshape(pair_input, [ntab * ntab, 2 * width]), "filter_type_all_two_side", seeds
+            tf.reshape(pair_input, [ntab * ntab, 2 * width]), "filter_type_all_two_side", seeds[1]
         )
         t = tf.gather(pair, centre[:, None] * ntab + nei)  # (n, nnei, M1)
         if self.smooth:
@@ -362,12 +373,14 @@ class SeAtten(NormalisedEnvMat):
     def _attention(self, g, rows, weight, keep, layer):
         """One attention layer over a centre's slots: g (n, nnei, M1) -> the same."""
         m1 = self.neuron[-1]
-        seeds = SeedSequence(None if self.seed is None else self.seed + 1000 * (layer + 1))
+        seeds = SeedSequence(self._net_seeds()[-1])
+        for _ in range(layer):
+            seeds.take(5)
         flat = tf.reshape(g, [-1, m1])
         with v1.variable_scope(f"{self.scope}attention_layer_{layer}", reuse=v1.AUTO_REUSE):
 
             def project(name):
-                y = dense(flat, self.attn, name, seeds, self.dtype, self.trainable)
+                y = dense(flat, self.attn, name, seeds.take(1), self.dtype, self.trainable)
                 return tf.math.l2_normalize(tf.reshape(y, [-1, self.nnei, self.attn]), axis=-1)
 
             q, k, v = project("c_query"), project("c_key"), project("c_value")
@@ -385,7 +398,7 @@ class SeAtten(NormalisedEnvMat):
             if self.attn_mask:
                 a = a * (1.0 - tf.eye(self.nnei, dtype=self.dtype))
             out = tf.reshape(ops.matmul(a, v), [-1, self.attn])
-            flat = flat + dense(out, m1, "c_out", seeds, self.dtype, self.trainable)
+            flat = flat + dense(out, m1, "c_out", seeds.take(1), self.dtype, self.trainable)
             flat = layer_norm(
                 flat, m1, "layer_normalization", self.dtype, self.trainable_ln, self.ln_eps
             )

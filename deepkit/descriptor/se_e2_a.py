@@ -11,7 +11,7 @@ import numpy as np
 from deepkit import ops
 from deepkit.config.args import Group
 from deepkit.descriptor.smooth import SmoothEmbedding, axis_neuron_arg, smooth_args
-from deepkit.nn.layers import SeedSequence, embedding_net
+from deepkit.nn.layers import embedding_net
 from deepkit.nn.tabulate import Layer, layers_of
 from deepkit.nn.type_embedding import TypeEmbedding
 from deepkit.registry import DESCRIPTORS
@@ -126,7 +126,7 @@ class SeE2A(SmoothEmbedding):
             self.neuron,
             self.activation,
             self.resnet_dt,
-            SeedSequence(self.seed),
+            self.seed,  # DeePMD-kit's one net takes the descriptor's seed
             self.dtype,
             self.trainable,
             f"{self.scope}filter_type_all",

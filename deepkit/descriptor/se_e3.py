@@ -19,7 +19,7 @@ import numpy as np
 from deepkit import ops
 from deepkit.config.args import Group
 from deepkit.descriptor.smooth import SmoothEmbedding, largest_s, smooth_args
-from deepkit.nn.layers import SeedSequence, embedding_net
+from deepkit.nn.layers import embedding_net, net_seed
 from deepkit.registry import DESCRIPTORS
 from deepkit.tfenv import tf
 
@@ -90,8 +90,9 @@ class SeE3(SmoothEmbedding):
 
     def _contract(self, rows, centre_type):
         del centre_type  # one set of nets for every centre
-        seeds = SeedSequence(self.seed)
         angles, total = self._angles(rows), None
+        # DeePMD-kit's seed order: every pair a <= b of types in turn
+        pairs = [(a, b) for a in range(self.ntypes) for b in range(a, self.ntypes)]
         for scope, _, (a, b) in self._nets():
             theta, nslots = angles[a, b], self.sel[a] * self.sel[b]
             if self.tables is not None:
@@ -102,7 +103,7 @@ class SeE3(SmoothEmbedding):
                     self.neuron,
                     self.activation,
                     self.resnet_dt,
-                    seeds,
+                    net_seed(self.seed, pairs.index((a, b)), len(self.neuron)),
                     self.dtype,
                     self.trainable,
                     scope,

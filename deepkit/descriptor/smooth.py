@@ -17,9 +17,9 @@ from deepkit.nn.by_type import map_by_type
 from deepkit.nn.layers import (
     ACTIVATIONS,
     PRECISIONS,
-    SeedSequence,
     constant_variable,
     embedding_net,
+    net_seed,
     precision_dtype,
 )
 from deepkit.tfenv import tf, v1
@@ -269,6 +269,19 @@ class SmoothEmbedding(NormalisedEnvMat, Tabulable):
             return f"{self.scope}filter_type_{neighbor_type}"
         return f"{self.scope}filter_type_{centre_type}_{neighbor_type}"
 
+    def _net_seed(self, centre_type: int | None, neighbor_type: int) -> int | None:
+        """A net's seed in DeePMD-kit's order: (centre, neighbour) type pairs in turn, or
+        neighbour types with type_one_side; an excluded pair has no net there, so here
+        its (unused) net draws past the others."""
+        if centre_type is None:
+            return net_seed(self.seed, neighbor_type, len(self.neuron))
+        excluded = self._pair_mask() == 0
+        pairs = [(a, b) for a in range(self.ntypes) for b in range(self.ntypes)]
+        built = [p for p in pairs if not excluded[p]]
+        pair = (centre_type, neighbor_type)
+        index = built.index(pair) if pair in built else len(built) + pairs.index(pair)
+        return net_seed(self.seed, index, len(self.neuron))
+
     def _pair_mask(self) -> np.ndarray:
         """(ntypes, ntypes) 0 for excluded (centre, neighbour) type pairs, else 1."""
         mask = np.ones((self.ntypes, self.ntypes))
@@ -326,7 +339,6 @@ class SmoothEmbedding(NormalisedEnvMat, Tabulable):
 
     def _contract(self, rows, centre_type):
         """rows (n, nnei, ncomp) -> descriptors (n, dim_out)."""
-        seeds = SeedSequence(self.seed)
         m1, total = self.neuron[-1], None
         # tf.split rather than slices: its gradient is one concat instead of padded sums.
         kept = [s for s in self.sel if s > 0]
@@ -346,7 +358,7 @@ class SmoothEmbedding(NormalisedEnvMat, Tabulable):
                     self.neuron,
                     self.activation,
                     self.resnet_dt,
-                    seeds,
+                    self._net_seed(centre_type, t),
                     self.dtype,
                     self.trainable,
                     scope,

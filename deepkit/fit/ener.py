@@ -14,9 +14,9 @@ from deepkit.nn.by_type import map_by_type
 from deepkit.nn.layers import (
     ACTIVATIONS,
     PRECISIONS,
-    SeedSequence,
     constant_variable,
     fitting_net,
+    net_seed,
     precision_dtype,
 )
 from deepkit.registry import FITTINGS
@@ -147,6 +147,13 @@ class EnergyFitting(Fitting):
             istd = constant_variable(f"t_{name}_istd", stats[1])
         return tf.reshape((tf.reshape(values, [-1, len(stats[0])]) - avg) * istd, natoms_rows)
 
+    def _net_seed(self, t):
+        """The seed of type t's net (None: the one net of mixed types) in DeePMD-kit's
+        order: the types' nets one after the other, a type with an atom_ener taking a
+        second net's seeds (DeePMD-kit builds its net twice)."""
+        twice = sum(1 for value in self.atom_ener[: t or 0] if value is not None)
+        return net_seed(self.seed, (t or 0) + twice, len(self.neuron))
+
     def build(self, descriptor, atype, fparam=None, aparam=None):
         """descriptor (nf * natoms, dim), atype (nf, natoms), fparam (nf, numb_fparam),
         aparam (nf, natoms * numb_aparam) -> atomic energies (nf * natoms,) float64."""
@@ -165,14 +172,13 @@ class EnergyFitting(Fitting):
         atype_flat = tf.reshape(atype, [-1])
 
         def fit(part, t):
-            seeds = SeedSequence(None if self.seed is None else self.seed + 1000 * (t or 0))
             bias = 0.0 if t is None else float(self.bias[t])
             return fitting_net(
                 part,
                 self.neuron,
                 self.activation,
                 self.resnet_dt,
-                seeds,
+                self._net_seed(t),
                 self.dtype,
                 self.trainable,
                 bias,

@@ -13,7 +13,7 @@ from deepkit.config.args import Arg, layer_widths, one_of, seed
 from deepkit.errors import InputError
 from deepkit.fit.base import Fitting
 from deepkit.nn.by_type import map_by_type
-from deepkit.nn.layers import ACTIVATIONS, PRECISIONS, SeedSequence, fitting_net, precision_dtype
+from deepkit.nn.layers import ACTIVATIONS, PRECISIONS, fitting_net, net_seed, precision_dtype
 from deepkit.tfenv import tf
 
 # DeePMD-kit's fitting keys deepkit does not take for tensors (DeePMD-kit's TF backend
@@ -148,13 +148,14 @@ class TensorFitting(Fitting):
             d, rot = tf.split(part, [dim, 3 * m], axis=1)
             # mixed_types: every type reuses one net (its scope), only rotate() differs
             net_type = 0 if self.mixed_types else t
-            seeds = SeedSequence(None if self.seed is None else self.seed + 1000 * net_type)
+            # DeePMD-kit's seed order: the nets of sel_type one after the other
+            index = sorted(self.sel_type).index(net_type) if not self.mixed_types else 0
             out = fitting_net(
                 d,
                 self.neuron,
                 self.activation,
                 self.resnet_dt,
-                seeds,
+                net_seed(self.seed, index, len(self.neuron)),
                 self.dtype,
                 True,
                 0.0,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from deepkit.nn.layers import SeedSequence, embedding_net, precision_dtype
+from deepkit.nn.layers import embedding_net, precision_dtype
 from deepkit.nn.tabulate import ACTIVATION_DERIVATIVES
 from deepkit.tfenv import tf
 
@@ -55,7 +55,7 @@ class TypeEmbedding:
             self.neuron,
             self.activation,
             self.resnet_dt,
-            SeedSequence(self.seed),
+            self.seed,
             self.dtype,
             self.trainable,
             SCOPE,

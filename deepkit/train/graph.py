@@ -61,8 +61,8 @@ def build_training_graph(
     training, lr_params = config["training"], config["learning_rate"]
     graph = tf.Graph()
     with graph.as_default(), ops.cpu_products(cpu_products):
-        if training["seed"] is not None:
-            v1.set_random_seed(training["seed"])
+        # No graph-level seed: the nets' own seeds alone draw their weights, as in DeePMD-kit
+        # (training.seed draws the batches).
         inputs = model.placeholders()
         labels = model.label_placeholders()
         outputs = model.build(**inputs)

@@ -234,6 +234,18 @@ def test_trains_on_systems_of_different_elements(trained):
     assert dp.sel == sel_from_counts("auto:2", blind) and blind[0] < per_type.sum()
 
 
+def test_sel_as_one_number_trains(trained):
+    # DeePMD-kit's se_atten inputs give sel as a number: it once reached the "auto" path
+    root, config, _ = trained
+    from deepkit.train.trainer import Trainer
+
+    config = copy.deepcopy(config)
+    config["model"]["descriptor"]["sel"] = 40
+    config["training"].update(numb_steps=2, save_freq=2, disp_freq=1)
+    Trainer(config, root / "run_sel_number", log=lambda *a: None).run()
+    assert np.loadtxt(root / "run_sel_number" / "lcurve.out")[-1, 0] == 2
+
+
 def test_frozen_model_is_physical_and_far_apart_systems_add(trained, rng):
     from finite_diff import assert_deep_pot_derivatives
 

@@ -84,7 +84,7 @@ def resolve_sel(
     """The descriptor's sel, computing it from the systems when it is "auto" / "auto:F"
     (one entry, for neighbours of any type, with mixed_type)."""
     sel = descriptor["sel"]
-    if isinstance(sel, list):
-        return sel
+    if not isinstance(sel, str):  # a list, or se_atten's one number
+        return list(np.atleast_1d(sel).tolist())
     max_count, _ = neighbor_stat(systems, type_map, descriptor["rcut"], mixed_type)
     return sel_from_counts(sel, max_count)

@@ -268,7 +268,7 @@ class NeighborOverflowHook(Hook):
         # The sels of every environment matrix, in the order of the max_count columns.
         descriptor = run.config["model"]["descriptor"]
         parts = DESCRIPTORS.get(descriptor["type"]).neighbor_parts(descriptor)
-        return np.concatenate([part["sel"] for _, part in parts])
+        return np.concatenate([np.atleast_1d(part["sel"]) for _, part in parts])
 
 
 class TableCheckHook(Hook):

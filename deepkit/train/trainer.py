@@ -125,7 +125,7 @@ class Trainer:
         (kept with the model for compression), unless --skip-neighbor-stat."""
         descriptor = self.config["model"]["descriptor"]
         parts = DESCRIPTORS.get(descriptor["type"]).neighbor_parts(descriptor)
-        auto = [(path, part) for path, part in parts if not isinstance(part["sel"], list)]
+        auto = [(path, part) for path, part in parts if isinstance(part["sel"], str)]
         if self.skip_neighbor_stat:
             if auto:
                 path, part = auto[0]

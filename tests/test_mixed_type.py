@@ -213,8 +213,9 @@ def test_training_on_mixed_and_ordinary_systems_lowers_the_loss(trained):
     rows = np.loadtxt(run / "lcurve.out", ndmin=2)
     assert np.all(np.isfinite(rows))
     # Validation on the mixed system, energy and force apart (the total's prefactors move).
-    energy, force = rows[:, 3], rows[:, 5]
-    assert energy[-1] < 0.6 * energy[0] and force[-1] < 0.9 * force[0], rows
+    energy, force, force_trn = rows[:, 3], rows[:, 5], rows[:, 6]
+    assert energy[-1] < 0.6 * energy[0] and force[-1] < force[0], rows
+    assert force_trn[-1] < 0.9 * force_trn[0], rows
     sel = json.loads((run / "out.json").read_text())["model"]["descriptor"]["sel"]
     assert len(sel) == 4 and min(sel[:3]) > 0 and sel[3] == 0
 

@@ -123,46 +123,40 @@ def checkpoint_variables(folder: Path) -> dict[str, np.ndarray]:
     }
 
 
+_KIND = r"(matrix|bias|idt)_(\d+)"
+# (deepkit's name, DeePMD-kit's) with {s} its hybrid suffix; deepkit's layers count from 0,
+# DeePMD-kit's from 1 (the groups named k are shifted)
+_RULES = [
+    (rf"filter_type_(?P<ti>\d+)_(?P<t>\d+)/{_KIND}", "filter_type_{ti}{s}/{what}_{k}_{t}"),
+    (rf"filter_type_(?P<t>\d+)/{_KIND}", "filter_type_all{s}/{what}_{k}_{t}"),  # one side
+    (rf"filter_type_all_two_side/{_KIND}", "filter_type_all{s}/{what}_{k}_two_side_ebd"),
+    (rf"filter_type_all/{_KIND}", "filter_type_all{s}/{what}_{k}"),
+    (rf"filter_pair_(?P<a>\d+)_(?P<b>\d+)/{_KIND}", "filter_type_all{s}/{what}_{k}_{a}_{b}"),
+    (rf"type_embed_net/{_KIND}", "type_embed_net/{what}_{k}"),
+    (
+        r"(?P<layer>attention_layer_\d+)/(?P<what>matrix|bias)_(?P<part>c_\w+)",
+        "{layer}/{part}/{what}",
+    ),
+    (r"fitting_type_(?P<t>\d+)/(?P<what>matrix|bias|idt)_final", "final_layer_type_{t}/{what}"),
+    (r"fitting_type_(?P<t>\d+)/(?P<what>matrix|bias|idt)_(?P<n>\d+)", "layer_{n}_type_{t}/{what}"),
+    (r"fitting_type_all/(?P<what>matrix|bias|idt)_final", "final_layer/{what}"),
+    (r"fitting_type_all/(?P<what>matrix|bias|idt)_(?P<n>\d+)", "layer_{n}/{what}"),
+]
+
+
 def deepmd_name(name: str) -> str | None:
     """DeePMD-kit's name of a deepkit variable (None: no counterpart there)."""
-    hybrid = re.match(r"part(\d+)_(.*)", name)
     suffix = ""
+    hybrid = re.match(r"part(\d+)_(.*)", name)
     if hybrid:  # DeePMD-kit's hybrid suffixes its parts' scopes with their index
         suffix, name = f"_{hybrid.group(1)}", hybrid.group(2)
-    kind = r"(matrix|bias|idt)_(\d+)"
-    m = re.fullmatch(rf"filter_type_(\d+)_(\d+)/{kind}", name)
-    if m:  # centre type, neighbour type (deepkit's layers count from 0, DeePMD-kit's from 1)
-        ti, t, what, k = m.groups()
-        return f"filter_type_{ti}{suffix}/{what}_{int(k) + 1}_{t}"
-    m = re.fullmatch(rf"filter_type_(\d+)/{kind}", name)
-    if m:  # type_one_side, or se_e2_r's per neighbour type
-        t, what, k = m.groups()
-        return f"filter_type_all{suffix}/{what}_{int(k) + 1}_{t}"
-    m = re.fullmatch(rf"filter_type_all_two_side/{kind}", name)
-    if m:  # se_atten's strip mode: the type-pair net
-        what, k = m.groups()
-        return f"filter_type_all{suffix}/{what}_{int(k) + 1}_two_side_ebd"
-    m = re.fullmatch(r"(attention_layer_\d+)/(matrix|bias)_(c_\w+)", name)
-    if m:
-        layer, what, part = m.groups()
-        return f"{layer}/{part}/{what}"
-    m = re.fullmatch(rf"filter_type_all/{kind}", name)
-    if m:
-        what, k = m.groups()
-        return f"filter_type_all{suffix}/{what}_{int(k) + 1}"
-    m = re.fullmatch(rf"filter_pair_(\d+)_(\d+)/{kind}", name)
-    if m:
-        a, b, what, k = m.groups()
-        return f"filter_type_all{suffix}/{what}_{int(k) + 1}_{a}_{b}"
-    m = re.fullmatch(rf"type_embed_net/{kind}", name)
-    if m:
-        what, k = m.groups()
-        return f"type_embed_net/{what}_{int(k) + 1}"
-    m = re.fullmatch(r"fitting_type_(\w+?)/(matrix|bias|idt)_(\w+)", name)
-    if m:
-        t, what, layer = m.groups()
-        tail = "" if t == "all" else f"_type_{t}"
-        return f"{'final_layer' if layer == 'final' else 'layer_' + layer}{tail}/{what}"
+    for pattern, form in _RULES:
+        m = re.fullmatch(pattern.replace(_KIND, r"(?P<what>matrix|bias|idt)_(?P<k>\d+)"), name)
+        if m:
+            groups = m.groupdict()
+            if "k" in groups:
+                groups["k"] = int(groups["k"]) + 1
+            return form.format(s=suffix, **groups)
     return None
 
 

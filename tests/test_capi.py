@@ -231,7 +231,9 @@ def test_md_example_builds_and_conserves_energy(alcu, tmp_path):
     assert abs(rows[0, 2] - e[0, 0]) < 1e-9
     kinetic = rows[0, 3]
     assert np.abs(rows[:, 4] - rows[0, 4]).max() < 0.01 * kinetic
-    assert np.ptp(rows[:, 2]) > 0.05 * kinetic  # the atoms did move
+    # The atoms did move: a barely trained model is flat, but its energy still changes by far
+    # more than the 1e-12 it would if they stood still.
+    assert np.ptp(rows[:, 2]) > 1e-3
 
 
 def frozen_param_model(path: Path):

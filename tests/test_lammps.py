@@ -61,7 +61,7 @@ def train(folder: Path, seed: int, steps: int) -> Path:
 
 @pytest.fixture(scope="module")
 def water_models(tmp_path_factory, plugin):
-    """Three small water models (seeds differ; model 0 trained longest, for NVE) and model 0
+    """Three small water models (seeds differ; model 0 trained longest) and model 0
     compressed."""
     from deepkit.compress.model import compress
 
@@ -376,7 +376,13 @@ def test_model_devi_relative_and_appended_on_restart(water_models, tmp_path):
 
 def test_nve_conserves_energy(water_models, tmp_path):
     """192-atom water, 0.5 fs, 2,000 steps (1 ps): drift of the total energy per atom below
-    1e-4 eV/atom/ps."""
+    1e-4 eV/atom/ps.
+
+    A model trained for 200 steps is no physical water: left free, its molecules fall into
+    regions it never saw and the run blows up, whatever the code. A harmonic tether to the
+    start positions (counted in the energy) keeps the run where the model was trained, while
+    the model's own energy still varies, neighbours still cross rcut and, with a thin skin,
+    LAMMPS rebuilds its lists and ghosts as the atoms move."""
     coord, atype, box = water_frame()
     write_data(tmp_path / "frame.data", coord, atype, box, ["O", "H"])
     script = f"""units metal
@@ -384,12 +390,16 @@ atom_style atomic
 read_data frame.data
 pair_style deepkit {water_models[0]}
 pair_coeff * * O H
-neighbor 1.0 bin
+neighbor 0.05 bin
+neigh_modify every 1 delay 0 check yes
 timestep 0.0005
 velocity all create 300 7281 mom yes rot yes dist gaussian
 fix nve all nve
+fix tether all spring/self 5.0
+fix_modify tether energy yes
+compute model all pair deepkit
 thermo 20
-thermo_style custom step time pe ke etotal
+thermo_style custom step time c_model ke etotal
 thermo_modify format float %.12g norm yes
 run 2000
 """
@@ -397,9 +407,10 @@ run 2000
     rows = re.findall(r"^\s+(\d+)\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s*$", output, re.MULTILINE)
     table = np.array(rows, float)
     assert table[-1, 0] == 2000 and len(table) == 101
+    assert int(re.search(r"Neighbor list builds = (\d+)", output).group(1)) > 10
     drift = np.polyfit(table[:, 1], table[:, 4], 1)[0]  # eV/atom per ps
     assert abs(drift) < 1e-4, f"drift {drift:.2e} eV/atom/ps"
-    assert np.ptp(table[:, 4]) < 5e-3 and np.ptp(table[:, 2]) > 2e-3  # conserved, and moving
+    assert np.ptp(table[:, 4]) < 5e-4 and np.ptp(table[:, 2]) > 5e-4  # conserved, and moving
 
 
 BAD = """units {units}

@@ -104,23 +104,23 @@ def system_probabilities(nbatches: Sequence[int], sys_probs=None, auto_prob="pro
 
 
 class _Cursor:
-    """Walks one system's frames: a shuffled pass through each set, sets in turn."""
+    """Walks one system's frames as DeePMD-kit's DeepmdData.get_batch does: a shuffled pass
+    through a set, then the next set (reshuffled); a batch that would run past the end of
+    the pass starts the next one instead (the pass's remainder is skipped), and a set
+    smaller than the batch gives a smaller batch."""
 
-    def __init__(self, system: System, rng: np.random.Generator, shuffle: bool):
+    def __init__(self, system: System, rng: np.random.RandomState, shuffle: bool):
         self.system, self.rng, self.shuffle = system, rng, shuffle
         self.set_index, self.order, self.pos = -1, np.zeros(0, dtype=int), 0
 
     def take(self, count: int, cache: SetCache) -> list[tuple[int, int]]:
-        picks = []
-        while len(picks) < count:
-            if self.pos >= len(self.order):
-                self.set_index = (self.set_index + 1) % len(self.system.sets)
-                n = self.system.nframes_per_set[self.set_index]
-                self.order = self.rng.permutation(n) if self.shuffle else np.arange(n)
-                self.pos = 0
-            take = min(count - len(picks), len(self.order) - self.pos)
-            picks += [(self.set_index, int(f)) for f in self.order[self.pos : self.pos + take]]
-            self.pos += take
+        if self.pos + count > len(self.order):
+            self.set_index = (self.set_index + 1) % len(self.system.sets)
+            n = self.system.nframes_per_set[self.set_index]
+            self.order = self.rng.permutation(n) if self.shuffle else np.arange(n)
+            self.pos = 0
+        picks = [(self.set_index, int(f)) for f in self.order[self.pos : self.pos + count]]
+        self.pos += count
         return picks
 
 
@@ -133,8 +133,10 @@ class DataSystems:
     system has (energy (nb,), force (nb, natoms, 3), virial (nb, 9), atom_ener, fparam,
     aparam, ...) and `system` (its index); a label the system lacks is absent (the model
     feeds it as zeros, weighted out of the loss).
-    Ranks of a data-parallel job draw different batches: the stream is seeded by
-    (seed, rank).
+    The draws are DeePMD-kit's: one numpy RandomState seeded by (rank, seed) picks the
+    system (`choice` by probability) and shuffles each set as it is entered, so ranks of a
+    data-parallel job draw different batches. `rng` shares another DataSystems' stream
+    (DeePMD-kit's training and validation data draw from one generator).
     """
 
     def __init__(
@@ -148,6 +150,7 @@ class DataSystems:
         rank: int = 0,
         shuffle: bool = True,
         cache: SetCache | None = None,
+        rng: np.random.RandomState | None = None,
     ):
         if not systems:
             raise InputError("systems: no system given")
@@ -164,7 +167,9 @@ class DataSystems:
                 )
         self.nbatches = [max(1, s.nframes // b) for s, b in zip(self.systems, self.batch_size)]
         self.probs = system_probabilities(self.nbatches, sys_probs, auto_prob)
-        self.rng = np.random.default_rng(None if seed is None else [seed, rank])
+        if rng is None:
+            rng = np.random.RandomState(None if seed is None else [rank, seed % 2**32])
+        self.rng = rng
         self.last_batch: dict | None = None  # the latest sample(), for error messages
         self.cache = cache or SetCache()
         self._cursors = [_Cursor(s, self.rng, shuffle) for s in self.systems]

@@ -51,6 +51,7 @@ class RunState:
     run_options: Any = None  # set by a hook for the next step (profiling)
     run_metadata: Any = None
     last_checkpoint: str | None = None  # the latest checkpoint this run wrote or started from
+    first_batch: dict | None = None  # the batch of the first step (and of the step-0 row)
 
     @property
     def training(self) -> dict:
@@ -131,7 +132,7 @@ class LearningCurveHook(Hook):
                 after_step=run.start_step,
             )
         if run.start_step == 0:
-            self._write(run, 0, run.graph.feed(self.train_data.sample()))
+            self._write(run, 0, run.graph.feed(run.first_batch))
 
     def after_step(self, run: RunState, step: int, feed: dict, values: dict) -> None:
         if _is_display_step(run, step):

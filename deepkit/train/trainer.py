@@ -115,9 +115,8 @@ class Trainer:
                 valid["batch_size"],
                 valid["sys_probs"],
                 valid["auto_prob"],
-                seed=None if seed is None else seed + 7919,
-                rank=self.workers.rank,
                 cache=cache,
+                rng=self.train_data.rng,  # DeePMD-kit's one generator for both
             )
 
     def _neighbor_scan(self, systems, need_min_dist: bool) -> None:
@@ -176,6 +175,16 @@ class Trainer:
             model.compute_statistics(self.train_data.systems, frames)
             model.min_nbor_dist = self.min_nbor_dist
         return model
+
+    def _draws_before_training(self, model, fresh: bool) -> None:
+        """The batches DeePMD-kit draws before its first step, drawn and dropped here too so
+        that the same training.seed gives its batches: a fresh start's statistics pass
+        (data_stat_nbatch batches of each system in turn), then its data loader's probe."""
+        if fresh:
+            for k in range(len(self.train_data.systems)):
+                for _ in range(model.data_stat_nbatch):
+                    self.train_data.sample(k)
+        self.train_data.sample()
 
     def _hooks(self, graph: TrainingGraph, append: bool) -> list[Hook]:
         hooks: list[Hook] = [DivergenceHook()]  # first: a bad step reaches no other hook
@@ -264,6 +273,7 @@ class Trainer:
             self._check_writable()
             write_json(self.config, self.out_dir / self.out_json)
         model = self._model(compute_stats=fresh)
+        self._draws_before_training(model, fresh)
         # deepkit's AVX2 products train faster on CPUs that have them (ops.cpu_products);
         # frozen models are built again with TensorFlow's and pick theirs when loaded.
         graph = build_training_graph(
@@ -355,10 +365,12 @@ class Trainer:
         # Under Horovod only rank 0 saves: the other ranks end on a signal as before.
         with StopRequest(enabled=self.workers.is_root) as stop:
             try:
+                # The first batch makes the step-0 row and the first step, as in DeePMD-kit
+                run.first_batch = batch = self.train_data.sample()
                 for hook in hooks:
                     hook.begin(run)
                 while step < numb_steps and not stop.requested:
-                    feed = graph.feed(self.train_data.sample())
+                    feed = graph.feed(batch)
                     fetches: dict = {}
                     for hook in hooks:
                         fetches.update(hook.fetches(run, step + 1))
@@ -374,6 +386,8 @@ class Trainer:
                             raise
                         break
                     step += 1
+                    if step < numb_steps:  # before the step's validation: DeePMD-kit's order
+                        batch = self.train_data.sample()
                     for hook in hooks:
                         hook.after_step(run, step, feed, values)
             except KeyboardInterrupt:

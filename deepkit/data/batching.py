@@ -113,7 +113,7 @@ class _Cursor:
         self.system, self.rng, self.shuffle = system, rng, shuffle
         self.set_index, self.order, self.pos = -1, np.zeros(0, dtype=int), 0
 
-    def take(self, count: int, cache: SetCache) -> list[tuple[int, int]]:
+    def take(self, count: int) -> list[tuple[int, int]]:
         if self.pos + count > len(self.order):
             self.set_index = (self.set_index + 1) % len(self.system.sets)
             n = self.system.nframes_per_set[self.set_index]
@@ -174,15 +174,22 @@ class DataSystems:
         self.cache = cache or SetCache()
         self._cursors = [_Cursor(s, self.rng, shuffle) for s in self.systems]
 
-    def sample(self, system_index: int | None = None) -> dict:
-        """The next batch, from a system drawn by probability unless one is given."""
+    def _draw(self, system_index: int | None) -> tuple[int, list[tuple[int, int]]]:
         k = (
             int(self.rng.choice(len(self.systems), p=self.probs))
             if system_index is None
             else system_index
         )
+        return k, self._cursors[k].take(self.batch_size[k])
+
+    def skip(self, system_index: int | None = None) -> None:
+        """Advance the stream as sample() does, reading nothing."""
+        self._draw(system_index)
+
+    def sample(self, system_index: int | None = None) -> dict:
+        """The next batch, from a system drawn by probability unless one is given."""
+        k, picks = self._draw(system_index)
         system = self.systems[k]
-        picks = self._cursors[k].take(self.batch_size[k], self.cache)
         rows: dict[str, list[np.ndarray]] = {}
         for set_index, frame in picks:
             frames = self.cache.get(system, set_index)

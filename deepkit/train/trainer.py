@@ -96,14 +96,13 @@ class Trainer:
         systems = expand_systems(train["systems"], self.input_dir)
         valid_systems = None if valid is None else expand_systems(valid["systems"], self.input_dir)
         self._neighbor_scan(systems, need_min_dist=fresh and self.frozen is None)
-        seed = self.training["seed"]
         self.train_data = DataSystems(
             systems,
             type_map,
             train["batch_size"],
             train["sys_probs"],
             train["auto_prob"],
-            seed=seed,
+            seed=self.training["seed"],
             rank=self.workers.rank,
             cache=cache,
         )
@@ -177,14 +176,14 @@ class Trainer:
         return model
 
     def _draws_before_training(self, model, fresh: bool) -> None:
-        """The batches DeePMD-kit draws before its first step, drawn and dropped here too so
-        that the same training.seed gives its batches: a fresh start's statistics pass
+        """The batches DeePMD-kit draws before its first step, skipped here too so that the
+        same training.seed gives its batches: a fresh start's statistics pass
         (data_stat_nbatch batches of each system in turn), then its data loader's probe."""
         if fresh:
             for k in range(len(self.train_data.systems)):
                 for _ in range(model.data_stat_nbatch):
-                    self.train_data.sample(k)
-        self.train_data.sample()
+                    self.train_data.skip(k)
+        self.train_data.skip()
 
     def _hooks(self, graph: TrainingGraph, append: bool) -> list[Hook]:
         hooks: list[Hook] = [DivergenceHook()]  # first: a bad step reaches no other hook

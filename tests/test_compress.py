@@ -42,6 +42,22 @@ DESCRIPTORS = {
             {"type": "se_e3", "sel": "auto", "rcut": 3.2, "neuron": [2, 4, 8], "seed": 4},
         ],
     },
+    # DPA-1 without attention layers: the radial net tabulated, the type net kept
+    "atten_strip_excluded": {
+        "type": "se_atten",
+        "sel": 40,
+        "tebd_input_mode": "strip",
+        "attn_layer": 0,
+        "neuron": [4, 8, 16],
+        "exclude_types": [[0, 1]],
+    },
+    "atten_v2": {
+        "type": "se_atten_v2",
+        "sel": "auto",
+        "attn_layer": 0,
+        "neuron": [4, 8, 16],
+        "resnet_dt": True,
+    },
 }
 
 
@@ -180,8 +196,10 @@ def test_sel_auto_is_resolved_per_part(models):
     systems = expand_systems(str(root / "data"))
     sels = []
     for (_, part), (_, got) in zip(kind.neighbor_parts(given), kind.neighbor_parts(frozen)):
-        assert got["sel"] == resolve_sel(part, systems, config["model"]["type_map"])
-        sels += got["sel"]
+        blind = REGISTERED.get(part["type"]).type_blind  # se_atten: one sel, any type
+        want = resolve_sel(part, systems, config["model"]["type_map"], mixed_type=blind)
+        assert list(np.atleast_1d(got["sel"])) == want
+        sels += want
     assert dp.sel == sels
 
 

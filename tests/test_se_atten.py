@@ -356,3 +356,21 @@ def test_nve_of_the_trained_model_conserves_energy(trained):
     drift = np.polyfit(times, energies, 1)[0]
     assert abs(drift) < 1e-4, f"drift {drift:.2e} eV/atom/ps"
     assert np.ptp(energies) < 5e-3
+
+
+@pytest.mark.parametrize(
+    "mode, why",
+    [
+        ("concat-two-side", "tebd_input_mode 'strip'"),
+        ("strip", "attn_layer 0"),
+        ("no-attention-resnet", "tebd_input_mode 'strip'"),
+    ],
+)
+def test_compression_needs_strip_mode_without_attention(mode, why):
+    """DeePMD-kit compresses DPA-1 only when the radial net alone takes the distance (strip)
+    and no attention layer mixes the slots; deepkit says which condition fails.
+    tests/test_compress.py trains and compresses the cases that qualify."""
+    keys, tebd = descriptor_keys(mode)
+    assert why in make_descriptor(keys, NTYPES, tebd).untabulable()
+    strip, _ = descriptor_keys("strip")
+    assert make_descriptor({**strip, "attn_layer": 0}, NTYPES, tebd).untabulable() is None

@@ -200,6 +200,20 @@ class Tabulable(ABC):
         neuron, _, resnet_dt = self.net_spec(scope)
         return layers_of(consts, scope, len(neuron), resnet_dt)
 
+    def table_variables(self, scope: str) -> tuple[tf.Variable, tf.Variable]:
+        """(coefficients, info) of the table of `scope` as graph variables. Non-trainable
+        variables rather than constants: checkpoints of a fine-tuned compressed model then
+        carry the tables, and freezing folds them back."""
+        from deepkit.model import names
+        from deepkit.nn.layers import constant_variable
+        from deepkit.tfenv import v1
+
+        table = self.tables[scope]
+        with v1.variable_scope(f"{names.TABLE_PREFIX}/{scope}", reuse=v1.AUTO_REUSE):
+            return constant_variable("table", table.coefficients), constant_variable(
+                "info", table.info
+            )
+
 
 def required(values: dict, name: str, where: str) -> np.ndarray:
     """values[name], or an InputError saying what `where` lacks."""

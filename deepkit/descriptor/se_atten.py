@@ -22,7 +22,7 @@ import numpy as np
 from deepkit import ops
 from deepkit.config.args import Arg, Group, non_negative, one_of, positive
 from deepkit.config.type_embedding import type_embedding_args
-from deepkit.descriptor.base import DescriptorOut, EnvMat
+from deepkit.descriptor.base import DescriptorOut, EnvMat, Tabulable
 from deepkit.descriptor.normalised import NormalisedEnvMat
 from deepkit.descriptor.smooth import axis_neuron_arg, check_cutoffs_and_exclusions, smooth_args
 from deepkit.nn.layers import (
@@ -120,7 +120,7 @@ def _common_args(set_davg_zero: bool) -> list[Arg]:
 
 
 @DESCRIPTORS.register
-class SeAtten(NormalisedEnvMat):
+class SeAtten(NormalisedEnvMat, Tabulable):
     """se_atten: type-embedded embedding net over a type-blind list, with attention."""
 
     name = "se_atten"
@@ -233,6 +233,7 @@ class SeAtten(NormalisedEnvMat):
         self.type_embedding = TypeEmbedding(ntypes, **type_embedding)
         self.avg = np.zeros((ntypes, self.nnei, 4))
         self.std = np.ones((ntypes, self.nnei, 4))
+        self.tables = None
 
     @classmethod
     def accepts_type_embedding(cls, params: dict) -> bool:
@@ -286,17 +287,23 @@ class SeAtten(NormalisedEnvMat):
         keep = allowed * tf.cast(tf.reshape(nlist >= 0, [n, self.nnei]), self.dtype)
         weight = self._switch(rows, centre, std, avg) * allowed if self.smooth else keep
         table = tf.cast(self.type_embedding.build(), self.dtype)  # (ntypes + 1, width)
-        g = self._embedding(rows, centre, nei, table, weight)
-        for layer in range(self.attn_layer):
-            g = self._attention(g, rows, weight, keep, layer)
-        total = ops.matmul(g, rows, transpose_a=True) / self.nnei  # G^T R: (n, M1, 4)
+        overflow = None
+        if self.tables is not None:
+            total = self._tabulated_total(rows, centre, nei, table, weight)
+            overflow = self._table_overflow(rows, tf.shape(nlist)[0])
+        else:
+            g = self._embedding(rows, centre, nei, table, weight)
+            for layer in range(self.attn_layer):
+                g = self._attention(g, rows, weight, keep, layer)
+            total = ops.matmul(g, rows, transpose_a=True)  # G^T R: (n, M1, 4)
+        total = total / self.nnei
         d = tf.reshape(
             ops.matmul(total, total[:, : self.axis_neuron, :], transpose_b=True),
             [n, self.neuron[-1] * self.axis_neuron],
         )
         d = tf.concat([d, tf.gather(table, centre)], axis=1)
         rot_mat = tf.cast(total[:, :, 1:], tf.float64)
-        return DescriptorOut(d, (env,), None, rot_mat=rot_mat)
+        return DescriptorOut(d, (env,), overflow, rot_mat=rot_mat)
 
     def _kept_slots(self, centre, nei):
         """(n, nnei) 0 where (centre type, slot type) is an excluded pair, else 1."""
@@ -353,8 +360,15 @@ class SeAtten(NormalisedEnvMat):
             g = self._net(tf.concat(columns, axis=1), "filter_type_all", seeds[0])
             return tf.reshape(g, [n, self.nnei, m1])
         g = tf.reshape(self._net(radial, "filter_type_all", seeds[0]), [n, self.nnei, m1])
-        # The type net over every (centre, neighbour) pair once, then looked up per slot.
-        ntab = self.ntypes + 1
+        t = tf.gather(self._pair_net(table, seeds[1]), centre[:, None] * (self.ntypes + 1) + nei)
+        if self.smooth:
+            t = t * weight[:, :, None]
+        return g * t + g
+
+    def _pair_net(self, table, seed):
+        """The strip mode's type net over every (centre, neighbour) pair of the type table
+        (padding type included) once: (ntab * ntab, M1), row centre * ntab + neighbour."""
+        ntab, width = self.ntypes + 1, self.type_embedding.width
         pair_input = tf.concat(
             [
                 tf.tile(table[None, :, :], [ntab, 1, 1]),  # neighbour's vector
@@ -362,13 +376,70 @@ class SeAtten(NormalisedEnvMat):
             ],
             axis=2,
         )
-        pair = self._net(
-            tf.reshape(pair_input, [ntab * ntab, 2 * width]), "filter_type_all_two_side", seeds[1]
+        return self._net(
+            tf.reshape(pair_input, [ntab * ntab, 2 * width]), "filter_type_all_two_side", seed
         )
-        t = tf.gather(pair, centre[:, None] * ntab + nei)  # (n, nnei, M1)
-        if self.smooth:
-            t = t * weight[:, :, None]
-        return g * t + g
+
+    # -- compression (strip mode, no attention: DeePMD-kit's se_atten_compressible) -------
+    def untabulable(self) -> str | None:
+        if not self.strip:
+            return (
+                f"{self.name} compresses only with tebd_input_mode 'strip' (the radial net "
+                "alone then takes the neighbour distance), as in DeePMD-kit"
+            )
+        if self.attn_layer != 0:
+            return f"{self.name} compresses only with attn_layer 0, as in DeePMD-kit"
+        return None
+
+    def net_scopes(self) -> list[str]:
+        return [f"{self.scope}filter_type_all"]
+
+    def net_spec(self, scope: str) -> tuple[list[int], str, bool]:
+        del scope  # the one radial net
+        return list(self.neuron), self.activation, self.resnet_dt
+
+    def input_ranges(self, min_nbor_dist: float) -> dict[str, tuple[float, float]]:
+        """The radial net's input (s - avg) / std over every centre type and slot, for s in
+        [0, 1 / min_nbor_dist]; 0 too where excluded pairs zero the row."""
+        avg, std = self.avg[:, :, 0], self.std[:, :, 0]
+        lower = float(np.min(-avg / std))
+        upper = float(np.max((1.0 / min_nbor_dist - avg) / std))
+        if self.exclude_types:
+            lower, upper = min(lower, 0.0), max(upper, 0.0)
+        return {self.net_scopes()[0]: (lower, upper)}
+
+    def _tabulated_total(self, rows, centre, nei, table, weight):
+        """sum_j G_ij (x) R_ij of the strip mode from the radial net's table, G_ij =
+        N(s_ij) (1 + w_ij T(t_i, t_j)) with T the type net: the fused op never stores N,
+        so the sum is taken per block of rows (per neighbour type, weighted by w when
+        smooth) and each block's sum is scaled by its pair's T afterwards. (n, M1, 4)."""
+        ntab = self.ntypes + 1
+        pair = tf.reshape(self._pair_net(table, self._net_seeds()[1]), [ntab, ntab, -1])
+        scale = tf.gather(pair, centre)  # (n, ntab, M1): T(t_i, b) for each block type b
+        if self.smooth:  # N (1 + w T): the plain rows, then w R per real type (w = 0 empty)
+            masks = weight[:, :, None] * tf.one_hot(nei, self.ntypes, dtype=self.dtype)
+            masks = tf.concat([tf.ones_like(masks[:, :, :1]), masks], axis=2)
+            scale = tf.concat([tf.ones_like(scale[:, :1]), scale[:, : self.ntypes]], axis=1)
+        else:  # N (1 + T) per block type, padding included
+            masks = tf.one_hot(nei, ntab, dtype=self.dtype)
+            scale = 1.0 + scale
+        coefficients, info = self.table_variables(self.net_scopes()[0])
+        x = tf.cast(rows[:, :, 0], tf.float64)
+        # One op call per block: the op's rows have at most 4 components (CPU and CUDA).
+        parts = [
+            ops.tabulate_fusion(
+                coefficients, info, x, tf.cast(masks[:, :, b, None] * rows, tf.float64)
+            )
+            for b in range(masks.shape[2])
+        ]
+        part = tf.cast(tf.stack(parts, axis=2), self.dtype)  # (n, M1, nblocks, 4)
+        return tf.einsum("nbm,nmbc->nmc", scale, part)
+
+    def _table_overflow(self, rows, nframes):
+        """(nf,) number of slots whose net input lies beyond the table (upper_ext)."""
+        upper_ext = float(self.tables[self.net_scopes()[0]].info[2])
+        beyond = tf.cast(rows[:, :, 0] > upper_ext, tf.int32)
+        return tf.reduce_sum(tf.reshape(beyond, [nframes, -1]), axis=1)
 
     def _attention(self, g, rows, weight, keep, layer):
         """One attention layer over a centre's slots: g (n, nnei, M1) -> the same."""

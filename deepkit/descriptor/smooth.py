@@ -12,17 +12,15 @@ from deepkit.config.args import Arg, layer_widths, non_negative, one_of, positiv
 from deepkit.descriptor.base import DescriptorOut, EnvMat, Tabulable
 from deepkit.descriptor.normalised import NormalisedEnvMat
 from deepkit.errors import InputError
-from deepkit.model import names
 from deepkit.nn.by_type import map_by_type
 from deepkit.nn.layers import (
     ACTIVATIONS,
     PRECISIONS,
-    constant_variable,
     embedding_net,
     net_seed,
     precision_dtype,
 )
-from deepkit.tfenv import tf, v1
+from deepkit.tfenv import tf
 
 _MAX_SEL = 65_536
 
@@ -373,13 +371,8 @@ class SmoothEmbedding(NormalisedEnvMat, Tabulable):
 
     def _tabulated(self, scope, radial, block, nslots):
         """A compressed net's contribution straight from its table (ops.tabulate_fusion)."""
-        table = self.tables[scope]
+        coefficients, info = self.table_variables(scope)
         x = tf.cast(tf.reshape(radial, [-1, nslots]), tf.float64)
-        # Non-trainable variables rather than constants: checkpoints of a fine-tuned
-        # compressed model then carry the tables, and freezing folds them back.
-        with v1.variable_scope(f"{names.TABLE_PREFIX}/{scope}", reuse=v1.AUTO_REUSE):
-            coefficients = constant_variable("table", table.coefficients)
-            info = constant_variable("info", table.info)
         part = self.table_term(coefficients, info, x, tf.cast(block, tf.float64))
         return tf.cast(part, self.dtype)
 

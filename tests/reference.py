@@ -160,7 +160,8 @@ def se_atten(em, nlist, atype, avg, std, variables, keys):
     (nall,), avg/std (ntypes, nnei, 4), variables by name, keys the normalised descriptor
     keys plus `strip`, `smooth`, `ntypes`, `tebd_activation`."""
     ntypes, nloc, nnei = keys["ntypes"], nlist.shape[0], nlist.shape[1]
-    table = embedding_net(np.eye(ntypes), variables, "type_embed_net", keys["tebd_activation"])
+    inputs = keys.get("tebd_inputs", np.eye(ntypes))
+    table = embedding_net(inputs, variables, "type_embed_net", keys["tebd_activation"])
     table = np.concatenate([table, np.zeros((1, table.shape[1]))])
     excluded = {tuple(p) for p in keys["exclude_types"]} | {
         tuple(p[::-1]) for p in keys["exclude_types"]

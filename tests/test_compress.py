@@ -27,6 +27,7 @@ DESCRIPTORS = {
     "r_excluded": {"type": "se_e2_r", "neuron": [8, 16], "exclude_types": [[0, 1]]},
     # one net over (s, both type vectors), tabulated per type pair (MODEL below)
     "a_type_embedding": {"type_one_side": False, "neuron": [6, 12, 24]},
+    "a_econf_one_side": {"type_one_side": True, "neuron": [6, 12, 24]},
     "e3_excluded": {
         "type": "se_e3",
         "sel": [16, 16],
@@ -157,7 +158,11 @@ def test_fused_op_gradients(rng):
 
 
 # More keys of the model section, by case.
-MODEL = {"a_type_embedding": {"type_embedding": {"neuron": [2, 4], "use_tebd_bias": True}}}
+MODEL = {
+    "a_type_embedding": {"type_embedding": {"neuron": [2, 4], "use_tebd_bias": True}},
+    # the elements' electronic configurations as the type net's input (use_econf_tebd)
+    "a_econf_one_side": {"type_embedding": {"neuron": [4], "use_econf_tebd": True, "seed": 2}},
+}
 
 
 @pytest.fixture(scope="module", params=list(DESCRIPTORS))

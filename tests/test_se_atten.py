@@ -41,6 +41,7 @@ MODES = {
     "exclude": {"exclude_types": [[0, 1], [2, 2]], "smooth_type_embedding": True},
     "v2": {"type": "se_atten_v2", "set_davg_zero": False},
     "v2-tebd": {"type": "se_atten_v2", "tebd": True},
+    "strip-econf": {"tebd_input_mode": "strip", "use_econf_tebd": True},
 }
 
 
@@ -57,6 +58,17 @@ def descriptor_keys(mode: str):
     return config["model"]["descriptor"], config["model"]["type_embedding"]
 
 
+# The electronic-configuration inputs of O, H, C (1s2 2s2 2p4, 1s1, 1s2 2s2 2p2): per
+# orbital 0/1/2 electrons as (-1 -1)/(-1 1)/(1 1), 118 entries scaled by 1/sqrt(118).
+ECONF_OHC = np.full((3, 118), -1.0)
+ECONF_OHC[0, :6] = 1
+ECONF_OHC[0, [7, 9]] = 1  # 2p: one pair, two single electrons
+ECONF_OHC[1, 1] = 1
+ECONF_OHC[2, :4] = 1
+ECONF_OHC[2, [5, 7]] = 1
+ECONF_OHC /= np.sqrt(118)
+
+
 def random_frame(rng, natoms=14):
     box = random_box(rng, 6.0)
     coord = rng.uniform(0, 1, (natoms, 3)) @ box
@@ -66,7 +78,7 @@ def random_frame(rng, natoms=14):
 @pytest.mark.parametrize("mode", list(MODES))
 def test_graph_equals_numpy_reference(mode, rng):
     params, tebd = descriptor_keys(mode)
-    desc = make_descriptor(params, NTYPES, tebd)
+    desc = make_descriptor(params, NTYPES, tebd, ["O", "H", "C"])
     radial = rng.normal(0, 0.1, (NTYPES, 1, 1)) * (np.arange(4) == 0)
     desc.avg = np.broadcast_to(radial if not desc.set_davg_zero else 0 * radial, desc.avg.shape)
     desc.std = np.broadcast_to(rng.uniform(0.5, 1.5, (NTYPES, 1, 1)), desc.std.shape)
@@ -95,6 +107,7 @@ def test_graph_equals_numpy_reference(mode, rng):
         "smooth": desc.smooth,
         "ln_eps": desc.ln_eps,
         "tebd_activation": np.tanh if tebd else (lambda x: x),
+        "tebd_inputs": ECONF_OHC if params["use_econf_tebd"] else np.eye(NTYPES),
     }
     expected = reference.se_atten(
         em[0].reshape(len(coord), 24, 4), nlist[0], atype, desc.avg, desc.std, variables, keys

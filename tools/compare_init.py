@@ -82,6 +82,12 @@ CASES = {
         {**FIT, "seed": 6},
         {"neuron": [5], "seed": 8},
     ),
+    # electronic-configuration inputs of the type net (118 entries per element)
+    "type_embedding_econf": (
+        {**SE_A, "axis_neuron": 4, "type_one_side": False, "seed": 4},
+        {**FIT, "seed": 6},
+        {"neuron": [3, 6], "seed": 8, "use_econf_tebd": True},
+    ),
     "se_atten_v2_own_tebd": (
         {**SE_A, "type": "se_atten_v2", "sel": 120, "attn": 8, "attn_layer": 1, "seed": 2},
         {**FIT, "seed": 6},
@@ -205,7 +211,24 @@ def compare(case: str, dp: str, workdir: Path) -> tuple[int, float, float, list[
             continue
         matched += 1
         worst = max(worst, float(np.max(np.abs(a - b)) / max(1.0, np.max(np.abs(b)))))
-    return matched, worst, stats, unmatched
+    return matched, worst, stats, unmatched, first_losses(folders)
+
+
+def first_losses(folders: dict[str, Path]) -> float:
+    """Largest relative difference of the step-0 lcurve columns both codes write: the
+    same weights and batch give the same losses only if the forward passes agree (to
+    the 3 digits the files print)."""
+    rows = {}
+    for code, folder in folders.items():
+        path = next(folder.rglob("lcurve.out"))
+        lines = [line for line in path.read_text().splitlines() if line.strip()]
+        header = lines[0].lstrip("#").split()
+        first = next(line for line in lines[1:] if not line.startswith("#"))
+        rows[code] = dict(zip(header, map(float, first.split())))
+    common = [k for k in rows["deepkit"] if k in rows["deepmd"] and k not in ("step", "lr")]
+    a = np.array([rows["deepkit"][k] for k in common])
+    b = np.array([rows["deepmd"][k] for k in common])
+    return float(np.max(np.abs(a - b) / np.maximum(np.abs(b), 1e-300)))
 
 
 def main() -> None:
@@ -215,12 +238,16 @@ def main() -> None:
     parser.add_argument("--cases", nargs="*", default=list(CASES), choices=list(CASES))
     args = parser.parse_args()
     print(
-        "| case | variables matched | max rel. difference | energy bias rel. diff. | deepkit only |"
+        "| case | variables matched | max rel. difference | energy bias rel. diff. "
+        "| step-0 lcurve rel. diff. | deepkit only |"
     )
-    print("|---|---:|---:|---:|---|")
+    print("|---|---:|---:|---:|---:|---|")
     for case in args.cases:
-        matched, worst, stats, unmatched = compare(case, args.dp, args.workdir)
-        row = f"| {case} | {matched} | {worst:.1e} | {stats:.1e} | {', '.join(unmatched) or '-'} |"
+        matched, worst, stats, unmatched, losses = compare(case, args.dp, args.workdir)
+        row = (
+            f"| {case} | {matched} | {worst:.1e} | {stats:.1e} | {losses:.1e} "
+            f"| {', '.join(unmatched) or '-'} |"
+        )
         print(row, flush=True)
 
 

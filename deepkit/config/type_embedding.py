@@ -7,12 +7,6 @@ from deepkit.config.args import Arg, Group, layer_widths, one_of, seed
 from deepkit.config.choices import ACTIVATION_NAMES, PRECISIONS
 
 
-def _econf(value: bool) -> str | None:
-    if value:
-        return "the electronic-configuration embedding is not supported by deepkit yet"
-    return None
-
-
 def type_embedding_args(width: int = 8, activation: str = "tanh") -> list[Arg]:
     """The keys of a type embedding; a descriptor that builds its own (se_atten without
     `model.type_embedding`) gives its width and activation."""
@@ -45,8 +39,8 @@ def type_embedding_args(width: int = 8, activation: str = "tanh") -> list[Arg]:
             "use_econf_tebd",
             "bool",
             False,
-            "Start from each element's electronic configuration instead of a one-hot vector",
-            check=_econf,
+            "Start from each element's electronic configuration instead of a one-hot "
+            "vector (DeePMD-kit's 118 entries; needs model.type_map of elements)",
         ),
         Arg("use_tebd_bias", "bool", False, "Biases in the type embedding net's layers"),
     ]

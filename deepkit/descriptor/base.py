@@ -70,13 +70,19 @@ class DescriptorOut:
     per_atom: Callable[[list, Any], Any] | None = None
 
 
-def make_descriptor(params: dict, ntypes: int, type_embedding: dict | None = None) -> Descriptor:
+def make_descriptor(
+    params: dict,
+    ntypes: int,
+    type_embedding: dict | None = None,
+    type_map: list[str] | None = None,
+) -> Descriptor:
     """The descriptor named by params["type"], from normalised input keys; type_embedding:
-    the normalised `model.type_embedding`, for the descriptors that take one."""
+    the normalised `model.type_embedding`, for the descriptors that take one, with the
+    model's type_map (the electronic-configuration embedding reads the elements)."""
     cls = DESCRIPTORS.get(params["type"])
     keys = {k: v for k, v in params.items() if k != "type"}
     if cls.accepts_type_embedding(params):
-        keys["type_embedding"] = type_embedding
+        keys["type_embedding"], keys["type_map"] = type_embedding, type_map
     return cls(ntypes=ntypes, **keys)
 
 

@@ -61,10 +61,10 @@ class Hybrid(Descriptor, Tabulable):
         ]
     }
 
-    def __init__(self, *, ntypes, list, type_embedding=None):  # "list": DeePMD-kit's key
+    def __init__(self, *, ntypes, list, type_embedding=None, type_map=None):  # DeePMD's "list"
         self.ntypes = ntypes
         # One model.type_embedding for every part that takes one: they share its variables.
-        self.parts = [make_descriptor(params, ntypes, type_embedding) for params in list]
+        self.parts = [make_descriptor(params, ntypes, type_embedding, type_map) for params in list]
         for i, part in enumerate(self.parts):
             part.scope = f"part{i}_"
         self.rcut = max(part.rcut for part in self.parts)

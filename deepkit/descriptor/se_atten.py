@@ -102,8 +102,8 @@ def _common_args(set_davg_zero: bool) -> list[Arg]:
             "use_econf_tebd",
             "bool",
             False,
-            "Electronic-configuration type embedding",
-            check=_only(False, "not supported by deepkit yet"),
+            "Start the type embedding made here from each element's electronic "
+            "configuration instead of a one-hot vector (needs model.type_map of elements)",
         ),
         Arg("use_tebd_bias", "bool", False, "Biases in the type embedding made here"),
         Arg("scaling_factor", "float", 1.0, "Attention scaling", check=_only(1.0)),
@@ -201,10 +201,10 @@ class SeAtten(NormalisedEnvMat, Tabulable):
         stripped_type_embedding=None,
         smooth_type_embedding=True,
         type_embedding=None,
+        type_map=None,
     ):
         # validated to their only values by the schema
         del env_protection, scaling_factor, normalize, temperature, concat_output_tebd
-        del use_econf_tebd
         self.ntypes, self.rcut, self.rcut_smth = ntypes, rcut, rcut_smth
         self.nnei = sum(sel) if isinstance(sel, list) else int(sel)
         self.sel = [self.nnei]
@@ -229,8 +229,13 @@ class SeAtten(NormalisedEnvMat, Tabulable):
             # DeePMD-kit draws this one unseeded; here it is reproducible, from seeds far
             # from every net's (the nets' seeds stay DeePMD-kit's)
             own_seed = None if seed is None else seed + _OWN_TEBD_SEED_OFFSET
-            type_embedding = {**defaults, "seed": own_seed, "use_tebd_bias": use_tebd_bias}
-        self.type_embedding = TypeEmbedding(ntypes, **type_embedding)
+            type_embedding = {
+                **defaults,
+                "seed": own_seed,
+                "use_tebd_bias": use_tebd_bias,
+                "use_econf_tebd": use_econf_tebd,
+            }
+        self.type_embedding = TypeEmbedding(ntypes, **type_embedding, type_map=type_map)
         self.avg = np.zeros((ntypes, self.nnei, 4))
         self.std = np.ones((ntypes, self.nnei, 4))
         self.tables = None

@@ -48,13 +48,22 @@ class SeE2A(SmoothEmbedding):
     )
     env_kind, ncomp = "a", 4
 
-    def __init__(self, *, axis_neuron: int, type_embedding: dict | None = None, **keys):
+    def __init__(
+        self,
+        *,
+        axis_neuron: int,
+        type_embedding: dict | None = None,
+        type_map: list[str] | None = None,
+        **keys,
+    ):
         super().__init__(**keys)
         self.axis_neuron = axis_neuron
         # With model.type_embedding: one net over (s, t_j[, t_i]) instead of one per type
         # (pair), and the centre's type vector appended, as DeePMD-kit's se_a + tebd.
         self.type_embedding = (
-            None if type_embedding is None else TypeEmbedding(self.ntypes, **type_embedding)
+            None
+            if type_embedding is None
+            else TypeEmbedding(self.ntypes, **type_embedding, type_map=type_map)
         )
 
     @classmethod

@@ -34,7 +34,10 @@ class EnergyModel(Model):
         self.type_map = list(model_params["type_map"])
         ntypes = len(self.type_map)
         self.descriptor = make_descriptor(
-            model_params["descriptor"], ntypes, model_params.get("type_embedding")
+            model_params["descriptor"],
+            ntypes,
+            model_params.get("type_embedding"),
+            self.type_map,
         )
         self.fitting = make_fitting(
             model_params["fitting_net"], ntypes, self.descriptor.mixed_types

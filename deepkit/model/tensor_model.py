@@ -37,7 +37,10 @@ class TensorModel(Model):
         self.type_map = list(model_params["type_map"])
         ntypes = len(self.type_map)
         self.descriptor = make_descriptor(
-            model_params["descriptor"], ntypes, model_params.get("type_embedding")
+            model_params["descriptor"],
+            ntypes,
+            model_params.get("type_embedding"),
+            self.type_map,
         )
         if self.descriptor.rot_mat_width() is None:
             raise InputError(

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from deepkit.errors import InputError
+from deepkit.nn.econf import econf_inputs
 from deepkit.nn.layers import embedding_net, precision_dtype
 from deepkit.nn.tabulate import ACTIVATION_DERIVATIVES
 from deepkit.tfenv import tf
@@ -16,7 +18,7 @@ SCOPE = "type_embed_net"
 
 
 class TypeEmbedding:
-    """The net from one-hot type vectors to the (ntypes + 1, width) embedding table, its
+    """The net from one-hot (or electronic-configuration) type vectors to the (ntypes + 1, width) embedding table, its
     last row zero (empty slots). Variables live under `type_embed_net`, shared by every
     descriptor part and fitting of a model."""
 
@@ -32,8 +34,17 @@ class TypeEmbedding:
         seed,
         use_econf_tebd,
         use_tebd_bias,
+        type_map=None,
     ):
-        del use_econf_tebd  # refused by the schema
+        # The net's fixed input per type: one-hot, or the electronic configuration.
+        self.inputs = np.eye(ntypes)
+        if use_econf_tebd:
+            if type_map is None:
+                raise InputError("use_econf_tebd needs model.type_map (the elements' names)")
+            try:
+                self.inputs = econf_inputs(list(type_map))
+            except ValueError as err:
+                raise InputError(f"model.type_map: use_econf_tebd needs elements; {err}") from None
         self.ntypes, self.neuron, self.activation = ntypes, list(neuron), activation_function
         self.resnet_dt, self.dtype, self.trainable = (
             resnet_dt,
@@ -49,9 +60,8 @@ class TypeEmbedding:
 
     def build(self):
         """The (ntypes + 1, width) table, float64; row ntypes is zero."""
-        one_hot = tf.eye(self.ntypes, dtype=self.dtype)
         table = embedding_net(
-            one_hot,
+            tf.constant(self.inputs, self.dtype),
             self.neuron,
             self.activation,
             self.resnet_dt,
@@ -68,7 +78,7 @@ class TypeEmbedding:
         """The same (ntypes + 1, width) table in numpy, from a frozen model's constants
         (compression folds each type's vector into a net's first layer)."""
         act = ACTIVATION_DERIVATIVES[self.activation]
-        x = np.eye(self.ntypes)
+        x = self.inputs
         for k in range(len(self.neuron)):
             w = consts[f"{SCOPE}/matrix_{k}"]
             y = act(x @ w + (consts[f"{SCOPE}/bias_{k}"] if self.use_bias else 0.0))[0]

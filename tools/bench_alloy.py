@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import subprocess
 import sys
@@ -24,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 from bench_infer import WORKER
-from bench_train import timed
+from bench_train import thread_env, timed
 
 ELEMENTS = ["Al", "Cu", "Ni", "Pd", "Ag"]
 # (folder, elements, fcc repeats, frames): the training systems differ in composition
@@ -131,16 +130,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
-    threads = str(args.threads)
-    env = dict(
-        os.environ,
-        OMP_NUM_THREADS=threads,
-        TF_INTRA_OP_PARALLELISM_THREADS=threads,
-        DP_INTRA_OP_PARALLELISM_THREADS=threads,
-        TF_INTER_OP_PARALLELISM_THREADS="1",
-        DP_INTER_OP_PARALLELISM_THREADS="1",
-        TF_CPP_MIN_LOG_LEVEL="3",
-    )
+    env = thread_env(args.threads, log_level="3")
     data = args.workdir / "data"
     if not (data / SYSTEMS[-1][0] / "type.raw").exists():
         rng = np.random.default_rng(2026)

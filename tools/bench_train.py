@@ -58,6 +58,20 @@ def make_input(steps: int, seed: int | None, descriptor: str = "se_e2_a") -> dic
     return raw
 
 
+def thread_env(threads: int, log_level: str = "2") -> dict:
+    """The environment that gives both codes the same threads: OpenMP and TensorFlow's
+    intra-op pools at `threads`, inter-op 1."""
+    return dict(
+        os.environ,
+        OMP_NUM_THREADS=str(threads),
+        TF_INTRA_OP_PARALLELISM_THREADS=str(threads),
+        DP_INTRA_OP_PARALLELISM_THREADS=str(threads),
+        TF_INTER_OP_PARALLELISM_THREADS="1",
+        DP_INTER_OP_PARALLELISM_THREADS="1",
+        TF_CPP_MIN_LOG_LEVEL=log_level,
+    )
+
+
 def timed(command: list[str], cwd: Path, env: dict) -> tuple[float, float]:
     """Run under /usr/bin/time -v: wall seconds and peak memory in GB."""
     result = subprocess.run(
@@ -153,16 +167,7 @@ def main() -> None:
         help="DeePMD-kit's water example descriptor to train (default se_e2_a)",
     )
     args = parser.parse_args()
-    threads = str(args.threads)
-    env = dict(
-        os.environ,
-        OMP_NUM_THREADS=threads,
-        TF_INTRA_OP_PARALLELISM_THREADS=threads,
-        DP_INTRA_OP_PARALLELISM_THREADS=threads,
-        TF_INTER_OP_PARALLELISM_THREADS="1",
-        DP_INTER_OP_PARALLELISM_THREADS="1",
-        TF_CPP_MIN_LOG_LEVEL="2",
-    )
+    env = thread_env(args.threads)
     raw = make_input(args.steps, args.seed, args.descriptor)
     rows = []
     runs = [

@@ -158,7 +158,7 @@ def test_test_numb_shuffle_and_atomic(trained, tmp_path, capsys):
     rmse = float(np.sqrt(np.mean((ae[..., 0] - labels) ** 2)))
     (figures,) = json.loads((tmp_path / "f.json").read_text())["systems"].values()
     assert figures["atom_energy"]["rmse"] == pytest.approx(rmse, rel=1e-10)
-    assert f"Atomic ener RMSE    : {rmse:.6e} eV" in out
+    assert f"Atomic ener RMSE   : {rmse:e} eV" in out
     assert main(["test", "-m", model, "-s", data, "-a"]) == 2
     assert "atom_ener.npy" in capsys.readouterr().err
 

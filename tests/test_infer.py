@@ -110,7 +110,7 @@ def test_deepkit_test_reports_and_writes_details(trained, tmp_path, capsys):
         str(tmp_path / "p.png"),
     ]
     assert main(argv) == 0
-    assert "Force RMSE" in capsys.readouterr().out
+    assert "Force  RMSE        : " in capsys.readouterr().out
     report = json.loads((tmp_path / "out.json").read_text())
     natoms = len(atype)
     energies, forces = np.loadtxt(f"{prefix}.e_peratom.out"), np.loadtxt(f"{prefix}.f.out")

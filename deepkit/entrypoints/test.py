@@ -133,28 +133,29 @@ def _run_tensor(args: argparse.Namespace) -> int:
     return 0
 
 
+# DeePMD-kit's report lines, letter for letter, so scripts that grep its output (DP-GEN's,
+# users' own) read deepkit's: (key, statistic, label padded as DeePMD-kit pads it, unit).
+_REPORT_LINES = (
+    ("energy", "mae", "Energy MAE         ", "eV"),
+    ("energy", "rmse", "Energy RMSE        ", "eV"),
+    ("energy_per_atom", "mae", "Energy MAE/Natoms  ", "eV"),
+    ("energy_per_atom", "rmse", "Energy RMSE/Natoms ", "eV"),
+    ("force", "mae", "Force  MAE         ", "eV/\u00c5"),
+    ("force", "rmse", "Force  RMSE        ", "eV/\u00c5"),
+    ("virial", "mae", "Virial MAE         ", "eV"),
+    ("virial", "rmse", "Virial RMSE        ", "eV"),
+    ("virial_per_atom", "mae", "Virial MAE/Natoms  ", "eV"),
+    ("virial_per_atom", "rmse", "Virial RMSE/Natoms ", "eV"),
+    ("atom_energy", "mae", "Atomic ener MAE    ", "eV"),
+    ("atom_energy", "rmse", "Atomic ener RMSE   ", "eV"),
+)
+
+
 def _print(name: str, numbers: dict) -> None:
     print(f"# {name}: {numbers['nframes']} frames")
-    units = {
-        "energy": "eV",
-        "energy_per_atom": "eV",
-        "force": "eV/A",
-        "virial": "eV",
-        "virial_per_atom": "eV",
-        "atom_energy": "eV",
-    }
-    labels = {
-        "energy": "Energy",
-        "energy_per_atom": "Energy/Natoms",
-        "force": "Force",
-        "virial": "Virial",
-        "virial_per_atom": "Virial/Natoms",
-        "atom_energy": "Atomic ener",
-    }
-    for key, label in labels.items():
+    for key, stat, label, unit in _REPORT_LINES:
         if key in numbers:
-            for stat in ("mae", "rmse"):
-                print(f"{label + ' ' + stat.upper():<20}: {numbers[key][stat]:.6e} {units[key]}")
+            print(f"{label}: {numbers[key][stat]:e} {unit}")
 
 
 def _print_tensor(name: str, model_type: str, numbers: dict) -> None:

@@ -293,9 +293,10 @@ class SeAtten(NormalisedEnvMat, Tabulable):
         weight = self._switch(rows, centre, std, avg) * allowed if self.smooth else keep
         table = tf.cast(self.type_embedding.build(), self.dtype)  # (ntypes + 1, width)
         overflow = None
-        if self.tables is not None:
-            total = self._tabulated_total(rows, centre, nei, table, weight)
+        if self.tables is not None:  # the radial net read from its table
             overflow = self._table_overflow(rows, tf.shape(nlist)[0])
+            g = self._with_types(self._tabulated_radial(rows), centre, nei, table, weight)
+            total = ops.matmul(g, rows, transpose_a=True)
         else:
             g = self._embedding(rows, centre, nei, table, weight)
             for layer in range(self.attn_layer):
@@ -364,8 +365,21 @@ class SeAtten(NormalisedEnvMat, Tabulable):
                 )
             g = self._net(tf.concat(columns, axis=1), "filter_type_all", seeds[0])
             return tf.reshape(g, [n, self.nnei, m1])
-        g = tf.reshape(self._net(radial, "filter_type_all", seeds[0]), [n, self.nnei, m1])
-        t = tf.gather(self._pair_net(table, seeds[1]), centre[:, None] * (self.ntypes + 1) + nei)
+        return self._with_types(self._radial(rows), centre, nei, table, weight)
+
+    def _radial(self, rows):
+        """The strip mode's radial net N (n, nnei, M1) of every slot's s."""
+        n, m1 = tf.shape(rows)[0], self.neuron[-1]
+        radial = tf.reshape(rows[:, :, :1], [-1, 1])
+        g = self._net(radial, "filter_type_all", self._net_seeds()[0])
+        return tf.reshape(g, [n, self.nnei, m1])
+
+    def _with_types(self, g, centre, nei, table, weight):
+        """The strip mode's G = N (1 + T(t_i, t_j)), T weighted by w when smooth, from the
+        radial net's N (n, nnei, M1)."""
+        t = tf.gather(
+            self._pair_net(table, self._net_seeds()[1]), centre[:, None] * (self.ntypes + 1) + nei
+        )
         if self.smooth:
             t = t * weight[:, :, None]
         return g * t + g
@@ -413,32 +427,14 @@ class SeAtten(NormalisedEnvMat, Tabulable):
             lower, upper = min(lower, 0.0), max(upper, 0.0)
         return {self.net_scopes()[0]: (lower, upper)}
 
-    def _tabulated_total(self, rows, centre, nei, table, weight):
-        """sum_j G_ij (x) R_ij of the strip mode from the radial net's table, G_ij =
-        N(s_ij) (1 + w_ij T(t_i, t_j)) with T the type net: the fused op never stores N,
-        so the sum is taken per block of rows (per neighbour type, weighted by w when
-        smooth) and each block's sum is scaled by its pair's T afterwards. (n, M1, 4)."""
-        ntab = self.ntypes + 1
-        pair = tf.reshape(self._pair_net(table, self._net_seeds()[1]), [ntab, ntab, -1])
-        scale = tf.gather(pair, centre)  # (n, ntab, M1): T(t_i, b) for each block type b
-        if self.smooth:  # N (1 + w T): the plain rows, then w R per real type (w = 0 empty)
-            masks = weight[:, :, None] * tf.one_hot(nei, self.ntypes, dtype=self.dtype)
-            masks = tf.concat([tf.ones_like(masks[:, :, :1]), masks], axis=2)
-            scale = tf.concat([tf.ones_like(scale[:, :1]), scale[:, : self.ntypes]], axis=1)
-        else:  # N (1 + T) per block type, padding included
-            masks = tf.one_hot(nei, ntab, dtype=self.dtype)
-            scale = 1.0 + scale
+    def _tabulated_radial(self, rows):
+        """N (n, nnei, M1) of every slot from the radial net's table: the fused op over one
+        slot per row with a row of ones (its gradients come with it)."""
+        n, m1 = tf.shape(rows)[0], self.neuron[-1]
         coefficients, info = self.table_variables(self.net_scopes()[0])
-        x = tf.cast(rows[:, :, 0], tf.float64)
-        # One op call per block: the op's rows have at most 4 components (CPU and CUDA).
-        parts = [
-            ops.tabulate_fusion(
-                coefficients, info, x, tf.cast(masks[:, :, b, None] * rows, tf.float64)
-            )
-            for b in range(masks.shape[2])
-        ]
-        part = tf.cast(tf.stack(parts, axis=2), self.dtype)  # (n, M1, nblocks, 4)
-        return tf.einsum("nbm,nmbc->nmc", scale, part)
+        x = tf.reshape(tf.cast(rows[:, :, 0], tf.float64), [-1, 1])
+        radial = ops.tabulate_fusion(coefficients, info, x, tf.ones_like(x)[:, :, None])
+        return tf.reshape(tf.cast(radial, self.dtype), [n, self.nnei, m1])
 
     def _table_overflow(self, rows, nframes):
         """(nf,) number of slots whose net input lies beyond the table (upper_ext)."""

@@ -134,28 +134,22 @@ def _run_tensor(args: argparse.Namespace) -> int:
 
 
 # DeePMD-kit's report lines, letter for letter, so scripts that grep its output (DP-GEN's,
-# users' own) read deepkit's: (key, statistic, label padded as DeePMD-kit pads it, unit).
-_REPORT_LINES = (
-    ("energy", "mae", "Energy MAE         ", "eV"),
-    ("energy", "rmse", "Energy RMSE        ", "eV"),
-    ("energy_per_atom", "mae", "Energy MAE/Natoms  ", "eV"),
-    ("energy_per_atom", "rmse", "Energy RMSE/Natoms ", "eV"),
-    ("force", "mae", "Force  MAE         ", "eV/\u00c5"),
-    ("force", "rmse", "Force  RMSE        ", "eV/\u00c5"),
-    ("virial", "mae", "Virial MAE         ", "eV"),
-    ("virial", "rmse", "Virial RMSE        ", "eV"),
-    ("virial_per_atom", "mae", "Virial MAE/Natoms  ", "eV"),
-    ("virial_per_atom", "rmse", "Virial RMSE/Natoms ", "eV"),
-    ("atom_energy", "mae", "Atomic ener MAE    ", "eV"),
-    ("atom_energy", "rmse", "Atomic ener RMSE   ", "eV"),
+# users' own) read deepkit's: "Energy RMSE/Natoms : 1.0e-03 eV", labels padded to 19.
+_REPORT_LINES = (  # (key, name, after the statistic, unit)
+    ("energy", "Energy", "", "eV"),
+    ("energy_per_atom", "Energy", "/Natoms", "eV"),
+    ("force", "Force ", "", "eV/\u00c5"),
+    ("virial", "Virial", "", "eV"),
+    ("virial_per_atom", "Virial", "/Natoms", "eV"),
+    ("atom_energy", "Atomic ener", "", "eV"),
 )
 
 
 def _print(name: str, numbers: dict) -> None:
     print(f"# {name}: {numbers['nframes']} frames")
-    for key, stat, label, unit in _REPORT_LINES:
-        if key in numbers:
-            print(f"{label}: {numbers[key][stat]:e} {unit}")
+    for key, label, suffix, unit in _REPORT_LINES:
+        for stat in ("mae", "rmse") if key in numbers else ():
+            print(f"{f'{label} {stat.upper()}{suffix}':<19}: {numbers[key][stat]:e} {unit}")
 
 
 def _print_tensor(name: str, model_type: str, numbers: dict) -> None:

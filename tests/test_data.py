@@ -159,22 +159,46 @@ def test_batches_are_reproducible_and_rank_dependent(tmp_path, rng):
     np.testing.assert_allclose(counts, [0.6, 0.3, 0.1], atol=0.04)
 
 
-def test_energy_bias_is_least_squares_over_all_frames():
+def test_energy_bias_is_deepmd_kits_least_squares_over_system_means():
+    """DeePMD-kit's fit: one row per system, its mean energy over the frames taken against
+    its atom counts, every system weighted alike (not by its number of frames)."""
     systems = expand_systems(str(shared_data("nopbc")))
-    bias = energy_bias(systems, ["C", "H", "O"])
+    assert len({s.nframes for s in systems}) > 1  # equal weights would hide a frame weight
     rows, targets = [], []
     for s in systems:
         energies = np.concatenate([s.load_set(k).arrays["energy"] for k in range(len(s.sets))])
-        rows += [np.bincount(s.atype, minlength=3)] * len(energies)
-        targets += list(energies)
+        rows.append(np.bincount(s.atype, minlength=3))
+        targets.append(energies.mean())
     expected, *_ = np.linalg.lstsq(np.array(rows, float), np.array(targets), rcond=None)
-    np.testing.assert_allclose(bias, expected, rtol=1e-8)
+    np.testing.assert_allclose(energy_bias(systems, ["C", "H", "O"]), expected, rtol=1e-10)
+    # Given picks (training's stat draws), only those frames count, repeats included.
+    picks = [[(0, 0), (0, 0), (0, 1)] for _ in systems]
+    targets = []
+    for s in systems:
+        energy = s.load_set(0).arrays["energy"]
+        targets.append((2 * energy[0] + energy[1]) / 3)
+    expected, *_ = np.linalg.lstsq(np.array(rows, float), np.array(targets), rcond=None)
+    bias = energy_bias(systems, ["C", "H", "O"], frames=picks)
+    np.testing.assert_allclose(bias, expected, rtol=1e-10)
+
+
+def test_stat_draws_are_the_stream_the_training_then_continues():
+    """stat_draws takes nbatch batches of each system from the stream itself: the same
+    seed's sample() calls give the same frames, and the stream goes on after them."""
+    systems = expand_systems(str(shared_data("water")))
+    draws = DataSystems(systems, ["O", "H"], batch_size=2, seed=5).stat_draws(3)
+    replay = DataSystems(systems, ["O", "H"], batch_size=2, seed=5)
+    expected = [
+        [(s.sets.index(name), f) for _ in range(3) for name, f in replay.sample(k)["frames"]]
+        for k, s in enumerate(systems)
+    ]
+    assert draws == expected and all(len(d) == 6 for d in draws)
 
 
 def test_env_mat_stats_match_direct_numpy():
     (system,) = expand_systems(str(shared_data("water", "data_0")))
     sel = [46, 92]
-    avg, std = env_mat_stats([system], ["O", "H"], 6.0, 0.5, sel, max_frames=3)
+    avg, std = env_mat_stats([system], ["O", "H"], 6.0, 0.5, sel, frames=3)
     arrays = system.load_set(0).arrays
     frames = [0, 39, 79]
     em, *_ = env_mat(

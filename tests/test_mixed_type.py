@@ -112,12 +112,20 @@ def test_mixed_system_batches_as_the_ordinary_systems(alloy, tmp_path):
 def test_mixed_system_gives_the_ordinary_systems_statistics(alloy):
     root, _ = alloy
     mixed, plain = [NpySystem(root / "mixed")], plain_systems(root)
-    np.testing.assert_allclose(
-        energy_bias(mixed, MODEL_TYPES), energy_bias(plain, MODEL_TYPES), rtol=1e-10
-    )
+    # DeePMD-kit's energy bias: a mixed-type system is one row, its mean energy against its
+    # mean atom count of each type over its frames.
+    counts, energies = [], []
+    for k in range(2):
+        frames = mixed[0].load_set(k)
+        types = mixed[0].frame_types(frames, MODEL_TYPES)
+        counts += list((types[:, :, None] == np.arange(len(MODEL_TYPES))).sum(axis=1))
+        energies += list(frames.arrays["energy"])
+    row = np.mean(counts, axis=0)
+    expected, *_ = np.linalg.lstsq(row[None], [np.mean(energies)], rcond=None)
+    np.testing.assert_allclose(energy_bias(mixed, MODEL_TYPES), expected, rtol=1e-10)
     sel = [30, 30, 30, 30]
-    ours = env_mat_stats(mixed, MODEL_TYPES, 4.5, 1.0, sel, max_frames=100)
-    theirs = env_mat_stats(plain, MODEL_TYPES, 4.5, 1.0, sel, max_frames=100)
+    ours = env_mat_stats(mixed, MODEL_TYPES, 4.5, 1.0, sel, frames=100)
+    theirs = env_mat_stats(plain, MODEL_TYPES, 4.5, 1.0, sel, frames=100)
     for a, b in zip(ours, theirs, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-10)
     count, dist = neighbor_stat(mixed, MODEL_TYPES, 4.5)
@@ -154,7 +162,7 @@ def test_a_type_absent_from_all_data_gets_finite_statistics(alloy):
     bias = energy_bias(systems, MODEL_TYPES)
     assert np.all(np.isfinite(bias)) and bias[3] == 0
     np.testing.assert_allclose(bias[:3], energy_bias(systems, MODEL_TYPES[:3]), rtol=1e-10)
-    avg, std = env_mat_stats(systems, MODEL_TYPES, 4.5, 1.0, [30] * 4, max_frames=100)
+    avg, std = env_mat_stats(systems, MODEL_TYPES, 4.5, 1.0, [30] * 4, frames=100)
     assert np.all(np.isfinite(avg)) and np.all(np.isfinite(std))
     assert np.all(avg[3] == 0) and np.all(std[3] == 1)
     assert np.all(std[:3, :, 0] != 1) and np.all(avg[:3, :, 0] != 0)
@@ -242,3 +250,37 @@ def test_test_and_model_devi_on_mixed_equal_the_ordinary_systems(alloy, trained,
     assert np.all(ours[:, 3] > 0)  # the two models differ
     for k, (comp, frame) in enumerate(picks):
         np.testing.assert_allclose(ours[k], theirs[comp][frame], rtol=1e-9)
+
+
+def test_training_takes_its_statistics_from_deepmd_kits_stat_batches(alloy, trained, tmp_path):
+    """A fresh run's energy bias and env-mat normalisation are those of the frames its
+    statistics pass drew (data_stat_nbatch batches of each system from the training
+    stream, DeePMD-kit's), not of an even spread: the same seed starts as DeePMD-kit."""
+    from deepkit.model.frozen import read_constants
+    from deepkit.train.trainer import Trainer
+
+    root, _ = alloy
+    run, models = trained
+    config = json.loads((run / "out.json").read_text())
+    systems = [NpySystem(root / "mixed"), NpySystem(root / "plain" / "0")]
+    stream = DataSystems(
+        systems,
+        MODEL_TYPES,
+        config["training"]["training_data"]["batch_size"],
+        seed=config["training"]["seed"],
+    )
+    draws = stream.stat_draws(config["model"]["data_stat_nbatch"])
+    descriptor = config["model"]["descriptor"]
+    keys = (descriptor["rcut"], descriptor["rcut_smth"], descriptor["sel"])
+    avg, _ = env_mat_stats(systems, MODEL_TYPES, *keys, frames=draws)
+    frozen_avg = read_constants(str(models[0]))["descrpt_attr/t_avg"].reshape(avg.shape)
+    np.testing.assert_allclose(frozen_avg, avg, rtol=1e-12)
+    spread, _ = env_mat_stats(systems, MODEL_TYPES, *keys, frames=10)
+    assert not np.allclose(frozen_avg, spread, rtol=1e-6)
+    # The energy bias starts the fitting nets' last layer (trained since): the fresh model.
+    trainer = Trainer(config, tmp_path, log=lambda *a: None)
+    trainer._data(fresh=True)
+    model = trainer._model(fresh=True)
+    bias = energy_bias(systems, MODEL_TYPES, frames=draws)
+    np.testing.assert_allclose(model.fitting.bias, bias, rtol=1e-12)
+    assert not np.allclose(bias, energy_bias(systems, MODEL_TYPES, frames=10), rtol=1e-6)

@@ -186,6 +186,15 @@ class DataSystems:
         """Advance the stream as sample() does, reading nothing."""
         self._draw(system_index)
 
+    def stat_draws(self, nbatch: int) -> list[list[tuple[int, int]]]:
+        """DeePMD-kit's statistics pass: nbatch batches of each system in turn, drawn from
+        the stream; the (set, frame) picks of each system, repeats kept, for the
+        statistics to read (data/stat_frames.py)."""
+        return [
+            [pick for _ in range(nbatch) for pick in self._draw(k)[1]]
+            for k in range(len(self.systems))
+        ]
+
     def sample(self, system_index: int | None = None) -> dict:
         """The next batch, from a system drawn by probability unless one is given."""
         k, picks = self._draw(system_index)

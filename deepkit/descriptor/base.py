@@ -32,6 +32,7 @@ from deepkit.nn.tabulate import layers_of
 from deepkit.registry import DESCRIPTORS
 
 if TYPE_CHECKING:
+    from deepkit.data.stat_frames import FrameChoice
     from deepkit.data.system import System
     from deepkit.tfenv import tf
 
@@ -148,9 +149,10 @@ class Descriptor(ABC):
 
     @abstractmethod
     def compute_input_stats(
-        self, systems: Sequence[System], type_map: list[str], max_frames: int, protect: float
+        self, systems: Sequence[System], type_map: list[str], frames: FrameChoice, protect: float
     ) -> None:
-        """Statistics (e.g. env-mat normalisation) from the training data, before build()."""
+        """Statistics (e.g. env-mat normalisation) from the training data, before build(),
+        over the frames `frames` picks (data/stat_frames.py)."""
 
     @abstractmethod
     def state(self) -> dict[str, np.ndarray]:

@@ -101,9 +101,9 @@ class Hybrid(Descriptor, Tabulable):
     def dim_out(self) -> int:
         return sum(part.dim_out for part in self.parts)
 
-    def compute_input_stats(self, systems, type_map, max_frames, protect):
+    def compute_input_stats(self, systems, type_map, frames, protect):
         for part in self.parts:
-            part.compute_input_stats(systems, type_map, max_frames, protect)
+            part.compute_input_stats(systems, type_map, frames, protect)
 
     def state(self):
         return {name: value for part in self.parts for name, value in part.state().items()}

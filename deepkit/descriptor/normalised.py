@@ -24,7 +24,7 @@ class NormalisedEnvMat(Descriptor):
     def metadata(self) -> dict:
         return {"type": self.name, "rcut": self.rcut, "sel": list(self.sel)}
 
-    def compute_input_stats(self, systems, type_map, max_frames, protect):
+    def compute_input_stats(self, systems, type_map, frames, protect):
         self.avg, self.std = env_mat_stats(
             systems,
             type_map,
@@ -32,7 +32,7 @@ class NormalisedEnvMat(Descriptor):
             self.rcut_smth,
             self.sel,
             self.env_kind,
-            max_frames=max_frames,
+            frames=frames,
             protect=protect,
             set_davg_zero=self.set_davg_zero,
             mixed_types=self.type_blind,

@@ -7,26 +7,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from deepkit.data.stat_frames import FrameChoice, per_system, picked_frames
 from deepkit.data.system import System
-
-
-def _sample_frames(system: System, type_map: list[str], max_frames: int):
-    """coord (n, natoms, 3), box (n, 3, 3) and the model's atype (n, natoms) of up to
-    max_frames frames spread evenly."""
-    picks = np.unique(
-        np.linspace(0, system.nframes - 1, min(max_frames, system.nframes)).astype(int)
-    )
-    starts = np.cumsum([0] + system.nframes_per_set)
-    coords, boxes, types = [], [], []
-    for k in range(len(system.sets)):
-        local = picks[(picks >= starts[k]) & (picks < starts[k + 1])] - starts[k]
-        if len(local):
-            frames = system.load_set(k)
-            coords.append(frames.arrays["coord"][local])
-            boxes.append(frames.arrays["box"][local])
-            types.append(system.frame_types(frames, type_map)[local])
-    coord = np.concatenate(coords).reshape(-1, system.natoms, 3)
-    return coord, np.concatenate(boxes).reshape(-1, 3, 3), np.concatenate(types)
 
 
 def _std(sum2, total, n, protect):
@@ -41,16 +23,17 @@ def env_mat_stats(
     rcut_smth: float,
     sel: Sequence[int],
     kind: str = "a",
-    max_frames: int = 10,
+    frames: FrameChoice = 10,
     protect: float = 1e-2,
     set_davg_zero: bool = False,
     mixed_types: bool = False,
 ):
     """avg and std (ntypes, nnei, ncomp) of the environment matrix per centre type.
 
-    Over up to max_frames frames of each system (evenly spread over its frames), every slot
-    counts, empty ones included: avg of the radial component (xyz averages are zero), std of
-    the radial component and one shared std of the x, y, z components, at least `protect`.
+    Over the frames of each system that `frames` picks (data/stat_frames.py: training's
+    stat batches, or a count spread evenly), repeats counted again, every slot counts,
+    empty ones included: avg of the radial component (xyz averages are zero), std of the
+    radial component and one shared std of the x, y, z components, at least `protect`.
     Types with no atom in the sample (an element of the type_map in no system) keep avg 0
     and std 1, as DeePMD-kit leaves them: finite, and harmless until data brings such atoms.
     mixed_types: the slots hold the nearest neighbours of any type (a type-blind list, sel
@@ -60,8 +43,10 @@ def env_mat_stats(
     ntypes, nnei = len(type_map), sum(sel)
     ncomp = 4 if kind == "a" else 1
     sums = np.zeros((ntypes, 5))  # count, sum r, sum r^2, sum xyz, sum xyz^2
-    for system in systems:
-        coord, box, atype = _sample_frames(system, type_map, max_frames)
+    for system, picks in zip(systems, per_system(systems, frames), strict=True):
+        arrays, atype = picked_frames(system, picks, type_map, ("coord", "box"))
+        coord = arrays["coord"].reshape(-1, system.natoms, 3)
+        box = arrays["box"].reshape(-1, 3, 3)
         listed = np.zeros_like(atype) if mixed_types else atype  # one type: a type-blind list
         em, *_ = env_mat(coord, listed, None if system.nopbc else box, rcut, rcut_smth, sel, kind)
         for t in range(ntypes):

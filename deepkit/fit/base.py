@@ -12,6 +12,7 @@ from deepkit.config.args import Group
 from deepkit.registry import FITTINGS
 
 if TYPE_CHECKING:
+    from deepkit.data.stat_frames import FrameChoice
     from deepkit.data.system import System
     from deepkit.tfenv import tf
 
@@ -46,8 +47,11 @@ class Fitting(ABC):
         """Cross-key checks of normalised params; InputError names the key under `path`."""
 
     @abstractmethod
-    def compute_statistics(self, systems: Sequence[System], type_map: list[str]) -> None:
-        """Output bias and parameter normalisation from the training data."""
+    def compute_statistics(
+        self, systems: Sequence[System], type_map: list[str], frames: FrameChoice = None
+    ) -> None:
+        """Output bias and parameter normalisation from the training data, over the frames
+        `frames` picks (data/stat_frames.py; None: all) where the fitting samples frames."""
 
     @abstractmethod
     def build(

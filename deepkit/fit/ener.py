@@ -128,11 +128,12 @@ class EnergyFitting(Fitting):
         self.fparam_stats = (np.zeros(numb_fparam), np.ones(numb_fparam))
         self.aparam_stats = (np.zeros(numb_aparam), np.ones(numb_aparam))
 
-    def compute_statistics(self, systems, type_map) -> None:
-        """Energy bias by least squares; fparam / aparam normalisation."""
+    def compute_statistics(self, systems, type_map, frames=None) -> None:
+        """Energy bias by least squares over the frames `frames` picks (None: all);
+        fparam / aparam normalisation."""
         from deepkit.data.stats import energy_bias
 
-        self.bias = energy_bias(systems, type_map, rcond=self.rcond)
+        self.bias = energy_bias(systems, type_map, rcond=self.rcond, frames=frames)
         for t, value in enumerate(self.atom_ener):
             if value is not None:
                 self.bias[t] = value

@@ -59,9 +59,10 @@ class PolarFitting(TensorFitting):
         if isinstance(scale, list) and len(scale) != ntypes:
             raise InputError(f"{path}.scale: {len(scale)} entries for {ntypes} types")
 
-    def compute_statistics(self, systems, type_map) -> None:
+    def compute_statistics(self, systems, type_map, frames=None) -> None:
         """shift[t]: least squares of count-per-type x mean polarizability = each system's
-        mean (atomic labels: one row per type; global labels: one row per system)."""
+        mean over its first set (atomic labels: one row per type; global labels: one row
+        per system); `frames` is not used."""
         if not self.shift_diag:
             return
         rows, targets = [], []

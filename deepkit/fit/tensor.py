@@ -117,7 +117,7 @@ class TensorFitting(Fitting):
         """(natoms,) bool: the atoms whose type carries a tensor."""
         return np.isin(atype, self.sel_type)
 
-    def compute_statistics(self, systems, type_map) -> None:
+    def compute_statistics(self, systems, type_map, frames=None) -> None:
         """Nothing to learn from the data by default."""
 
     @abstractmethod

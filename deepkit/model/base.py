@@ -24,6 +24,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from deepkit.data.stat_frames import FrameChoice
 from deepkit.data.system import System
 from deepkit.errors import InputError
 from deepkit.model import names
@@ -94,9 +95,10 @@ class Model(ABC):
         return {}
 
     @abstractmethod
-    def compute_statistics(self, systems: Sequence[System], frames_per_system: int) -> None:
-        """Statistics of the descriptor and fitting from the training systems (up to
-        frames_per_system frames of each)."""
+    def compute_statistics(self, systems: Sequence[System], frames: FrameChoice) -> None:
+        """Statistics of the descriptor and fitting from the training systems, over the
+        frames `frames` picks (data/stat_frames.py: training's stat batches, or up to a
+        count of each system)."""
 
     @abstractmethod
     def placeholders(self) -> dict:

@@ -46,12 +46,11 @@ class EnergyModel(Model):
         self.data_stat_protect = model_params["data_stat_protect"]
         self.min_nbor_dist = -1.0  # closest pair in the training data; <= 0: unknown
 
-    def compute_statistics(self, systems, frames_per_system: int) -> None:
-        """Energy bias and env-mat normalisation from the training systems."""
-        self.descriptor.compute_input_stats(
-            systems, self.type_map, frames_per_system, self.data_stat_protect
-        )
-        self.fitting.compute_statistics(systems, self.type_map)
+    def compute_statistics(self, systems, frames) -> None:
+        """Energy bias and env-mat normalisation from the training systems, over the
+        frames `frames` picks (data/stat_frames.py: training's stat batches, or a count)."""
+        self.descriptor.compute_input_stats(systems, self.type_map, frames, self.data_stat_protect)
+        self.fitting.compute_statistics(systems, self.type_map, frames)
 
     def placeholders(self) -> dict:
         """The model's inputs (names.py); fparam / aparam only when the fitting uses them."""

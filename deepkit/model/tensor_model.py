@@ -73,7 +73,7 @@ class TensorModel(Model):
     def extra_metadata(self) -> dict:
         return {names.ATTR_SEL_TYPE: np.array(self.sel_type, np.int32)}
 
-    def compute_statistics(self, systems, frames_per_system: int) -> None:
+    def compute_statistics(self, systems, frames) -> None:
         """Env-mat normalisation (and the polar fitting's diagonal shift). Every system
         must have a tensor label, global or atomic, of the right width."""
         key = f"atomic_{self.label}"
@@ -94,10 +94,8 @@ class TensorModel(Model):
                 full_atomic(
                     arrays[key], selected, self.width, f"{system.path}/{system.sets[0]}/{key}.npy"
                 )
-        self.descriptor.compute_input_stats(
-            systems, self.type_map, frames_per_system, self.data_stat_protect
-        )
-        self.fitting.compute_statistics(systems, self.type_map)
+        self.descriptor.compute_input_stats(systems, self.type_map, frames, self.data_stat_protect)
+        self.fitting.compute_statistics(systems, self.type_map, frames)
 
     def placeholders(self) -> dict:
         return {

@@ -161,29 +161,25 @@ class Trainer:
             )
         self.config["model"]["descriptor"] = frozen_model["descriptor"]
 
-    def _model(self, compute_stats: bool):
+    def _model(self, fresh: bool):
+        """The model with its statistics: a fresh start takes them, as DeePMD-kit does,
+        from its statistics pass over the training stream (data_stat_nbatch batches of
+        each system in turn, drawn on every rank so the streams stay DeePMD-kit's), then
+        the stream skips the data loader's probe draw; the same training.seed then gives
+        DeePMD-kit's statistics and batches."""
         model = make_model(self.config["model"])
+        draws = self.train_data.stat_draws(model.data_stat_nbatch) if fresh else None
         if self.frozen is not None:
             restore_model(model, self.frozen[1], self.frozen[0])
-        elif compute_stats and self.workers.is_root:  # the other ranks get them by broadcast
-            frames = model.data_stat_nbatch * max(self.train_data.batch_size)
+        elif fresh and self.workers.is_root:  # the other ranks get them by broadcast
             self.log(
-                f"statistics from up to {frames} frames of each of "
+                f"statistics from {model.data_stat_nbatch} batches of each of "
                 f"{len(self.train_data.systems)} training systems"
             )
-            model.compute_statistics(self.train_data.systems, frames)
+            model.compute_statistics(self.train_data.systems, draws)
             model.min_nbor_dist = self.min_nbor_dist
-        return model
-
-    def _draws_before_training(self, model, fresh: bool) -> None:
-        """The batches DeePMD-kit draws before its first step, skipped here too so that the
-        same training.seed gives its batches: a fresh start's statistics pass
-        (data_stat_nbatch batches of each system in turn), then its data loader's probe."""
-        if fresh:
-            for k in range(len(self.train_data.systems)):
-                for _ in range(model.data_stat_nbatch):
-                    self.train_data.skip(k)
         self.train_data.skip()
+        return model
 
     def _hooks(self, graph: TrainingGraph, append: bool) -> list[Hook]:
         hooks: list[Hook] = [DivergenceHook()]  # first: a bad step reaches no other hook
@@ -271,8 +267,7 @@ class Trainer:
                 self.log(systems_table("validation", self.valid_data))
             self._check_writable()
             write_json(self.config, self.out_dir / self.out_json)
-        model = self._model(compute_stats=fresh)
-        self._draws_before_training(model, fresh)
+        model = self._model(fresh)
         # deepkit's AVX2 products train faster on CPUs that have them (ops.cpu_products);
         # frozen models are built again with TensorFlow's and pick theirs when loaded.
         graph = build_training_graph(

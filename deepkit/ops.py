@@ -151,6 +151,15 @@ def tabulate_fusion(table, info, x, rows):
     return op_library().dk_tabulate_fusion(table, info, x, rows)
 
 
+def tabulate_fusion_blocks(table, info, x, rows, block, nblocks: int):
+    """tabulate_fusion summed per block of slots: block (n, nnei) int32 in [0, nblocks)
+    names each slot's block; returns (n, width, nblocks * ncomp), block b's sum in
+    components b * ncomp .. b * ncomp + ncomp - 1. One table read per slot however many
+    blocks (se_atten's strip mode: one per neighbour type). CPU kernels only: on a GPU
+    machine TensorFlow runs it on the host."""
+    return op_library().dk_tabulate_fusion_blocks(table, info, x, rows, block, nblocks=nblocks)
+
+
 # Whether ops.matmul builds DkMatMul / DkBatchMatMul: set by cpu_products, per thread.
 _CPU_PRODUCTS = contextvars.ContextVar("deepkit_cpu_products", default=False)
 
@@ -168,7 +177,8 @@ def cpu_has_avx2_fma() -> bool:
 
 
 @functools.cache
-def _gpu_present() -> bool:
+def gpu_present() -> bool:
+    """Whether TensorFlow sees a GPU in this process (asked once)."""
     return bool(tf.config.list_physical_devices("GPU"))
 
 
@@ -178,7 +188,7 @@ def cpu_products_preferred() -> bool:
     environment does not say DEEPKIT_CPU_PRODUCTS=0. cpu_products and DeepPot ask this."""
     if os.environ.get("DEEPKIT_CPU_PRODUCTS", "").strip() == "0":
         return False
-    return cpu_has_avx2_fma() and not _gpu_present()
+    return cpu_has_avx2_fma() and not gpu_present()
 
 
 @contextlib.contextmanager
@@ -253,6 +263,24 @@ def _tabulate_fusion_grad_grad(op, ddx, ddrows):
     return [None, None, None, None, ddy]
 
 
+def _tabulate_fusion_blocks_grad(op, dy):
+    table, info, x, rows, block = op.inputs
+    nblocks = op.get_attr("nblocks")
+    grad = op_library().dk_tabulate_fusion_blocks_grad
+    dx, drows = grad(table, info, x, rows, block, dy, nblocks=nblocks)
+    return [None, None, dx, drows, None]
+
+
+def _tabulate_fusion_blocks_grad_grad(op, ddx, ddrows):
+    # As _tabulate_fusion_grad_grad: the path to dy only.
+    table, info, x, rows, block, _ = op.inputs
+    ddx = tf.zeros_like(x) if ddx is None else ddx
+    ddrows = tf.zeros_like(rows) if ddrows is None else ddrows
+    grad_grad = op_library().dk_tabulate_fusion_blocks_grad_grad
+    ddy = grad_grad(table, info, x, rows, block, ddx, ddrows, nblocks=op.get_attr("nblocks"))
+    return [None, None, None, None, None, ddy]
+
+
 def _prod_force_grad(op, grad_force):
     _, em_deriv, nlist, _ = op.inputs
     grad_net = op_library().dk_prod_force_grad(grad_force, em_deriv, nlist)
@@ -277,6 +305,8 @@ _GRADIENTS = {
     "DkEnvMat": _env_mat_grad,
     "DkTabulateFusion": _tabulate_fusion_grad,
     "DkTabulateFusionGrad": _tabulate_fusion_grad_grad,
+    "DkTabulateFusionBlocks": _tabulate_fusion_blocks_grad,
+    "DkTabulateFusionBlocksGrad": _tabulate_fusion_blocks_grad_grad,
     "DkProdForce": _prod_force_grad,
     "DkProdVirial": _prod_virial_grad,
 }
@@ -285,6 +315,7 @@ _NO_GRADIENT = (
     "DkProdForceGrad",
     "DkProdVirialGrad",
     "DkTabulateFusionGradGrad",
+    "DkTabulateFusionBlocksGradGrad",
 )
 
 

@@ -157,6 +157,46 @@ def test_fused_op_gradients(rng):
         assert err < 1e-8 and err2 < 1e-8
 
 
+def test_fused_op_by_blocks_matches_numpy_and_its_gradients(rng):
+    """tabulate_fusion_blocks: each slot's G(x) (x) row summed into its block, against the
+    per-slot values of the plain op; gradients in x and rows, and in dy; a block index out
+    of range is one error, not a crash."""
+    table = tabulate(random_net(rng), "tanh", -1.0, 3.0, 6.0, 0.01, 0.1)
+    n, nnei, ncomp, nblocks = 3, 7, 8, 4
+    x = rng.uniform(-0.9, 2.9, (n, nnei))
+    x[:, -2:] = x[:, -3:-2]  # padded slots repeat ...
+    rows = rng.normal(size=(n, nnei, ncomp))
+    rows[:, -2:] = rows[:, -3:-2]
+    block = rng.integers(0, nblocks, (n, nnei)).astype(np.int32)
+    block[:, -1] = (block[:, -2] + 1) % nblocks  # ... but the last one in another block
+    g = op_values(table, x.reshape(-1)).reshape(n, nnei, -1)  # G of every slot
+    expected = np.zeros((n, g.shape[2], nblocks, ncomp))
+    for i in range(n):
+        for j in range(nnei):
+            expected[i, :, block[i, j]] += np.outer(g[i, j], rows[i, j])
+    with tf.Graph().as_default(), tf.compat.v1.Session() as sess:
+        tx, tr = tf.constant(x), tf.constant(rows)
+        out = ops.tabulate_fusion_blocks(table.coefficients, table.info, tx, tr, block, nblocks)
+        np.testing.assert_allclose(
+            sess.run(out), expected.reshape(n, -1, nblocks * ncomp), rtol=1e-12, atol=1e-12
+        )
+        shape = (n, g.shape[2], nblocks * ncomp)
+        err = tf.compat.v1.test.compute_gradient_error(
+            [tx, tr], [x.shape, rows.shape], out, shape, delta=1e-6
+        )
+        assert err < 1e-6
+        dy = tf.constant(rng.normal(size=shape))
+        dx, drows = tf.gradients(out, [tx, tr], dy)
+        err = tf.compat.v1.test.compute_gradient_error(dy, shape, dx + 0 * tx, x.shape)
+        err2 = tf.compat.v1.test.compute_gradient_error(dy, shape, drows, rows.shape)
+        assert err < 1e-8 and err2 < 1e-8
+        bad = block.copy()
+        bad[1, 2] = nblocks
+        wrong = ops.tabulate_fusion_blocks(table.coefficients, table.info, tx, tr, bad, nblocks)
+        with pytest.raises(tf.errors.InvalidArgumentError, match="block index 4 outside 0..3"):
+            sess.run(wrong)
+
+
 # More keys of the model section, by case.
 MODEL = {
     "a_type_embedding": {"type_embedding": {"neuron": [2, 4], "use_tebd_bias": True}},

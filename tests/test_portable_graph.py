@@ -25,7 +25,13 @@ PRODUCTS = {"MatMul", "BatchMatMul", "BatchMatMulV2", "BatchMatMulV3"}
 DEEPKIT_PRODUCTS = {"DkMatMul", "DkBatchMatMul"}
 TRANSPOSES = ("transpose_a", "transpose_b")
 # Deepkit ops a frozen model may hold without a GPU kernel, and why.
-HOST_OPS = {"DkExternalNeighborList": "the caller's neighbour list lives on the host"}
+HOST_OPS = {
+    "DkExternalNeighborList": "the caller's neighbour list lives on the host",
+    # se_atten compressed on a CPU (one table read per slot, summed per neighbour type);
+    # compressed where TensorFlow sees a GPU, the model holds the GPU's form instead.
+    "DkTabulateFusionBlocks": "CPU kernels only; TensorFlow runs them on the host",
+    "DkTabulateFusionBlocksGrad": "CPU kernels only; TensorFlow runs them on the host",
+}
 
 needs_avx2 = pytest.mark.skipif(
     not ops.cpu_products_preferred(), reason="no AVX2/FMA, a GPU, or DEEPKIT_CPU_PRODUCTS=0"

@@ -295,8 +295,7 @@ class SeAtten(NormalisedEnvMat, Tabulable):
         overflow = None
         if self.tables is not None:  # the radial net read from its table
             overflow = self._table_overflow(rows, tf.shape(nlist)[0])
-            g = self._with_types(self._tabulated_radial(rows), centre, nei, table, weight)
-            total = ops.matmul(g, rows, transpose_a=True)
+            total = self._tabulated_total(rows, centre, nei, table, weight)
         else:
             g = self._embedding(rows, centre, nei, table, weight)
             for layer in range(self.attn_layer):
@@ -426,6 +425,32 @@ class SeAtten(NormalisedEnvMat, Tabulable):
         if self.exclude_types:
             lower, upper = min(lower, 0.0), max(upper, 0.0)
         return {self.net_scopes()[0]: (lower, upper)}
+
+    def _tabulated_total(self, rows, centre, nei, table, weight):
+        """sum_j N_j (1 + w_j T(t_i, t_j)) (x) R_j, (n, M1, 4), N the radial net's table.
+        On a CPU, one fused call summing per neighbour type b (ops.tabulate_fusion_blocks;
+        smooth: the rows R and w R side by side), N read once per slot and never stored,
+        then each type's sums scaled by T(t_i, b). On a GPU, whose kernels take no blocks, N
+        is stored and the type factor applied as in the original."""
+        n, m1, ntab = tf.shape(rows)[0], self.neuron[-1], self.ntypes + 1
+        if ops.gpu_present():
+            g = self._with_types(self._tabulated_radial(rows), centre, nei, table, weight)
+            return ops.matmul(g, rows, transpose_a=True)
+        pair = tf.reshape(self._pair_net(table, self._net_seeds()[1]), [ntab, ntab, m1])
+        scale = tf.gather(pair, centre)  # (n, ntab, M1): T(t_i, b), the padding type's last
+        coefficients, info = self.table_variables(self.net_scopes()[0])
+        x = tf.cast(rows[:, :, 0], tf.float64)
+        if self.smooth:  # N (1 + w T): sums of N R and of N w R per type (w = 0 when empty)
+            both = tf.concat([rows, rows * weight[:, :, None]], axis=2)
+            factors = tf.stack([tf.ones_like(scale), scale], axis=3)  # (n, ntab, M1, 2)
+        else:  # N (1 + T) per type, the padding type included
+            both, factors = rows, (1.0 + scale)[:, :, :, None]
+        ncomp = both.shape[2]
+        block = tf.cast(nei, tf.int32)
+        both = tf.cast(both, tf.float64)
+        part = ops.tabulate_fusion_blocks(coefficients, info, x, both, block, nblocks=ntab)
+        part = tf.reshape(tf.cast(part, self.dtype), [n, m1, ntab, ncomp // 4, 4])
+        return tf.einsum("nbmk,nmbkc->nmc", factors, part)
 
     def _tabulated_radial(self, rows):
         """N (n, nnei, M1) of every slot from the radial net's table: the fused op over one

@@ -30,25 +30,34 @@ TableInfo table_info(const double* info, int width);
 // table: (intervals, 6, width): coefficient p of channel m on interval k at
 // table[(k * 6 + p) * width + m]; G_m(x) = sum_p table[k, p, m] * (x - node_k)^p.
 //
-//   out   (n, width, ncomp)
+//   out   (n, width, nblocks * ncomp)
 //   x     (n, nnei)
-//   rows  (n, nnei, ncomp)
-void tabulate_fusion(double* out, const double* table, const TableInfo& info, const double* x,
-                     const double* rows, int n, int nnei, int ncomp);
+//   rows  (n, nnei, ncomp), ncomp 1 to kMaxComponents (the CUDA kernels: 1 to 4)
+//   block (n, nnei) in [0, nblocks), or nullptr (nblocks 1): slot j's row adds to the
+//         components block[j] * ncomp + c of out, so one call (one table read per slot)
+//         gives a sum per block, e.g. per neighbour type (se_atten's strip mode).
+//         The CUDA kernels take no blocks.
+constexpr int kMaxBlocks = 4096;
+constexpr int kMaxComponents = 8;
 
-// Given dy = dL/d out (n, width, ncomp):
-//   dx     (n, nnei)         = sum_{m,c} dy[n,m,c] G'_m(x[n,j]) rows[n,j,c]
-//   drows  (n, nnei, ncomp)  = sum_m dy[n,m,c] G_m(x[n,j])
+void tabulate_fusion(double* out, const double* table, const TableInfo& info, const double* x,
+                     const double* rows, int n, int nnei, int ncomp, const int* block = nullptr,
+                     int nblocks = 1);
+
+// Given dy = dL/d out (n, width, nblocks * ncomp):
+//   dx     (n, nnei)         = sum_{m,c} dy[n,m,b_j c] G'_m(x[n,j]) rows[n,j,c]
+//   drows  (n, nnei, ncomp)  = sum_m dy[n,m,b_j c] G_m(x[n,j])
 void tabulate_fusion_grad(double* dx, double* drows, const double* table, const TableInfo& info,
                           const double* x, const double* rows, const double* dy, int n, int nnei,
-                          int ncomp);
+                          int ncomp, const int* block = nullptr, int nblocks = 1);
 
 // Gradient of tabulate_fusion_grad with respect to dy (the only input that depends on
 // trainable parameters when the fitting net is trained on forces), given ddx (n, nnei) and
 // ddrows (n, nnei, ncomp):
-//   ddy (n, width, ncomp) = sum_j ddx[n,j] G'_m(x) rows[n,j,c] + ddrows[n,j,c] G_m(x)
+//   ddy (n, width, b_j c) = sum_j ddx[n,j] G'_m(x) rows[n,j,c] + ddrows[n,j,c] G_m(x)
 void tabulate_fusion_grad_grad(double* ddy, const double* table, const TableInfo& info,
                                const double* x, const double* rows, const double* ddx,
-                               const double* ddrows, int n, int nnei, int ncomp);
+                               const double* ddrows, int n, int nnei, int ncomp,
+                               const int* block = nullptr, int nblocks = 1);
 
 }  // namespace deepkit

@@ -95,7 +95,8 @@ void CpuLaunch::prod_virial_grad(OpKernelContext* ctx, const ProdArgs& a,
 void CpuLaunch::tabulate_fusion(OpKernelContext* ctx, const TabulateArgs& a, double* out) {
   call_kernel(ctx, 0, [&] {
     deepkit::tabulate_fusion(out, a.table, table_info(a.info, a.width), a.x, a.rows,
-                             static_cast<int>(a.n), static_cast<int>(a.nnei), a.ncomp);
+                             static_cast<int>(a.n), static_cast<int>(a.nnei), a.ncomp, a.block,
+                             a.nblocks);
   });
 }
 
@@ -103,7 +104,8 @@ void CpuLaunch::tabulate_fusion_grad(OpKernelContext* ctx, const TabulateArgs& a
                                      const double* dy, double* dx, double* drows) {
   call_kernel(ctx, 0, [&] {
     deepkit::tabulate_fusion_grad(dx, drows, a.table, table_info(a.info, a.width), a.x, a.rows,
-                                  dy, static_cast<int>(a.n), static_cast<int>(a.nnei), a.ncomp);
+                                  dy, static_cast<int>(a.n), static_cast<int>(a.nnei), a.ncomp, a.block,
+                                  a.nblocks);
   });
 }
 
@@ -112,7 +114,7 @@ void CpuLaunch::tabulate_fusion_grad_grad(OpKernelContext* ctx, const TabulateAr
   call_kernel(ctx, 0, [&] {
     deepkit::tabulate_fusion_grad_grad(ddy, a.table, table_info(a.info, a.width), a.x, a.rows,
                                        ddx, ddrows, static_cast<int>(a.n),
-                                       static_cast<int>(a.nnei), a.ncomp);
+                                       static_cast<int>(a.nnei), a.ncomp, a.block, a.nblocks);
   });
 }
 

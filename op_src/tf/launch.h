@@ -58,6 +58,8 @@ struct TabulateArgs {
   const double* rows;
   int64_t n, nnei;
   int ncomp;
+  const int* block = nullptr;  // (n, nnei) block of each slot (DkTabulateFusionBlocks, CPU)
+  int nblocks = 1;
 };
 
 #define DEEPKIT_LAUNCH_FUNCTIONS                                                            \

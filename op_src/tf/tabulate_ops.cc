@@ -1,6 +1,7 @@
 // DkTabulateFusion and its gradients: compressed embedding nets (op_src/lib/tabulate.h).
 #include <cmath>
 
+#include "lib/tabulate.h"
 #include "tf/kernel_call.h"
 #include "tf/launch.h"
 #include "tensorflow/core/framework/op.h"
@@ -14,8 +15,9 @@ using shape_inference::ShapeHandle;
 
 namespace {
 
-// Checks table (K, 6, M), info (7), x (n, nnei), rows (n, nnei, ncomp); fills the args.
-bool check_inputs(OpKernelContext* ctx, deepkit::TabulateArgs* a) {
+// Checks table (K, 6, M), info (7), x (n, nnei), rows (n, nnei, 1..max_comp); fills the
+// args. The plain ops take the 1 to 4 components their CUDA kernels take.
+bool check_inputs(OpKernelContext* ctx, deepkit::TabulateArgs* a, int max_comp = 4) {
   const Tensor& table = ctx->input(0);
   const Tensor& info = ctx->input(1);
   const Tensor& x = ctx->input(2);
@@ -38,8 +40,9 @@ bool check_inputs(OpKernelContext* ctx, deepkit::TabulateArgs* a) {
     return false;
   }
   if (x.dims() != 2 || rows.dims() != 3 || rows.dim_size(0) != x.dim_size(0) ||
-      rows.dim_size(1) != x.dim_size(1) || rows.dim_size(2) < 1 || rows.dim_size(2) > 4) {
-    ctx->CtxFailure(errors::InvalidArgument(op, ": x must be (n, nnei) and rows (n, nnei, 1..4), got ",
+      rows.dim_size(1) != x.dim_size(1) || rows.dim_size(2) < 1 || rows.dim_size(2) > max_comp) {
+    ctx->CtxFailure(errors::InvalidArgument(op, ": x must be (n, nnei) and rows (n, nnei, 1..", max_comp,
+                                            "), got ",
                                             x.shape().DebugString(), " and ", rows.shape().DebugString()));
     return false;
   }
@@ -57,14 +60,36 @@ bool check_same_shape(OpKernelContext* ctx, int index, const TensorShape& expect
   return false;
 }
 
-// (n, width, ncomp) from x's first axis, the table's width and the rows' components.
-Status out_shape(InferenceContext* c, int output) {
+// (n, width, nblocks * ncomp) from x's first axis, the table's width, the rows' components
+// and (DkTabulateFusionBlocks) the nblocks attribute.
+Status out_shape(InferenceContext* c, int output, bool blocks = false) {
   ShapeHandle table, x, rows;
   TF_RETURN_IF_ERROR(c->WithRank(c->input(0), 3, &table));
   TF_RETURN_IF_ERROR(c->WithRank(c->input(2), 2, &x));
   TF_RETURN_IF_ERROR(c->WithRank(c->input(3), 3, &rows));
-  c->set_output(output, c->MakeShape({c->Dim(x, 0), c->Dim(table, 2), c->Dim(rows, 2)}));
+  DimensionHandle wide = c->Dim(rows, 2);
+  if (blocks) {
+    int nblocks;
+    TF_RETURN_IF_ERROR(c->GetAttr("nblocks", &nblocks));
+    TF_RETURN_IF_ERROR(c->Multiply(wide, nblocks, &wide));
+  }
+  c->set_output(output, c->MakeShape({c->Dim(x, 0), c->Dim(table, 2), wide}));
   return OkStatus();
+}
+
+// DkTabulateFusionBlocks*: input 4 is the (n, nnei) int32 block of each slot, checked in
+// [0, nblocks) by the kernel; fills a->block and a->nblocks.
+bool check_blocks(OpKernelContext* ctx, deepkit::TabulateArgs* a, int nblocks) {
+  const Tensor& block = ctx->input(4);
+  if (block.shape() != ctx->input(2).shape()) {
+    ctx->CtxFailure(errors::InvalidArgument(ctx->op_kernel().type_string(), ": block must be ",
+                                            ctx->input(2).shape().DebugString(), ", got ",
+                                            block.shape().DebugString()));
+    return false;
+  }
+  a->block = block.flat<int32>().data();
+  a->nblocks = nblocks;
+  return true;
 }
 
 }  // namespace
@@ -101,6 +126,46 @@ REGISTER_OP("DkTabulateFusionGradGrad")
     .Input("ddrows: double") // (n, nnei, ncomp)
     .Output("ddy: double")   // (n, width, ncomp)
     .SetShapeFn([](InferenceContext* c) { return out_shape(c, 0); });
+
+// The same sums taken per block of slots (lib/tabulate.h), CPU kernels only: se_atten's
+// compressed strip mode, one block per neighbour type, the table read once per slot.
+REGISTER_OP("DkTabulateFusionBlocks")
+    .Input("table: double")
+    .Input("info: double")
+    .Input("x: double")
+    .Input("rows: double")    // (n, nnei, ncomp)
+    .Input("block: int32")    // (n, nnei) in [0, nblocks)
+    .Attr("nblocks: int >= 1")
+    .Output("out: double")    // (n, width, nblocks * ncomp)
+    .SetShapeFn([](InferenceContext* c) { return out_shape(c, 0, true); });
+
+REGISTER_OP("DkTabulateFusionBlocksGrad")
+    .Input("table: double")
+    .Input("info: double")
+    .Input("x: double")
+    .Input("rows: double")
+    .Input("block: int32")
+    .Input("dy: double")      // (n, width, nblocks * ncomp)
+    .Attr("nblocks: int >= 1")
+    .Output("dx: double")
+    .Output("drows: double")
+    .SetShapeFn([](InferenceContext* c) {
+      c->set_output(0, c->input(2));
+      c->set_output(1, c->input(3));
+      return OkStatus();
+    });
+
+REGISTER_OP("DkTabulateFusionBlocksGradGrad")
+    .Input("table: double")
+    .Input("info: double")
+    .Input("x: double")
+    .Input("rows: double")
+    .Input("block: int32")
+    .Input("ddx: double")
+    .Input("ddrows: double")
+    .Attr("nblocks: int >= 1")
+    .Output("ddy: double")
+    .SetShapeFn([](InferenceContext* c) { return out_shape(c, 0, true); });
 
 template <class Launch>
 class DkTabulateFusionOp : public OpKernel {
@@ -146,6 +211,75 @@ class DkTabulateFusionGradGradOp : public OpKernel {
                                       ctx->input(5).flat<double>().data(), ddy->flat<double>().data());
   }
 };
+
+class DkTabulateFusionBlocksOp : public OpKernel {
+ public:
+  explicit DkTabulateFusionBlocksOp(OpKernelConstruction* ctx) : OpKernel(ctx) {
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("nblocks", &nblocks_));
+  }
+  void Compute(OpKernelContext* ctx) override {
+    deepkit::TabulateArgs a;
+    if (!check_inputs(ctx, &a, deepkit::kMaxComponents) || !check_blocks(ctx, &a, nblocks_)) return;
+    Tensor* out;
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, {a.n, a.width, nblocks_ * a.ncomp}, &out));
+    deepkit::CpuLaunch::tabulate_fusion(ctx, a, out->flat<double>().data());
+  }
+
+ private:
+  int nblocks_;
+};
+
+class DkTabulateFusionBlocksGradOp : public OpKernel {
+ public:
+  explicit DkTabulateFusionBlocksGradOp(OpKernelConstruction* ctx) : OpKernel(ctx) {
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("nblocks", &nblocks_));
+  }
+  void Compute(OpKernelContext* ctx) override {
+    deepkit::TabulateArgs a;
+    if (!check_inputs(ctx, &a, deepkit::kMaxComponents) || !check_blocks(ctx, &a, nblocks_) ||
+        !check_same_shape(ctx, 5, {a.n, a.width, nblocks_ * a.ncomp})) {
+      return;
+    }
+    Tensor *dx, *drows;
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, ctx->input(2).shape(), &dx));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(1, ctx->input(3).shape(), &drows));
+    deepkit::CpuLaunch::tabulate_fusion_grad(ctx, a, ctx->input(5).flat<double>().data(),
+                                             dx->flat<double>().data(), drows->flat<double>().data());
+  }
+
+ private:
+  int nblocks_;
+};
+
+class DkTabulateFusionBlocksGradGradOp : public OpKernel {
+ public:
+  explicit DkTabulateFusionBlocksGradGradOp(OpKernelConstruction* ctx) : OpKernel(ctx) {
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("nblocks", &nblocks_));
+  }
+  void Compute(OpKernelContext* ctx) override {
+    deepkit::TabulateArgs a;
+    if (!check_inputs(ctx, &a, deepkit::kMaxComponents) || !check_blocks(ctx, &a, nblocks_) ||
+        !check_same_shape(ctx, 5, ctx->input(2).shape()) ||
+        !check_same_shape(ctx, 6, ctx->input(3).shape())) {
+      return;
+    }
+    Tensor* ddy;
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, {a.n, a.width, nblocks_ * a.ncomp}, &ddy));
+    deepkit::CpuLaunch::tabulate_fusion_grad_grad(ctx, a, ctx->input(5).flat<double>().data(),
+                                                  ctx->input(6).flat<double>().data(),
+                                                  ddy->flat<double>().data());
+  }
+
+ private:
+  int nblocks_;
+};
+
+REGISTER_KERNEL_BUILDER(Name("DkTabulateFusionBlocks").Device(DEVICE_CPU),
+                        deepkit::Guarded<DkTabulateFusionBlocksOp>);
+REGISTER_KERNEL_BUILDER(Name("DkTabulateFusionBlocksGrad").Device(DEVICE_CPU),
+                        deepkit::Guarded<DkTabulateFusionBlocksGradOp>);
+REGISTER_KERNEL_BUILDER(Name("DkTabulateFusionBlocksGradGrad").Device(DEVICE_CPU),
+                        deepkit::Guarded<DkTabulateFusionBlocksGradGradOp>);
 
 #define DEEPKIT_REGISTER_TABULATE(DEVICE, LAUNCH, ...)                                       \
   REGISTER_KERNEL_BUILDER(Name("DkTabulateFusion").Device(DEVICE) __VA_ARGS__,             \

@@ -23,9 +23,11 @@ def start_training(folder, config, ignore_sigint=False, prelude=""):
     prelude: Python statements run first."""
     (folder / "input.json").write_text(json.dumps(config))
     # A shell's background job starts with SIGINT ignored; an interactive one does not.
+    # SIGHUP as a terminal leaves it: a suite run under nohup would hand it on ignored.
     handler = "signal.SIG_IGN" if ignore_sigint else "signal.default_int_handler"
     script = (
         f"import runpy, signal, sys; {prelude}signal.signal(signal.SIGINT, {handler}); "
+        "signal.signal(signal.SIGHUP, signal.SIG_DFL); "
         "sys.argv = ['deepkit', 'train', 'input.json', '-o', 'out', *sys.argv[1:]]; "
         "runpy.run_module('deepkit.cli', run_name='__main__')"
     )

@@ -24,17 +24,15 @@ def energy_bias(
     in composition). A type no frame has gets 0, the least-squares minimum-norm answer (as
     DeePMD-kit's), so a model whose type_map names elements absent from the data starts
     finite."""
-    labelled = [s for s in systems if s.has_label("energy")]
-    if not labelled:
-        raise InputError("energy bias: no system has energy.npy")
-    wanted = frames
-    if frames is not None and not isinstance(frames, int | np.integer):
-        wanted = [picks for s, picks in zip(systems, frames, strict=True) if s.has_label("energy")]
     counts, energies = [], []
-    for system, picks in zip(labelled, per_system(labelled, wanted), strict=True):
+    for system, picks in zip(systems, per_system(systems, frames), strict=True):
+        if not system.has_label("energy"):
+            continue
         arrays, types = picked_frames(system, picks, type_map, ("energy",))
         per_frame = (types[:, :, None] == np.arange(len(type_map))).sum(axis=1)
         counts.append(per_frame.mean(axis=0))
         energies.append(arrays["energy"].mean())
+    if not counts:
+        raise InputError("energy bias: no system has energy.npy")
     bias, *_ = np.linalg.lstsq(np.array(counts), np.array(energies), rcond=rcond)
     return bias

@@ -350,21 +350,20 @@ class SeAtten(NormalisedEnvMat, Tabulable):
 
     def _embedding(self, rows, centre, nei, table, weight):
         """G (n, nnei, M1) of every slot from its radial row and the two types."""
-        n, m1 = tf.shape(rows)[0], self.neuron[-1]
-        seeds = self._net_seeds()
-        radial = tf.reshape(rows[:, :, :1], [-1, 1])
-        width = self.type_embedding.width
-        nei_vec = tf.reshape(tf.gather(table, nei), [-1, width])
-        if not self.strip:
-            columns = [radial, nei_vec]
-            if not self.type_one_side:
-                centre_vec = tf.gather(table, centre)
-                columns.append(
-                    tf.reshape(tf.tile(centre_vec[:, None, :], [1, self.nnei, 1]), [-1, width])
-                )
-            g = self._net(tf.concat(columns, axis=1), "filter_type_all", seeds[0])
-            return tf.reshape(g, [n, self.nnei, m1])
-        return self._with_types(self._radial(rows), centre, nei, table, weight)
+        if self.strip:
+            return self._with_types(self._radial(rows), centre, nei, table, weight)
+        n, m1, width = tf.shape(rows)[0], self.neuron[-1], self.type_embedding.width
+        columns = [
+            tf.reshape(rows[:, :, :1], [-1, 1]),
+            tf.reshape(tf.gather(table, nei), [-1, width]),
+        ]
+        if not self.type_one_side:
+            centre_vec = tf.gather(table, centre)
+            columns.append(
+                tf.reshape(tf.tile(centre_vec[:, None, :], [1, self.nnei, 1]), [-1, width])
+            )
+        g = self._net(tf.concat(columns, axis=1), "filter_type_all", self._net_seeds()[0])
+        return tf.reshape(g, [n, self.nnei, m1])
 
     def _radial(self, rows):
         """The strip mode's radial net N (n, nnei, M1) of every slot's s."""

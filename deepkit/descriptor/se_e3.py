@@ -89,19 +89,14 @@ class SeE3(SmoothEmbedding):
             theta = ops.matmul(xyz[index[a]], xyz[index[b]], transpose_b=True)
             theta = tf.reshape(theta, [-1, self.sel[a] * self.sel[b]])
             if distinct and a == b:
-                upper = np.flatnonzero(np.triu(np.ones((self.sel[a], self.sel[a]), bool)))
-                theta = tf.gather(theta, upper, axis=1)
+                theta = tf.gather(theta, _upper_triangle(self.sel[a])[0], axis=1)
             angles[a, b] = theta
         return angles
 
     def _pair_weights(self, a: int, b: int) -> np.ndarray | float:
         """How often each column of _angles(distinct=True) occurs among the ordered pairs:
         2 off the diagonal of a same-type block (theta_jk = theta_kj), else 1."""
-        if a != b:
-            return 1.0
-        upper = np.triu(np.ones((self.sel[a], self.sel[a])))
-        weights = 2.0 * upper - np.eye(self.sel[a])
-        return weights[upper > 0]
+        return _upper_triangle(self.sel[a])[1] if a == b else 1.0
 
     def _contract(self, rows, centre_type):
         del centre_type  # one set of nets for every centre
@@ -157,3 +152,10 @@ class SeE3(SmoothEmbedding):
 
     def _nets_by_pair(self) -> dict:
         return {pair: scope for scope, _, pair in self._nets()}
+
+
+def _upper_triangle(size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Flat indices of the upper triangle (diagonal included) of a size x size block, and
+    how often each stands for an ordered pair: 1 on the diagonal, 2 off it."""
+    upper = np.triu(np.ones((size, size), bool))
+    return np.flatnonzero(upper), (2.0 * upper - np.eye(size))[upper]

@@ -77,6 +77,13 @@ Status out_shape(InferenceContext* c, int output, bool blocks = false) {
   return OkStatus();
 }
 
+// The gradient ops' dx and drows: the shapes of x and rows.
+Status grad_shapes(InferenceContext* c) {
+  c->set_output(0, c->input(2));
+  c->set_output(1, c->input(3));
+  return OkStatus();
+}
+
 // DkTabulateFusionBlocks*: input 4 is the (n, nnei) int32 block of each slot, checked in
 // [0, nblocks) by the kernel; fills a->block and a->nblocks.
 bool check_blocks(OpKernelContext* ctx, deepkit::TabulateArgs* a, int nblocks) {
@@ -111,11 +118,7 @@ REGISTER_OP("DkTabulateFusionGrad")
     .Input("dy: double")     // (n, width, ncomp)
     .Output("dx: double")    // (n, nnei)
     .Output("drows: double") // (n, nnei, ncomp)
-    .SetShapeFn([](InferenceContext* c) {
-      c->set_output(0, c->input(2));
-      c->set_output(1, c->input(3));
-      return OkStatus();
-    });
+    .SetShapeFn(grad_shapes);
 
 REGISTER_OP("DkTabulateFusionGradGrad")
     .Input("table: double")
@@ -149,11 +152,7 @@ REGISTER_OP("DkTabulateFusionBlocksGrad")
     .Attr("nblocks: int >= 1")
     .Output("dx: double")
     .Output("drows: double")
-    .SetShapeFn([](InferenceContext* c) {
-      c->set_output(0, c->input(2));
-      c->set_output(1, c->input(3));
-      return OkStatus();
-    });
+    .SetShapeFn(grad_shapes);
 
 REGISTER_OP("DkTabulateFusionBlocksGradGrad")
     .Input("table: double")
@@ -212,66 +211,67 @@ class DkTabulateFusionGradGradOp : public OpKernel {
   }
 };
 
-class DkTabulateFusionBlocksOp : public OpKernel {
+// The blocks ops' kernels: the nblocks attribute, and the inputs checked with it.
+class TabulateBlocksKernel : public OpKernel {
  public:
-  explicit DkTabulateFusionBlocksOp(OpKernelConstruction* ctx) : OpKernel(ctx) {
+  explicit TabulateBlocksKernel(OpKernelConstruction* ctx) : OpKernel(ctx) {
     OP_REQUIRES_OK(ctx, ctx->GetAttr("nblocks", &nblocks_));
   }
-  void Compute(OpKernelContext* ctx) override {
-    deepkit::TabulateArgs a;
-    if (!check_inputs(ctx, &a, deepkit::kMaxComponents) || !check_blocks(ctx, &a, nblocks_)) return;
-    Tensor* out;
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, {a.n, a.width, nblocks_ * a.ncomp}, &out));
-    deepkit::CpuLaunch::tabulate_fusion(ctx, a, out->flat<double>().data());
+
+ protected:
+  bool check(OpKernelContext* ctx, deepkit::TabulateArgs* a) {
+    return check_inputs(ctx, a, deepkit::kMaxComponents) && check_blocks(ctx, a, nblocks_);
+  }
+  // (n, width, nblocks * ncomp): the shape of out, dy and ddy
+  TensorShape wide_shape(const deepkit::TabulateArgs& a) const {
+    return {a.n, a.width, nblocks_ * a.ncomp};
   }
 
  private:
   int nblocks_;
 };
 
-class DkTabulateFusionBlocksGradOp : public OpKernel {
+class DkTabulateFusionBlocksOp : public TabulateBlocksKernel {
  public:
-  explicit DkTabulateFusionBlocksGradOp(OpKernelConstruction* ctx) : OpKernel(ctx) {
-    OP_REQUIRES_OK(ctx, ctx->GetAttr("nblocks", &nblocks_));
-  }
+  using TabulateBlocksKernel::TabulateBlocksKernel;
   void Compute(OpKernelContext* ctx) override {
     deepkit::TabulateArgs a;
-    if (!check_inputs(ctx, &a, deepkit::kMaxComponents) || !check_blocks(ctx, &a, nblocks_) ||
-        !check_same_shape(ctx, 5, {a.n, a.width, nblocks_ * a.ncomp})) {
-      return;
-    }
+    if (!check(ctx, &a)) return;
+    Tensor* out;
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, wide_shape(a), &out));
+    deepkit::CpuLaunch::tabulate_fusion(ctx, a, out->flat<double>().data());
+  }
+};
+
+class DkTabulateFusionBlocksGradOp : public TabulateBlocksKernel {
+ public:
+  using TabulateBlocksKernel::TabulateBlocksKernel;
+  void Compute(OpKernelContext* ctx) override {
+    deepkit::TabulateArgs a;
+    if (!check(ctx, &a) || !check_same_shape(ctx, 5, wide_shape(a))) return;
     Tensor *dx, *drows;
     OP_REQUIRES_OK(ctx, ctx->allocate_output(0, ctx->input(2).shape(), &dx));
     OP_REQUIRES_OK(ctx, ctx->allocate_output(1, ctx->input(3).shape(), &drows));
     deepkit::CpuLaunch::tabulate_fusion_grad(ctx, a, ctx->input(5).flat<double>().data(),
                                              dx->flat<double>().data(), drows->flat<double>().data());
   }
-
- private:
-  int nblocks_;
 };
 
-class DkTabulateFusionBlocksGradGradOp : public OpKernel {
+class DkTabulateFusionBlocksGradGradOp : public TabulateBlocksKernel {
  public:
-  explicit DkTabulateFusionBlocksGradGradOp(OpKernelConstruction* ctx) : OpKernel(ctx) {
-    OP_REQUIRES_OK(ctx, ctx->GetAttr("nblocks", &nblocks_));
-  }
+  using TabulateBlocksKernel::TabulateBlocksKernel;
   void Compute(OpKernelContext* ctx) override {
     deepkit::TabulateArgs a;
-    if (!check_inputs(ctx, &a, deepkit::kMaxComponents) || !check_blocks(ctx, &a, nblocks_) ||
-        !check_same_shape(ctx, 5, ctx->input(2).shape()) ||
+    if (!check(ctx, &a) || !check_same_shape(ctx, 5, ctx->input(2).shape()) ||
         !check_same_shape(ctx, 6, ctx->input(3).shape())) {
       return;
     }
     Tensor* ddy;
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, {a.n, a.width, nblocks_ * a.ncomp}, &ddy));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, wide_shape(a), &ddy));
     deepkit::CpuLaunch::tabulate_fusion_grad_grad(ctx, a, ctx->input(5).flat<double>().data(),
                                                   ctx->input(6).flat<double>().data(),
                                                   ddy->flat<double>().data());
   }
-
- private:
-  int nblocks_;
 };
 
 REGISTER_KERNEL_BUILDER(Name("DkTabulateFusionBlocks").Device(DEVICE_CPU),

@@ -60,9 +60,10 @@ class DescriptorOut:
     equivariant, for descriptors that have one (else None).
 
     per_atom, where the descriptor can give it: the same d for any subset of the atoms,
-    per_atom(ems, atype) -> (c, dim_out) from each env's em rows of those c atoms, (c, nnei *
-    ncomp) in `envs` order, and their types (c,); frozen models stream atoms through it in
-    chunks (deepkit.nn.streamed) instead of using d."""
+    per_atom(ems, nlists, atype) -> (c, dim_out) from each env's em rows of those c atoms,
+    (c, nnei * ncomp), and neighbour lists (c, nnei), in `envs` order, and their types (c,);
+    frozen models stream atoms through it in chunks (deepkit.nn.streamed) instead of using
+    d."""
 
     d: Any
     envs: tuple[EnvMat, ...]

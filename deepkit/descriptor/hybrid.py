@@ -141,9 +141,9 @@ class Hybrid(Descriptor, Tabulable):
             return None
         bounds = np.cumsum([0, *(len(out.envs) for out in outs)])
 
-        def per_atom(ems, atype_flat):
+        def per_atom(ems, nlists, atype_flat):
             d = [
-                out.per_atom(ems[begin:end], atype_flat)
+                out.per_atom(ems[begin:end], nlists[begin:end], atype_flat)
                 for out, begin, end in zip(outs, bounds[:-1], bounds[1:], strict=True)
             ]
             return tf.concat([tf.cast(x, tf.float64) for x in d], axis=1)

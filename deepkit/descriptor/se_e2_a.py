@@ -108,13 +108,13 @@ class SeE2A(SmoothEmbedding):
         layers[0] = Layer(first[:1], bias, layers[0].idt)
         return layers
 
-    def _per_atom(self, rows, atype_flat):
+    def _per_atom(self, rows, atype_flat, occupied):
         if self.type_embedding is None:
-            return super()._per_atom(rows, atype_flat)
+            return super()._per_atom(rows, atype_flat, occupied)
         if self.tables is not None:  # the per-pair tables, then the centre's type vector
             table = tf.cast(self.type_embedding.build(), self.dtype)
             d, rot = tf.split(
-                super()._per_atom(rows, atype_flat),
+                super()._per_atom(rows, atype_flat, occupied),
                 [self.dim_out - self.type_embedding.width, 3 * self.rot_mat_width()],
                 axis=1,
             )

@@ -98,8 +98,8 @@ class SeE3(SmoothEmbedding):
         2 off the diagonal of a same-type block (theta_jk = theta_kj), else 1."""
         return _upper_triangle(self.sel[a])[1] if a == b else 1.0
 
-    def _contract(self, rows, centre_type):
-        del centre_type  # one set of nets for every centre
+    def _contract(self, rows, centre_type, occupied, atype_flat):
+        del centre_type, occupied, atype_flat  # one set of nets for every centre
         # Same-type blocks run the net over each unordered pair once (a third less work
         # for water's sel), the off-diagonal terms weighted 2.
         angles, total = self._angles(rows, distinct=True), None

@@ -20,6 +20,7 @@ from deepkit.nn.layers import (
     net_seed,
     precision_dtype,
 )
+from deepkit.nn.slots import OccupiedSlots
 from deepkit.tfenv import tf
 
 _MAX_SEL = 65_536
@@ -299,23 +300,31 @@ class SmoothEmbedding(NormalisedEnvMat, Tabulable):
         rows = tf.cast(tf.reshape(em, [-1, self.nnei, self.ncomp]), self.dtype)
         atype_flat = tf.reshape(centre_type, [-1])
         rows = self._excluded_zero(rows, atype_flat)
-        d, rot_mat = self._split_rot_mat(self._per_atom(rows, atype_flat))
+        occupied = tf.reshape(nlist >= 0, [-1, self.nnei])
+        d, rot_mat = self._split_rot_mat(self._per_atom(rows, atype_flat, occupied))
         return DescriptorOut(d, (env,), overflow, rot_mat=rot_mat, per_atom=self._from_em)
 
-    def _from_em(self, ems, atype_flat):
-        """DescriptorOut.per_atom: em rows (c, nnei * ncomp) of c centres -> (c, dim_out)."""
-        (em,) = ems
+    def _from_em(self, ems, nlists, atype_flat):
+        """DescriptorOut.per_atom: em rows (c, nnei * ncomp) and neighbour lists (c, nnei) of
+        c centres -> (c, dim_out)."""
+        (em,), (nlist,) = ems, nlists
         rows = tf.cast(tf.reshape(em, [-1, self.nnei, self.ncomp]), self.dtype)
-        return self._split_rot_mat(
-            self._per_atom(self._excluded_zero(rows, atype_flat), atype_flat)
-        )[0]
+        rows = self._excluded_zero(rows, atype_flat)
+        occupied = tf.reshape(nlist >= 0, [-1, self.nnei])
+        return self._split_rot_mat(self._per_atom(rows, atype_flat, occupied))[0]
 
-    def _per_atom(self, rows, atype_flat):
-        """rows (n, nnei, ncomp) of n centres of types atype_flat -> what _contract gives."""
+    def _per_atom(self, rows, atype_flat, occupied):
+        """rows (n, nnei, ncomp) of n centres of types atype_flat, occupied (n, nnei) their
+        filled slots -> what _contract gives."""
         if self.type_one_side:
-            return self._contract(rows, None)
+            return self._contract(rows, None, occupied, atype_flat)
         # one net per (centre type, neighbour type): split atoms by type, stitch back
-        return map_by_type(rows, atype_flat, self.ntypes, self._contract)
+        return map_by_type(
+            (rows, occupied),
+            atype_flat,
+            self.ntypes,
+            lambda rows_t, occupied_t, t: self._contract(rows_t, t, occupied_t, None),
+        )
 
     def _split_rot_mat(self, d):
         """(d, rotation matrix (n, width, 3) float64) of _contract's output, which carries the
@@ -335,14 +344,16 @@ class SmoothEmbedding(NormalisedEnvMat, Tabulable):
         slot_mask = tf.gather(pair_mask, slot_type, axis=1)  # (n, nnei)
         return rows * slot_mask[:, :, None]
 
-    def _contract(self, rows, centre_type):
-        """rows (n, nnei, ncomp) -> descriptors (n, dim_out)."""
-        m1, total = self.neuron[-1], None
+    def _contract(self, rows, centre_type, occupied, atype_flat):
+        """rows (n, nnei, ncomp), occupied (n, nnei) -> descriptors (n, dim_out); the
+        centres are of centre_type, or of types atype_flat when it is None."""
+        total = None
         # tf.split rather than slices: its gradient is one concat instead of padded sums.
         kept = [s for s in self.sel if s > 0]
         blocks = tf.split(rows, kept, axis=1)
         radial = tf.split(rows, [1, self.ncomp - 1], axis=2)[0] if self.ncomp > 1 else rows
         radial_blocks = tf.split(radial, kept, axis=1)
+        occupied_blocks = tf.split(occupied, kept, axis=1)
         for t in range(self.ntypes):
             if self.sel[t] == 0:
                 continue
@@ -351,23 +362,71 @@ class SmoothEmbedding(NormalisedEnvMat, Tabulable):
             if self.tables is not None:
                 part = self._tabulated(scope, radial_blocks[k], blocks[k], self.sel[t])
             else:
-                g = embedding_net(
-                    tf.reshape(radial_blocks[k], [-1, 1]),
-                    self.neuron,
-                    self.activation,
-                    self.resnet_dt,
-                    self._net_seed(centre_type, t),
-                    self.dtype,
-                    self.trainable,
-                    scope,
+                part = self._embedded(
+                    radial_blocks[k], blocks[k], occupied_blocks[k], centre_type, atype_flat, t
                 )
-                part = self.pair_term(tf.reshape(g, [-1, self.sel[t], m1]), blocks[k])
             total = part if total is None else total + part
         total = total / self.nnei
         if self.rot_mat_width() is None:
             return self.finish(total)
         rot = tf.reshape(self.rotation(total), [-1, 3 * self.rot_mat_width()])
         return tf.concat([self.finish(total), rot], axis=1)
+
+    def _embedded(self, radial, block, occupied, centre_type, atype_flat, t):
+        """pair_term of neighbour type t's slots, the net run on their occupied slots only.
+
+        Every empty slot of a centre holds the row e0 = (0 - avg) / std of its type and slot,
+        and slots fill nearest first, so a centre with c occupied slots has the empty ones
+        c .. sel_t - 1: their share is row c of a suffix sum of pair_term(G(e0), e0) over
+        the slots, per centre type (a table of sel_t + 1 rows, through the same net)."""
+        nslots, m1 = self.sel[t], self.neuron[-1]
+        centres = list(range(self.ntypes)) if centre_type is None else [centre_type]
+        pair_mask = self._pair_mask()[centres, t]  # excluded pairs: zero rows, no slots
+        if centre_type is None:
+            if not pair_mask.all():
+                kept = tf.gather(tf.constant(pair_mask > 0), atype_flat)
+                occupied = tf.logical_and(occupied, kept[:, None])
+        elif not pair_mask.all():
+            occupied = tf.zeros_like(occupied)
+
+        def net(x):
+            return embedding_net(
+                x,
+                self.neuron,
+                self.activation,
+                self.resnet_dt,
+                self._net_seed(centre_type, t),
+                self.dtype,
+                self.trainable,
+                self._scope(centre_type, t),
+            )
+
+        slots = OccupiedSlots(tf.reshape(occupied, [-1]))
+        g = slots.expand(net(slots.compact(tf.reshape(radial, [-1, 1]))))
+        part = self.pair_term(tf.reshape(g, [-1, nslots, m1]), block)
+
+        empty = self._empty_rows(centres, t, pair_mask)  # (centres, nslots, ncomp)
+        g_empty = net(tf.reshape(empty[:, :, :1], [-1, 1]))
+        per_slot = self.pair_term(
+            tf.reshape(g_empty, [-1, 1, m1]), tf.reshape(empty, [-1, 1, self.ncomp])
+        )
+        width = int(np.prod(per_slot.shape[1:]))
+        per_slot = tf.reshape(per_slot, [len(centres), nslots, width])
+        suffix = tf.pad(tf.cumsum(per_slot, axis=1, reverse=True), [[0, 0], [0, 1], [0, 0]])
+        count = tf.reduce_sum(tf.cast(occupied, tf.int32), axis=1)
+        row = count if centre_type is not None else atype_flat * (nslots + 1) + count
+        share = tf.gather(tf.reshape(suffix, [-1, width]), row)
+        return part + tf.reshape(share, tf.shape(part))
+
+    def _empty_rows(self, centres, t, pair_mask):
+        """The rows env_mat writes into neighbour type t's empty slots, (0 - avg) * (1 / std)
+        as the op computes them, per centre type in `centres`; zero for excluded pairs."""
+        avg, std = self._statistics()
+        begin = sum(self.sel[:t])
+        avg = tf.gather(avg[:, begin : begin + self.sel[t]], centres)
+        std = tf.gather(std[:, begin : begin + self.sel[t]], centres)
+        rows = (0.0 - avg) * (1.0 / std) * pair_mask[:, None, None]
+        return tf.cast(rows, self.dtype)
 
     def _tabulated(self, scope, radial, block, nslots):
         """A compressed net's contribution straight from its table (ops.tabulate_fusion)."""

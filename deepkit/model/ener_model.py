@@ -115,7 +115,8 @@ class EnergyModel(Model):
         frame's fparam and its own aparam."""
         nframes, nloc = tf.shape(centre_type)[0], tf.shape(centre_type)[1]
         ems = [tf.reshape(env.em, [nframes * nloc, -1]) for env in descriptor.envs]
-        extras = [tf.reshape(centre_type, [-1])]
+        nlists = [tf.reshape(env.nlist, [nframes * nloc, -1]) for env in descriptor.envs]
+        extras = [tf.reshape(centre_type, [-1]), *nlists]
         if fparam is not None:
             per_atom = tf.tile(fparam[:, None, :], [1, nloc, 1])
             extras.append(tf.reshape(per_atom, [nframes * nloc, -1]))
@@ -124,7 +125,8 @@ class EnergyModel(Model):
 
         def atom_energy(part_ems, part_extras):
             atype, *params = part_extras
-            d = descriptor.per_atom(part_ems, atype)
+            part_nlists, params = params[: len(nlists)], params[len(nlists) :]
+            d = descriptor.per_atom(part_ems, part_nlists, atype)
             fp = params.pop(0) if fparam is not None else None
             ap = params.pop(0) if aparam is not None else None
             return self.fitting.build(d, atype[:, None], fp, ap)

@@ -103,7 +103,7 @@ def dense(x, width, name, seed, dtype, trainable=True, bias_mean=0.0, bias_std=1
             mean=bias_mean, stddev=bias_std, seed=_plus(seed, 1)
         ),
     )
-    return y + b
+    return tf.nn.bias_add(y, b)  # one pass, and a column sum back (AddV2 broadcasts)
 
 
 def _timestep(y, name, seed, dtype, trainable, mean):
@@ -134,7 +134,10 @@ def embedding_net(x, neuron, activation, resnet_dt, seed, dtype, trainable, scop
             if width == fan_in:
                 x = x + y
             elif width == 2 * fan_in:
-                x = tf.concat([x, x], axis=1) + y
+                # [x, x] + y as one broadcast add: no concat forward, and a sum of halves
+                # back instead of two slices and an AddN (the same sums, bit for bit).
+                halves = tf.reshape(y, [-1, 2, fan_in]) + tf.expand_dims(x, 1)
+                x = tf.reshape(halves, [-1, width])
             else:
                 x = y
     return x

@@ -160,6 +160,13 @@ def tabulate_fusion_blocks(table, info, x, rows, block, nblocks: int):
     return op_library().dk_tabulate_fusion_blocks(table, info, x, rows, block, nblocks=nblocks)
 
 
+def slot_contract(g, r, count):
+    """G^T R per atom over its occupied slots, stored one after the other: g (K, m) and
+    r (K, c) their rows, atom by atom, count (n,) int32 each atom's number (adding up to K).
+    Returns (n, m, c). Differentiable in g and r to any order. CPU kernels only."""
+    return op_library().dk_slot_contract(g, r, count)
+
+
 # Whether ops.matmul builds DkMatMul / DkBatchMatMul: set by cpu_products, per thread.
 _CPU_PRODUCTS = contextvars.ContextVar("deepkit_cpu_products", default=False)
 
@@ -281,6 +288,37 @@ def _tabulate_fusion_blocks_grad_grad(op, ddx, ddrows):
     return [None, None, None, None, None, ddy]
 
 
+# The three slot-contract ops are bilinear, each one's derivatives the others'.
+def _slot_contract_grad(op, dout):
+    g, r, count = op.inputs
+    lib = op_library()
+    return [
+        lib.dk_slot_contract_grad_g(dout, r, count),
+        lib.dk_slot_contract_grad_r(dout, g, count),
+        None,
+    ]
+
+
+def _slot_contract_grad_g_grad(op, dgrad):  # grad_g[p] = dout[i] r[p]^T
+    dout, r, count = op.inputs
+    lib = op_library()
+    return [
+        lib.dk_slot_contract(dgrad, r, count),
+        lib.dk_slot_contract_grad_r(dout, dgrad, count),
+        None,
+    ]
+
+
+def _slot_contract_grad_r_grad(op, dgrad):  # grad_r[p] = dout[i]^T g[p]
+    dout, g, count = op.inputs
+    lib = op_library()
+    return [
+        lib.dk_slot_contract(g, dgrad, count),
+        lib.dk_slot_contract_grad_g(dout, dgrad, count),
+        None,
+    ]
+
+
 def _prod_force_grad(op, grad_force):
     _, em_deriv, nlist, _ = op.inputs
     grad_net = op_library().dk_prod_force_grad(grad_force, em_deriv, nlist)
@@ -309,6 +347,9 @@ _GRADIENTS = {
     "DkTabulateFusionBlocksGrad": _tabulate_fusion_blocks_grad_grad,
     "DkProdForce": _prod_force_grad,
     "DkProdVirial": _prod_virial_grad,
+    "DkSlotContract": _slot_contract_grad,
+    "DkSlotContractGradG": _slot_contract_grad_g_grad,
+    "DkSlotContractGradR": _slot_contract_grad_r_grad,
 }
 _NO_GRADIENT = (
     "DkNeighborList",

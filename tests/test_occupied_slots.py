@@ -11,6 +11,7 @@ from models import small_config
 from reference import embedding_net
 from systems import random_box
 
+from deepkit import ops
 from deepkit.descriptor import env_mat
 from deepkit.model.base import make_model
 from deepkit.nn.slots import OccupiedSlots
@@ -135,3 +136,60 @@ def test_compact_and_expand_are_adjoint_through_second_derivatives():
     np.testing.assert_allclose(values[0], values[1], rtol=1e-14)
     np.testing.assert_allclose(values[2], values[3], rtol=1e-14, atol=1e-15)
     np.testing.assert_allclose(values[4], values[5], rtol=1e-14, atol=1e-15)
+
+
+def slot_inputs(rng, dtype=np.float64):
+    count = np.array([3, 0, 5, 1], np.int32)
+    g = rng.normal(size=(count.sum(), 6)).astype(dtype)
+    r = rng.normal(size=(count.sum(), 4)).astype(dtype)
+    return g, r, count
+
+
+def test_slot_contract_is_g_transposed_r_per_atom(rng):
+    g, r, count = slot_inputs(rng)
+    begin = np.cumsum([0, *count])
+    want = np.stack([g[b:e].T @ r[b:e] for b, e in itertools.pairwise(begin)])
+    with tf.Graph().as_default(), v1.Session() as sess:
+        got = sess.run(ops.slot_contract(tf.constant(g), tf.constant(r), tf.constant(count)))
+        got32 = sess.run(
+            ops.slot_contract(tf.constant(g, tf.float32), tf.constant(r, tf.float32), count)
+        )
+    np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-14)
+    np.testing.assert_allclose(got32, want, rtol=1e-5, atol=1e-5)
+    assert not got[1].any()  # an atom with no occupied slot
+
+
+def test_slot_contract_derivatives_to_second_order(rng):
+    """Against the same function written densely (a matmul per atom over padded slots)."""
+    g0, r0, count = slot_inputs(rng)
+    w = rng.normal(size=(len(count), 6, 4))
+    pad = np.zeros((len(count), count.max()), bool)
+    for i, c in enumerate(count):
+        pad[i, :c] = True
+    index = np.flatnonzero(pad.reshape(-1))
+    with tf.Graph().as_default(), v1.Session() as sess:
+        g, r = tf.constant(g0), tf.constant(r0)
+
+        def dense(x, width):
+            return tf.reshape(
+                tf.scatter_nd(index[:, None], x, [pad.size, width]), [*pad.shape, width]
+            )
+
+        ours = tf.reduce_sum(w * tf.sin(ops.slot_contract(g, r, count)))
+        plain = tf.reduce_sum(w * tf.sin(tf.matmul(dense(g, 6), dense(r, 4), transpose_a=True)))
+        values = []
+        for f in (ours, plain):
+            dg, dr = tf.gradients(f, [g, r])
+            second = tf.gradients(tf.reduce_sum(dg**2) + tf.reduce_sum(dr**3), [g, r])
+            values.append(sess.run([f, dg, dr, *second]))
+    for a, b in zip(*values, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-13)
+
+
+@pytest.mark.parametrize("count", [[3, 0, 5, 2], [3, -1, 5, 2]], ids=["too-many", "negative"])
+def test_slot_contract_refuses_counts_that_do_not_match_the_rows(rng, count):
+    g, r, _ = slot_inputs(rng)
+    with tf.Graph().as_default(), v1.Session() as sess:
+        out = ops.slot_contract(tf.constant(g), tf.constant(r), tf.constant(count, tf.int32))
+        with pytest.raises(tf.errors.InvalidArgumentError, match="slot_contract"):
+            sess.run(out)

@@ -31,6 +31,11 @@ HOST_OPS = {
     # compressed where TensorFlow sees a GPU, the model holds the GPU's form instead.
     "DkTabulateFusionBlocks": "CPU kernels only; TensorFlow runs them on the host",
     "DkTabulateFusionBlocksGrad": "CPU kernels only; TensorFlow runs them on the host",
+    # se_e2_a / se_e2_r frozen on a CPU (G^T R over the occupied slots); frozen where
+    # TensorFlow sees a GPU, the model puts G back in every slot and multiplies instead.
+    "DkSlotContract": "CPU kernels only; TensorFlow runs them on the host",
+    "DkSlotContractGradG": "CPU kernels only; TensorFlow runs them on the host",
+    "DkSlotContractGradR": "CPU kernels only; TensorFlow runs them on the host",
 }
 
 needs_avx2 = pytest.mark.skipif(

@@ -38,7 +38,9 @@ DESCRIPTORS = {
 }
 
 
-def make_input(steps: int, seed: int | None, descriptor: str = "se_e2_a") -> dict:
+def make_input(
+    steps: int, seed: int | None, descriptor: str = "se_e2_a", precision: str | None = None
+) -> dict:
     raw = json.loads((DATA / "water_se_e2_a.json").read_text())
     raw["training"]["numb_steps"] = steps
     if descriptor in DESCRIPTORS:
@@ -51,6 +53,10 @@ def make_input(steps: int, seed: int | None, descriptor: str = "se_e2_a") -> dic
         if "list" in raw["model"]["descriptor"]:  # a hybrid: the seeds are its parts'
             del raw["model"]["descriptor"]["seed"]
         raw["training"]["seed"] = seed + 10
+    if precision is not None:  # the nets' precision, descriptor and fitting alike
+        raw["model"]["descriptor"]["precision"] = raw["model"]["fitting_net"]["precision"] = (
+            precision
+        )
     raw["learning_rate"]["decay_steps"] = 100
     for section in ("training_data", "validation_data"):
         systems = raw["training"][section]["systems"]
@@ -166,9 +172,14 @@ def main() -> None:
         default="se_e2_a",
         help="DeePMD-kit's water example descriptor to train (default se_e2_a)",
     )
+    parser.add_argument(
+        "--precision",
+        choices=["float64", "float32"],
+        help="precision of the embedding and fitting nets (default: the example's, float64)",
+    )
     args = parser.parse_args()
     env = thread_env(args.threads)
-    raw = make_input(args.steps, args.seed, args.descriptor)
+    raw = make_input(args.steps, args.seed, args.descriptor, args.precision)
     rows = []
     runs = [
         (

@@ -41,6 +41,9 @@ class SeE2R(SmoothEmbedding):
         del block  # the radial column is G's input already
         return tf.reduce_sum(g, axis=1)
 
+    def slot_term(self, g, rows, count):
+        return ops.slot_contract(g, tf.ones_like(rows), count)[:, :, 0]
+
     def table_term(self, coefficients, info, x, block):
         del block
         ones = tf.ones_like(x)[:, :, None]

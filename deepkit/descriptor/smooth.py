@@ -203,6 +203,12 @@ class SmoothEmbedding(NormalisedEnvMat, Tabulable):
         """g (n, sel_t, M1) of one neighbour type's slots, block (n, sel_t, ncomp) their
         rows -> that type's contribution to the sum over slots."""
 
+    def slot_term(self, g, rows, count):
+        """pair_term from the occupied slots alone, stored one after the other: g (K, M1)
+        and rows (K, ncomp), count (n,) slots per centre (ops.slot_contract); for the
+        descriptors that run _embedded."""
+        raise NotImplementedError
+
     @abstractmethod
     def table_term(self, coefficients, info, x, block):
         """The same contribution from a compressed net's table (ops.tabulate_fusion)."""
@@ -402,8 +408,12 @@ class SmoothEmbedding(NormalisedEnvMat, Tabulable):
             )
 
         slots = OccupiedSlots(tf.reshape(occupied, [-1]))
-        g = slots.expand(net(slots.compact(tf.reshape(radial, [-1, 1]))))
-        part = self.pair_term(tf.reshape(g, [-1, nslots, m1]), block)
+        g = net(slots.compact(tf.reshape(radial, [-1, 1])))
+        count = tf.reduce_sum(tf.cast(occupied, tf.int32), axis=1)
+        if ops.gpu_present():  # no CUDA slot_contract: G back in every slot, zero if empty
+            part = self.pair_term(tf.reshape(slots.expand(g), [-1, nslots, m1]), block)
+        else:
+            part = self.slot_term(g, slots.compact(tf.reshape(block, [-1, self.ncomp])), count)
 
         empty = self._empty_rows(centres, t, pair_mask)  # (centres, nslots, ncomp)
         g_empty = net(tf.reshape(empty[:, :, :1], [-1, 1]))
@@ -413,7 +423,6 @@ class SmoothEmbedding(NormalisedEnvMat, Tabulable):
         width = int(np.prod(per_slot.shape[1:]))
         per_slot = tf.reshape(per_slot, [len(centres), nslots, width])
         suffix = tf.pad(tf.cumsum(per_slot, axis=1, reverse=True), [[0, 0], [0, 1], [0, 0]])
-        count = tf.reduce_sum(tf.cast(occupied, tf.int32), axis=1)
         row = count if centre_type is not None else atype_flat * (nslots + 1) + count
         share = tf.gather(tf.reshape(suffix, [-1, width]), row)
         return part + tf.reshape(share, tf.shape(part))

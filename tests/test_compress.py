@@ -230,6 +230,28 @@ def test_compressed_model_equals_original(models):
     assert np.abs(f1 - f0).max() > 0  # really another graph
 
 
+def test_float32_model_compresses(tmp_path):
+    """Nets of precision float32 (descriptor and fitting): the tables are taken from their
+    weights, and the compressed model agrees with the original to float32 round-off."""
+    float32 = {"precision": "float32"}
+    _, arrays, atype = frozen_alcu_model(
+        tmp_path,
+        {"neuron": [6, 12, 24], **float32},
+        steps=10,
+        model={"fitting_net": {"neuron": [8, 8], "seed": 2, **float32}},
+    )
+    compress(tmp_path / "model.pb", tmp_path / "model-c.pb", log=lambda *a: None)
+    original, compressed = DeepPot(tmp_path / "model.pb"), DeepPot(tmp_path / "model-c.pb")
+    assert compressed.compressed
+    e0, f0, v0 = original.eval(arrays["coord"], arrays["box"], atype)
+    e1, f1, v1 = compressed.eval(arrays["coord"], arrays["box"], atype)
+    natoms = len(atype)
+    assert np.abs(e1 - e0).max() / natoms <= 1e-5
+    assert np.abs(f1 - f0).max() <= 1e-4 * max(1.0, np.abs(f0).max())
+    assert np.abs(v1 - v0).max() / natoms <= 1e-4
+    assert np.abs(f1 - f0).max() > 0
+
+
 def test_sel_auto_is_resolved_per_part(models):
     """Every sel "auto" (a hybrid's parts each at their own cut-off) became the neighbour
     statistics' sel; the model's sel is the parts' in order."""

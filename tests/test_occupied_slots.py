@@ -111,7 +111,10 @@ CASES = [
 
 
 @pytest.mark.parametrize("keys", CASES)
-def test_descriptor_equals_the_sum_over_every_slot(rng, keys):
+@pytest.mark.parametrize("gpu_form", [False, True], ids=["cpu", "gpu-form"])
+def test_descriptor_equals_the_sum_over_every_slot(rng, keys, gpu_form, monkeypatch):
+    """gpu-form: the graph a GPU machine builds (G put back in every slot, no slot op)."""
+    monkeypatch.setattr(ops, "gpu_present", lambda: gpu_form)
     build = Descriptor(rng, keys)
     coord, atype, box = crowd(rng)
     d = build(coord, atype, box)

@@ -107,6 +107,9 @@ CASES = [
     pytest.param({"exclude_types": [[0, 1]]}, id="a-exclude"),
     pytest.param({"type_one_side": True, "exclude_types": [[1, 1]]}, id="a-one-side-exclude"),
     pytest.param({"type": "se_e2_r"}, id="r"),
+    pytest.param(
+        {"type": "se_e2_r", "type_one_side": True, "exclude_types": [[0, 1]]}, id="r-1s-ex"
+    ),
 ]
 
 
@@ -195,4 +198,66 @@ def test_slot_contract_refuses_counts_that_do_not_match_the_rows(rng, count):
     with tf.Graph().as_default(), v1.Session() as sess:
         out = ops.slot_contract(tf.constant(g), tf.constant(r), tf.constant(count, tf.int32))
         with pytest.raises(tf.errors.InvalidArgumentError, match="slot_contract"):
+            sess.run(out)
+
+
+@pytest.mark.parametrize(
+    "keys", [{}, {"type_one_side": True}, {"type": "se_e2_r"}], ids=["a", "a-one-side", "r"]
+)
+def test_weight_gradients_include_the_empty_slots(rng, keys):
+    """Training's gradient in the nets' weights, empty slots' share included, against
+    central differences of sum(w d) in a few entries of every embedding weight."""
+    build = Descriptor(rng, keys)
+    coord, atype, box = crowd(rng)
+    feed = {build.coord: coord[None], build.atype: atype[None], build.box: box.reshape(1, 9)}
+    with build.graph.as_default():
+        w = tf.constant(rng.normal(size=(len(atype), build.desc.dim_out)))
+        loss = tf.reduce_sum(w * build.d)
+        weights = [v for v in build.variables if "filter_type" in v.name and "matrix" in v.name]
+        grads = tf.gradients(loss, weights)
+        value = v1.placeholder(tf.float64)
+        assigns = [v.assign(value) for v in weights]
+    for var, grad, assign in zip(weights, build.sess.run(grads, feed), assigns, strict=True):
+        x0 = build.sess.run(var)
+        for index in list(np.ndindex(x0.shape))[:: max(1, x0.size // 3)]:
+            sides = []
+            for step in (1e-6, -1e-6):
+                x = x0.copy()
+                x[index] += step
+                build.sess.run(assign, {value: x})
+                sides.append(build.sess.run(loss, feed))
+            build.sess.run(assign, {value: x0})
+            numeric = (sides[0] - sides[1]) / 2e-6
+            assert abs(grad[index] - numeric) <= 1e-6 * max(1.0, abs(numeric)), (var.name, index)
+
+
+def test_slot_contract_any_components_and_float32_gradients(rng):
+    """The kernels' generic path (c other than 1 and 4) and float32 gradients."""
+    count = np.array([2, 3, 0], np.int32)
+    g0 = rng.normal(size=(5, 7))
+    r0 = rng.normal(size=(5, 3))
+    begin = np.cumsum([0, *count])
+    want = np.stack([g0[b:e].T @ r0[b:e] for b, e in itertools.pairwise(begin)])
+    with tf.Graph().as_default(), v1.Session() as sess:
+        for dtype, tol in ((tf.float64, 1e-13), (tf.float32, 1e-5)):
+            g, r = tf.constant(g0, dtype), tf.constant(r0, dtype)
+            out = ops.slot_contract(g, r, count)
+            dg, dr = tf.gradients(tf.reduce_sum(out * tf.constant(want, dtype)), [g, r])
+            got, got_dg, got_dr = sess.run([out, dg, dr])
+            np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
+            rows = np.repeat(np.arange(3), count)
+            np.testing.assert_allclose(
+                got_dg, np.einsum("pmc,pc->pm", want[rows], r0), rtol=tol, atol=tol
+            )
+            np.testing.assert_allclose(
+                got_dr, np.einsum("pmc,pm->pc", want[rows], g0), rtol=tol, atol=tol
+            )
+
+
+def test_slot_contract_refuses_widths_whose_outputs_overflow():
+    """A crafted graph's empty inputs may carry any dimensions: one InvalidArgument, no abort."""
+    with tf.Graph().as_default(), v1.Session() as sess:
+        wide = tf.zeros([0, 2**21], tf.float64)
+        out = ops.slot_contract(wide, tf.zeros([0, 4], tf.float64), tf.zeros([3], tf.int32))
+        with pytest.raises(tf.errors.InvalidArgumentError, match="width"):
             sess.run(out)

@@ -53,10 +53,11 @@ def make_input(
         if "list" in raw["model"]["descriptor"]:  # a hybrid: the seeds are its parts'
             del raw["model"]["descriptor"]["seed"]
         raw["training"]["seed"] = seed + 10
-    if precision is not None:  # the nets' precision, descriptor and fitting alike
-        raw["model"]["descriptor"]["precision"] = raw["model"]["fitting_net"]["precision"] = (
-            precision
-        )
+    if precision is not None:  # the nets' precision, descriptor (a hybrid's parts) and fitting
+        descriptor = raw["model"]["descriptor"]
+        for part in descriptor.get("list", [descriptor]):
+            part["precision"] = precision
+        raw["model"]["fitting_net"]["precision"] = precision
     raw["learning_rate"]["decay_steps"] = 100
     for section in ("training_data", "validation_data"):
         systems = raw["training"][section]["systems"]

@@ -69,7 +69,7 @@ class DescriptorOut:
     envs: tuple[EnvMat, ...]
     table_overflow: Any = None
     rot_mat: Any = None
-    per_atom: Callable[[list, Any], Any] | None = None
+    per_atom: Callable[[list, list, Any], Any] | None = None
 
 
 def make_descriptor(

@@ -42,7 +42,9 @@ class SeE2R(SmoothEmbedding):
         return tf.reduce_sum(g, axis=1)
 
     def slot_term(self, g, rows, count):
-        return ops.slot_contract(g, tf.ones_like(rows), count)[:, :, 0]
+        del rows  # the radial column is G's input already: sum G over the slots
+        ones = tf.ones([tf.shape(g)[0], 1], g.dtype)
+        return ops.slot_contract(g, ones, count)[:, :, 0]
 
     def table_term(self, coefficients, info, x, block):
         del block

@@ -425,7 +425,7 @@ class SmoothEmbedding(NormalisedEnvMat, Tabulable):
         suffix = tf.pad(tf.cumsum(per_slot, axis=1, reverse=True), [[0, 0], [0, 1], [0, 0]])
         row = count if centre_type is not None else atype_flat * (nslots + 1) + count
         share = tf.gather(tf.reshape(suffix, [-1, width]), row)
-        return part + tf.reshape(share, tf.shape(part))
+        return part + tf.reshape(share, [-1, *part.shape[1:]])
 
     def _empty_rows(self, centres, t, pair_mask):
         """The rows env_mat writes into neighbour type t's empty slots, (0 - avg) * (1 / std)

@@ -18,9 +18,10 @@ class OccupiedSlots:
     """occupied (N,) bool over a flat slot axis -> the K occupied positions, in order."""
 
     def __init__(self, occupied):
-        self.index = tf.cast(tf.where(occupied)[:, 0], tf.int32)  # (K,)
-        count = tf.shape(self.index)[0]
-        position = tf.cumsum(tf.cast(occupied, tf.int32), exclusive=True)
+        # int64: a system frozen in one piece may have more than 2^31 slots
+        self.index = tf.where(occupied)[:, 0]  # (K,)
+        count = tf.shape(self.index, out_type=tf.int64)[0]
+        position = tf.cumsum(tf.cast(occupied, tf.int64), exclusive=True)
         self.inverse = tf.where(occupied, position, count)  # (N,), K for an empty slot
 
     def compact(self, x):

@@ -10,8 +10,40 @@
 #include "tensorflow/core/util/work_sharder.h"
 
 using namespace tensorflow;  // NOLINT: the op registration macros expect it
+using shape_inference::DimensionHandle;
 using shape_inference::InferenceContext;
 using shape_inference::ShapeHandle;
+
+namespace {
+
+// Shape functions: every input of its rank, the shared sizes merged (a graph that pairs
+// mismatched inputs is refused when it is built or imported).
+Status contract_shape(InferenceContext* c) {
+  ShapeHandle g, r, count;
+  DimensionHandle slots;
+  TF_RETURN_IF_ERROR(c->WithRank(c->input(0), 2, &g));
+  TF_RETURN_IF_ERROR(c->WithRank(c->input(1), 2, &r));
+  TF_RETURN_IF_ERROR(c->WithRank(c->input(2), 1, &count));
+  TF_RETURN_IF_ERROR(c->Merge(c->Dim(g, 0), c->Dim(r, 0), &slots));
+  c->set_output(0, c->MakeShape({c->Dim(count, 0), c->Dim(g, 1), c->Dim(r, 1)}));
+  return OkStatus();
+}
+
+// DkSlotContractGradG (rows = r, axis 2 of dout) and GradR (rows = g, axis 1): (K, the
+// other axis of dout).
+Status grad_shape(InferenceContext* c, int shared_axis) {
+  ShapeHandle dout, rows, count;
+  DimensionHandle n, shared;
+  TF_RETURN_IF_ERROR(c->WithRank(c->input(0), 3, &dout));
+  TF_RETURN_IF_ERROR(c->WithRank(c->input(1), 2, &rows));
+  TF_RETURN_IF_ERROR(c->WithRank(c->input(2), 1, &count));
+  TF_RETURN_IF_ERROR(c->Merge(c->Dim(dout, 0), c->Dim(count, 0), &n));
+  TF_RETURN_IF_ERROR(c->Merge(c->Dim(dout, shared_axis), c->Dim(rows, 1), &shared));
+  c->set_output(0, c->Matrix(c->Dim(rows, 0), c->Dim(dout, 3 - shared_axis)));
+  return OkStatus();
+}
+
+}  // namespace
 
 REGISTER_OP("DkSlotContract")
     .Input("g: T")          // (K, m) per occupied slot, atom by atom
@@ -19,14 +51,7 @@ REGISTER_OP("DkSlotContract")
     .Input("count: int32")  // (n,) occupied slots of each atom, adding up to K
     .Attr("T: {float, double}")
     .Output("out: T")       // (n, m, c) = sum over each atom's slots of g^T r
-    .SetShapeFn([](InferenceContext* c) {
-      ShapeHandle g, r, count;
-      TF_RETURN_IF_ERROR(c->WithRank(c->input(0), 2, &g));
-      TF_RETURN_IF_ERROR(c->WithRank(c->input(1), 2, &r));
-      TF_RETURN_IF_ERROR(c->WithRank(c->input(2), 1, &count));
-      c->set_output(0, c->MakeShape({c->Dim(count, 0), c->Dim(g, 1), c->Dim(r, 1)}));
-      return OkStatus();
-    })
+    .SetShapeFn(contract_shape)
     .Doc("G^T R per atom over its occupied slots, stored one after the other.");
 
 REGISTER_OP("DkSlotContractGradG")
@@ -35,13 +60,7 @@ REGISTER_OP("DkSlotContractGradG")
     .Input("count: int32")
     .Attr("T: {float, double}")
     .Output("grad_g: T")    // (K, m)
-    .SetShapeFn([](InferenceContext* c) {
-      ShapeHandle dout, r;
-      TF_RETURN_IF_ERROR(c->WithRank(c->input(0), 3, &dout));
-      TF_RETURN_IF_ERROR(c->WithRank(c->input(1), 2, &r));
-      c->set_output(0, c->Matrix(c->Dim(r, 0), c->Dim(dout, 1)));
-      return OkStatus();
-    });
+    .SetShapeFn([](InferenceContext* c) { return grad_shape(c, 2); });
 
 REGISTER_OP("DkSlotContractGradR")
     .Input("dout: T")       // (n, m, c)
@@ -49,15 +68,13 @@ REGISTER_OP("DkSlotContractGradR")
     .Input("count: int32")
     .Attr("T: {float, double}")
     .Output("grad_r: T")    // (K, c)
-    .SetShapeFn([](InferenceContext* c) {
-      ShapeHandle dout, g;
-      TF_RETURN_IF_ERROR(c->WithRank(c->input(0), 3, &dout));
-      TF_RETURN_IF_ERROR(c->WithRank(c->input(1), 2, &g));
-      c->set_output(0, c->Matrix(c->Dim(g, 0), c->Dim(dout, 2)));
-      return OkStatus();
-    });
+    .SetShapeFn([](InferenceContext* c) { return grad_shape(c, 1); });
 
 namespace {
+
+// Bounds on the sizes: a crafted model's zero-size inputs may carry any dimensions, and the
+// outputs' element counts (K x m, n x m x c) must not overflow.
+constexpr int64_t kMaxSlots = int64_t{1} << 40, kMaxWidth = 1 << 20, kMaxComponents = 64;
 
 // Slot rows (K, width) and the counts: the offsets of each atom's rows, or false with the
 // op's status set.
@@ -68,6 +85,11 @@ bool slot_rows(OpKernelContext* ctx, const Tensor& rows, const Tensor& count,
     ctx->CtxFailure(errors::InvalidArgument(op, ": slot rows must be (K, width) and count (n,), got ",
                                             rows.shape().DebugString(), " and ",
                                             count.shape().DebugString()));
+    return false;
+  }
+  if (rows.dim_size(0) > kMaxSlots) {
+    ctx->CtxFailure(errors::InvalidArgument(op, ": ", rows.dim_size(0), " slot rows, at most ",
+                                            kMaxSlots));
     return false;
   }
   *offset = deepkit::slot_offsets(count.flat<int32>().data(), count.dim_size(0), rows.dim_size(0));
@@ -86,12 +108,23 @@ void over_atoms(OpKernelContext* ctx, const std::vector<int64_t>& offset, int64_
   Shard(workers.num_threads, workers.workers, n, cost, kernel);
 }
 
-// dout must be (n, m, c) for the counts' n.
-bool check_dout(OpKernelContext* ctx, const Tensor& dout, int64_t n) {
-  if (dout.dims() == 3 && dout.dim_size(0) == n) return true;
-  ctx->CtxFailure(errors::InvalidArgument(ctx->op_kernel().type_string(), ": dout must be (", n,
-                                          ", m, c), got ", dout.shape().DebugString()));
+// m (net width) and c (row components) within bounds.
+bool check_widths(OpKernelContext* ctx, int64_t m, int64_t c) {
+  if (m <= kMaxWidth && c <= kMaxComponents) return true;
+  ctx->CtxFailure(errors::InvalidArgument(ctx->op_kernel().type_string(), ": width ", m,
+                                          " (at most ", kMaxWidth, ") or components ", c,
+                                          " (at most ", kMaxComponents, ")"));
   return false;
+}
+
+// dout must be (n, m, c) for the counts' n, m and c within bounds.
+bool check_dout(OpKernelContext* ctx, const Tensor& dout, int64_t n) {
+  if (dout.dims() != 3 || dout.dim_size(0) != n) {
+    ctx->CtxFailure(errors::InvalidArgument(ctx->op_kernel().type_string(), ": dout must be (", n,
+                                            ", m, c), got ", dout.shape().DebugString()));
+    return false;
+  }
+  return check_widths(ctx, dout.dim_size(1), dout.dim_size(2));
 }
 
 }  // namespace
@@ -107,6 +140,7 @@ class DkSlotContractOp : public OpKernel {
     OP_REQUIRES(ctx, r.dims() == 2 && r.dim_size(0) == g.dim_size(0),
                 errors::InvalidArgument("DkSlotContract: r must be (", g.dim_size(0), ", c), got ",
                                         r.shape().DebugString()));
+    if (!check_widths(ctx, g.dim_size(1), r.dim_size(1))) return;
     Tensor* out;
     OP_REQUIRES_OK(ctx, ctx->allocate_output(0, {count.dim_size(0), g.dim_size(1), r.dim_size(1)}, &out));
     const int64_t m = g.dim_size(1), c = r.dim_size(1);

@@ -155,9 +155,6 @@ class SeE2A(SmoothEmbedding):
     def pair_term(self, g, block):
         return ops.matmul(g, block, transpose_a=True)  # G^T R: (n, M1, 4)
 
-    def slot_term(self, g, rows, count):
-        return ops.slot_contract(g, rows, count)
-
     def table_term(self, coefficients, info, x, block):
         return ops.tabulate_fusion(coefficients, info, x, block)
 

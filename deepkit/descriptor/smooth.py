@@ -205,9 +205,9 @@ class SmoothEmbedding(NormalisedEnvMat, Tabulable):
 
     def slot_term(self, g, rows, count):
         """pair_term from the occupied slots alone, stored one after the other: g (K, M1)
-        and rows (K, ncomp), count (n,) slots per centre (ops.slot_contract); for the
-        descriptors that run _embedded."""
-        raise NotImplementedError
+        and rows (K, ncomp), count (n,) slots per centre. G^T R (n, M1, ncomp) here; a
+        descriptor whose pair_term is another sum overrides it."""
+        return ops.slot_contract(g, rows, count)
 
     @abstractmethod
     def table_term(self, coefficients, info, x, block):
